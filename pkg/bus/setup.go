@@ -1,0 +1,66 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Retention says how long the streams keep what they hold; zero keeps it
+// for ever.
+type Retention struct {
+	Jobs   time.Duration // commands and facts (the job history)
+	Events time.Duration // state change events
+	Logs   time.Duration // job output
+}
+
+// DefaultRetention keeps jobs and logs, and events for 7 days.
+var DefaultRetention = Retention{Events: 7 * 24 * time.Hour}
+
+// HostTTL is how long a launcher's host entry lives without a heartbeat.
+const HostTTL = 15 * time.Second
+
+// HeartbeatInterval is how often a launcher refreshes its host entry.
+const HeartbeatInterval = 3 * time.Second
+
+func dupWindow(maxAge time.Duration) time.Duration {
+	const want = 10 * time.Minute
+	if maxAge > 0 && maxAge < want {
+		return maxAge
+	}
+	return want
+}
+
+// EnsureStreams creates or updates every stream and bucket of the wire
+// contract. Every service calls it at start, so no start order is needed.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) error {
+	streams := []jetstream.StreamConfig{
+		{Name: events.StreamJobs, Subjects: []string{events.SubjectJobs}, Storage: jetstream.FileStorage,
+			MaxAge: r.Jobs, Duplicates: dupWindow(r.Jobs), Description: "job commands and facts"},
+		{Name: events.StreamEvents, Subjects: []string{events.SubjectEventsAll}, Storage: jetstream.FileStorage,
+			MaxAge: r.Events, Duplicates: dupWindow(r.Events), Description: "job state change events"},
+		{Name: events.StreamLogs, Subjects: []string{events.SubjectLogsAll}, Storage: jetstream.FileStorage,
+			MaxAge: r.Logs, Duplicates: dupWindow(r.Logs), Description: "job output"},
+	}
+	for _, sc := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	buckets := []jetstream.KeyValueConfig{
+		{Bucket: events.BucketJobs, Storage: jetstream.FileStorage, Description: "job records (writer: monitor)"},
+		{Bucket: events.BucketDefinitions, Storage: jetstream.FileStorage, Description: "job definitions (writer: api)"},
+		{Bucket: events.BucketQueues, Storage: jetstream.FileStorage, Description: "job queues (writer: api)"},
+		{Bucket: events.BucketEnvs, Storage: jetstream.FileStorage, Description: "compute environments (writer: api)"},
+		{Bucket: events.BucketHosts, Storage: jetstream.FileStorage, TTL: HostTTL, Description: "live launcher hosts (writer: launcher)"},
+	}
+	for _, kc := range buckets {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
+		}
+	}
+	return nil
+}

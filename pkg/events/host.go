@@ -1,0 +1,29 @@
+package events
+
+// Host is what a launcher advertises in the hosts bucket, refreshed every
+// HeartbeatInterval; the key expires when the launcher stops refreshing it.
+type Host struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	VCPUs     float64 `json:"vcpus"`
+	MemoryMiB int64   `json:"memoryMiB"`
+	GPUs      int     `json:"gpus,omitempty"`
+	// ComputeEnvironments limits the host to these environments; empty
+	// means it serves all of them.
+	ComputeEnvironments []string `json:"computeEnvironments,omitempty"`
+	StartedAt           int64    `json:"startedAt"`
+	HeartbeatAt         int64    `json:"heartbeatAt"`
+}
+
+// Serves reports whether the host takes jobs of the environment.
+func (h Host) Serves(env string) bool {
+	if len(h.ComputeEnvironments) == 0 {
+		return true
+	}
+	for _, e := range h.ComputeEnvironments {
+		if e == env {
+			return true
+		}
+	}
+	return false
+}

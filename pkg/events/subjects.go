@@ -1,0 +1,85 @@
+package events
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Streams.
+const (
+	// StreamJobs holds every command and fact about jobs, in order.
+	StreamJobs = "BATCH_JOBS"
+	// StreamEvents holds job state change events for subscribers.
+	StreamEvents = "BATCH_EVENTS"
+	// StreamLogs holds every line every job printed.
+	StreamLogs = "BATCH_LOGS"
+)
+
+// Key-value buckets.
+const (
+	BucketJobs        = "batch_jobs"        // job records; writer: monitor
+	BucketDefinitions = "batch_jobdefs"     // job definitions; writer: api
+	BucketQueues      = "batch_queues"      // job queues; writer: api
+	BucketEnvs        = "batch_computeenvs" // compute environments; writer: api
+	BucketHosts       = "batch_hosts"       // live launcher hosts (TTL); writer: launcher
+)
+
+// Subject roots and filters.
+const (
+	SubjectJobs         = "batch.job.>"
+	SubjectSubmitAll    = "batch.job.submit.*"
+	SubjectPlacedAll    = "batch.job.placed.>"
+	SubjectEventsAll    = "batch.events.>"
+	SubjectJobEventsAll = "batch.events.job.>"
+	SubjectLogsAll      = "batch.logs.>"
+	SubjectAPIPrefix    = "batch.api"
+	ServiceAPIName      = "batch-api"
+	HeaderAttempt       = "Batch-Attempt"
+	HeaderStream        = "Batch-Stream"
+	HeaderType          = "Batch-Type"
+	HeaderLogTime       = "Batch-Time"
+)
+
+// Token makes a job id usable as one subject token or KV key: array
+// children "parent:3" become "parent_3".
+func Token(jobID string) string { return strings.ReplaceAll(jobID, ":", "_") }
+
+// SubmitSubject is where the api stores a submitted job.
+func SubmitSubject(jobID string) string { return "batch.job.submit." + Token(jobID) }
+
+// GateSubject is where the scheduler moves a job past SUBMITTED/PENDING.
+func GateSubject(jobID string) string { return "batch.job.gate." + Token(jobID) }
+
+// WaitSubject is where the scheduler says why a RUNNABLE job waits.
+func WaitSubject(jobID string) string { return "batch.job.wait." + Token(jobID) }
+
+// PlacedSubject is where the scheduler places a job on a host.
+func PlacedSubject(hostID, jobID string) string {
+	return "batch.job.placed." + hostID + "." + Token(jobID)
+}
+
+// PlacedHostFilter is the filter a launcher consumes for its host.
+func PlacedHostFilter(hostID string) string { return "batch.job.placed." + hostID + ".*" }
+
+// StartedSubject is where a launcher says a container runs.
+func StartedSubject(jobID string) string { return "batch.job.started." + Token(jobID) }
+
+// ExitedSubject is where a launcher says an attempt ended.
+func ExitedSubject(jobID string) string { return "batch.job.exited." + Token(jobID) }
+
+// LogSubject is where the lines of one attempt go.
+func LogSubject(jobID string, attempt int) string {
+	return "batch.logs." + Token(jobID) + "." + strconv.Itoa(attempt)
+}
+
+// LogFilter matches every attempt's lines of a job.
+func LogFilter(jobID string) string { return "batch.logs." + Token(jobID) + ".*" }
+
+// EventSubject is where a job's state change is announced.
+func EventSubject(queue string, status string) string {
+	return "batch.events.job." + queue + "." + status
+}
+
+// APISubject is the NATS request subject of an API operation, for example
+// "batch.api.SubmitJob".
+func APISubject(operation string) string { return SubjectAPIPrefix + "." + operation }

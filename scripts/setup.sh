@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs and configures what batchd needs on a Debian host: Podman, runc and
+# a static busybox (for the sample image), the containers.conf settings this
+# kind of host needs, and the sample image localhost/batch-sample:latest.
+# Safe to run again: every step checks before it changes anything.
+set -euo pipefail
+
+need=()
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+[ -x /bin/busybox ] || need+=(busybox-static)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# containers.conf: runc (crun fails on hybrid cgroups), no default ulimits
+# (setrlimit is refused in this sandbox), file events (no journald), cgroupfs
+# (no systemd). Written once; an existing file is left alone, except that
+# missing keys are reported.
+conf=/etc/containers/containers.conf
+if [ ! -f "$conf" ] || ! grep -q 'batchd setup' "$conf"; then
+  mkdir -p /etc/containers
+  [ -f "$conf" ] && cp "$conf" "$conf.before-batchd"
+  cat > "$conf" <<'CONF'
+# Written by batchd setup (scripts/setup.sh).
+[containers]
+default_ulimits = []
+
+[engine]
+runtime = "runc"
+events_logger = "file"
+cgroup_manager = "cgroupfs"
+CONF
+  echo "setup: wrote $conf"
+fi
+
+# The sample image: a busybox root filesystem, imported (no registry needed).
+image=localhost/batch-sample:latest
+if ! podman image exists "$image" 2>/dev/null; then
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc"
+  cp /bin/busybox "$root/bin/busybox"
+  for app in $("$root/bin/busybox" --list); do
+    [ -e "$root/bin/$app" ] || ln -s busybox "$root/bin/$app"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+  echo 'root:x:0:' > "$root/etc/group"
+  tar -C "$root" -c . | podman import --change 'CMD ["/bin/sh"]' - "$image" >/dev/null
+  rm -rf "$root"
+  echo "setup: built $image"
+fi

@@ -1,0 +1,12 @@
+// Package monitor is the only writer of job records. It consumes every
+// command and fact on the jobs stream (submitted, gated, waiting, placed,
+// started, exited) in stream order, applies each to the job's record in the
+// batch_jobs bucket with compare-and-set on its revision, and announces
+// every status change as a "Batch Job State Change" event on
+// batch.events.job.<queue>.<status>.
+//
+// A fact that no longer applies (its job has moved on) changes nothing, so
+// redelivery after a crash is harmless; a redelivered fact re-announces the
+// job's current status under the same event id, so no event is lost
+// between the record write and the announcement.
+package monitor

@@ -1,0 +1,280 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config configures the monitor.
+type Config struct {
+	// Consumer is the durable consumer name shared by all replicas.
+	Consumer string
+	// Retention of the streams, passed to bus.EnsureStreams.
+	Retention bus.Retention
+}
+
+// DefaultConfig returns the configuration used by batchd.
+func DefaultConfig() Config {
+	return Config{Consumer: "monitor", Retention: bus.DefaultRetention}
+}
+
+// Deps are the monitor's connections.
+type Deps struct {
+	NATS   *nats.Conn
+	Logger *slog.Logger
+	Clock  func() time.Time
+}
+
+type monitor struct {
+	cfg    Config
+	log    *slog.Logger
+	clock  func() time.Time
+	js     jetstream.JetStream
+	jobs   jetstream.KeyValue
+	tracer trace.Tracer
+}
+
+// Run applies job facts until ctx ends.
+func Run(ctx context.Context, cfg Config, d Deps) error {
+	if cfg.Consumer == "" {
+		cfg.Consumer = "monitor"
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	js, err := jetstream.New(d.NATS)
+	if err != nil {
+		return fmt.Errorf("monitor: jetstream: %w", err)
+	}
+	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	jobs, err := js.KeyValue(ctx, events.BucketJobs)
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	m := &monitor{cfg: cfg, log: d.Logger.With("service", "monitor"), clock: d.Clock, js: js, jobs: jobs,
+		tracer: otel.Tracer("batchd/monitor")}
+	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
+		Durable: cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
+		MaxAckPending: 20000, FilterSubjects: []string{events.SubjectJobs},
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("monitor: consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return fmt.Errorf("monitor: consume: %w", err)
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	m.log.Info("monitor started")
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			m.log.Warn("monitor: next message", "err", err)
+			continue
+		}
+		m.handle(ctx, msg)
+	}
+}
+
+func (m *monitor) handle(ctx context.Context, msg jetstream.Msg) {
+	ctx = bus.Extract(ctx, msg.Headers())
+	kind := subjectKind(msg.Subject())
+	ctx, span := m.tracer.Start(ctx, "monitor."+kind, trace.WithSpanKind(trace.SpanKindConsumer))
+	defer span.End()
+	err := m.apply(ctx, kind, msg)
+	switch {
+	case err == nil:
+		if err := msg.Ack(); err != nil {
+			m.log.Warn("monitor: ack", "subject", msg.Subject(), "err", err)
+		}
+	case errors.Is(err, errPoison):
+		m.log.Error("monitor: dropping bad message", "subject", msg.Subject(), "err", err)
+		_ = msg.TermWithReason(err.Error())
+	default:
+		m.log.Warn("monitor: will retry", "subject", msg.Subject(), "err", err)
+		_ = msg.NakWithDelay(500 * time.Millisecond)
+	}
+}
+
+var errPoison = errors.New("undecodable message")
+
+// subjectKind is the verb of batch.job.<verb>.… subjects.
+func subjectKind(subject string) string {
+	parts := strings.SplitN(subject, ".", 4)
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[2]
+}
+
+func decode(msg jetstream.Msg, v any) error {
+	if err := json.Unmarshal(msg.Data(), v); err != nil {
+		return fmt.Errorf("%w: %s: %v", errPoison, msg.Subject(), err)
+	}
+	return nil
+}
+
+// apply routes one message to its state transition.
+func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) error {
+	redelivered := false
+	if md, err := msg.Metadata(); err == nil {
+		redelivered = md.NumDelivered > 1
+	}
+	switch kind {
+	case "submit":
+		var f events.JobSubmitted
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		seq := uint64(0)
+		if md, err := msg.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+		}
+		return m.create(ctx, f.Job, seq, redelivered)
+	case "gate":
+		var f events.JobGated
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyGate(j, f) })
+	case "wait":
+		var f events.JobWaiting
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		return m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyWaiting(j, f) })
+	case "placed":
+		var f events.JobPlaced
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyPlaced(j, f) })
+	case "started":
+		var f events.JobStarted
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyStarted(j, f) })
+	case "exited":
+		var f events.JobExited
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyExited(j, f) })
+	default:
+		m.log.Debug("monitor: ignoring unknown subject", "subject", msg.Subject())
+		return nil
+	}
+}
+
+func (m *monitor) create(ctx context.Context, job batch.JobDetail, seq uint64, redelivered bool) error {
+	job.Status = batch.StatusSubmitted
+	job.Seq = seq
+	if job.Attempts == nil {
+		job.Attempts = []batch.AttemptDetail{}
+	}
+	if job.DependsOn == nil {
+		job.DependsOn = []batch.JobDependency{}
+	}
+	if tid := trace.SpanContextFromContext(ctx).TraceID(); tid.IsValid() && job.TraceID == "" {
+		job.TraceID = tid.String()
+	}
+	data, err := json.Marshal(job)
+	if err != nil {
+		return fmt.Errorf("%w: encode job: %v", errPoison, err)
+	}
+	if _, err := m.jobs.Create(ctx, events.Token(job.JobID), data); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			if redelivered {
+				return m.reannounce(ctx, job.JobID)
+			}
+			return nil
+		}
+		return fmt.Errorf("create job %s: %w", job.JobID, err)
+	}
+	return m.announce(ctx, job)
+}
+
+// update reads the record, applies fn and writes it back with
+// compare-and-set, retrying when another replica wrote in between.
+func (m *monitor) update(ctx context.Context, jobID string, redelivered bool, fn func(*batch.JobDetail) bool) error {
+	key := events.Token(jobID)
+	for try := 0; try < 10; try++ {
+		var job batch.JobDetail
+		rev, err := bus.GetJSON(ctx, m.jobs, key, &job)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("job %s not created yet", jobID)
+		}
+		if err != nil {
+			return fmt.Errorf("read job %s: %w", jobID, err)
+		}
+		before := job.Status
+		if !fn(&job) {
+			if redelivered {
+				return m.announce(ctx, job)
+			}
+			return nil
+		}
+		data, err := json.Marshal(job)
+		if err != nil {
+			return fmt.Errorf("encode job %s: %w", jobID, err)
+		}
+		if _, err := m.jobs.Update(ctx, key, data, rev); err != nil {
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				continue // a concurrent writer; read again
+			}
+			return fmt.Errorf("write job %s: %w", jobID, err)
+		}
+		if job.Status != before {
+			return m.announce(ctx, job)
+		}
+		return nil
+	}
+	return fmt.Errorf("job %s: too many concurrent updates", jobID)
+}
+
+func (m *monitor) reannounce(ctx context.Context, jobID string) error {
+	var job batch.JobDetail
+	if _, err := bus.GetJSON(ctx, m.jobs, events.Token(jobID), &job); err != nil {
+		return fmt.Errorf("read job %s: %w", jobID, err)
+	}
+	return m.announce(ctx, job)
+}
+
+// announce publishes the job's current status. The event id names the job,
+// the attempt and the status, so announcing the same change twice stores
+// it once.
+func (m *monitor) announce(ctx context.Context, job batch.JobDetail) error {
+	id := fmt.Sprintf("%s/%d/%s", job.JobID, len(job.Attempts), job.Status)
+	ev := events.NewJobStateChange(id, m.clock(), job)
+	queue := job.JobQueueName
+	if queue == "" {
+		queue = batch.NameFromRef(batch.KindJobQueue, job.JobQueue)
+	}
+	if _, err := bus.Publish(ctx, m.js, events.EventSubject(queue, string(job.Status)), events.TypeJobStateChange, id, ev); err != nil {
+		return fmt.Errorf("announce %s: %w", id, err)
+	}
+	return nil
+}

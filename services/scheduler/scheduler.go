@@ -1,0 +1,294 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/services/scheduler/internal/plan"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config configures the scheduler.
+type Config struct {
+	Retention bus.Retention
+}
+
+// DefaultConfig returns the configuration used by batchd.
+func DefaultConfig() Config { return Config{Retention: bus.DefaultRetention} }
+
+// Deps are the scheduler's connections.
+type Deps struct {
+	NATS   *nats.Conn
+	Logger *slog.Logger
+	Clock  func() time.Time
+}
+
+type scheduler struct {
+	log    *slog.Logger
+	clock  func() time.Time
+	js     jetstream.JetStream
+	jobs   jetstream.KeyValue
+	state  *plan.State
+	tracer trace.Tracer
+}
+
+type update struct {
+	bucket string
+	entry  jetstream.KeyValueEntry
+}
+
+// Run schedules until ctx ends.
+func Run(ctx context.Context, cfg Config, d Deps) error {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	js, err := jetstream.New(d.NATS)
+	if err != nil {
+		return fmt.Errorf("scheduler: jetstream: %w", err)
+	}
+	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketQueues, events.BucketEnvs, events.BucketHosts)
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	s := &scheduler{log: d.Logger.With("service", "scheduler"), clock: d.Clock, js: js, jobs: kvs[events.BucketJobs],
+		state: plan.NewState(), tracer: otel.Tracer("batchd/scheduler")}
+
+	updates := make(chan update, 4096)
+	for name, kv := range kvs {
+		w, err := kv.WatchAll(ctx)
+		if err != nil {
+			return fmt.Errorf("scheduler: watch %s: %w", name, err)
+		}
+		defer w.Stop()
+		go func() {
+			for e := range w.Updates() {
+				select {
+				case updates <- update{bucket: name, entry: e}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	s.log.Info("scheduler started")
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			s.pruneHosts()
+			s.pass(ctx)
+		case u := <-updates:
+			s.apply(u)
+		drain:
+			for i := 0; i < 10000; i++ {
+				select {
+				case u := <-updates:
+					s.apply(u)
+				default:
+					break drain
+				}
+			}
+			s.pass(ctx)
+		}
+	}
+}
+
+// apply folds one bucket change into the state. A nil entry marks the end
+// of a watcher's initial values.
+func (s *scheduler) apply(u update) {
+	e := u.entry
+	if e == nil {
+		return
+	}
+	deleted := e.Operation() != jetstream.KeyValuePut
+	st := s.state
+	switch u.bucket {
+	case events.BucketJobs:
+		if deleted {
+			st.Remove(e.Key())
+			return
+		}
+		var rec batch.JobDetail
+		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+			s.log.Error("scheduler: bad job record", "key", e.Key(), "err", err)
+			return
+		}
+		st.Upsert(planJob(&rec))
+	case events.BucketQueues:
+		if deleted {
+			delete(st.Queues, e.Key())
+			return
+		}
+		var q batch.JobQueueDetail
+		if err := json.Unmarshal(e.Value(), &q); err != nil {
+			s.log.Error("scheduler: bad queue", "key", e.Key(), "err", err)
+			return
+		}
+		st.Queues[q.JobQueueName] = planQueue(&q)
+	case events.BucketEnvs:
+		if deleted {
+			delete(st.Envs, e.Key())
+			return
+		}
+		var ce batch.ComputeEnvironmentDetail
+		if err := json.Unmarshal(e.Value(), &ce); err != nil {
+			s.log.Error("scheduler: bad compute environment", "key", e.Key(), "err", err)
+			return
+		}
+		st.Envs[ce.ComputeEnvironmentName] = &plan.Env{Name: ce.ComputeEnvironmentName,
+			Enabled: ce.State != "DISABLED", MaxVCPU: plan.ToMilli(ce.Capacity())}
+	case events.BucketHosts:
+		if deleted {
+			delete(st.Hosts, e.Key())
+			return
+		}
+		var h events.Host
+		if err := json.Unmarshal(e.Value(), &h); err != nil {
+			s.log.Error("scheduler: bad host", "key", e.Key(), "err", err)
+			return
+		}
+		st.Hosts[h.ID] = &h
+	}
+}
+
+func planJob(rec *batch.JobDetail) plan.Job {
+	j := plan.Job{ID: rec.JobID, Queue: rec.JobQueueName, Seq: rec.Seq, Status: rec.Status,
+		Attempts: len(rec.Attempts), Host: rec.HostID, Env: rec.ComputeEnvironmentName}
+	if j.Queue == "" {
+		j.Queue = batch.NameFromRef(batch.KindJobQueue, rec.JobQueue)
+	}
+	if rec.Container != nil {
+		r := rec.Container.Resources()
+		j.VCPU, j.MemoryMiB, j.GPUs = plan.ToMilli(r.VCPUs), r.MemoryMiB, r.GPUs
+	}
+	for _, d := range rec.DependsOn {
+		if d.JobID != "" {
+			j.DependsOn = append(j.DependsOn, d.JobID)
+		}
+	}
+	return j
+}
+
+func planQueue(q *batch.JobQueueDetail) *plan.Queue {
+	pq := &plan.Queue{Name: q.JobQueueName, Enabled: q.State != "DISABLED", Priority: q.Priority}
+	order := append([]batch.ComputeEnvironmentOrder(nil), q.ComputeEnvironmentOrder...)
+	for i := 1; i < len(order); i++ {
+		for k := i; k > 0 && order[k].Order < order[k-1].Order; k-- {
+			order[k], order[k-1] = order[k-1], order[k]
+		}
+	}
+	for _, o := range order {
+		pq.Envs = append(pq.Envs, batch.NameFromRef(batch.KindComputeEnvironment, o.ComputeEnvironment))
+	}
+	return pq
+}
+
+// pruneHosts forgets hosts whose launcher stopped sending heartbeats.
+func (s *scheduler) pruneHosts() {
+	stale := s.clock().Add(-bus.HostTTL).UnixMilli()
+	for id, h := range s.state.Hosts {
+		if h.HeartbeatAt < stale {
+			s.log.Warn("scheduler: host lost", "host", id)
+			delete(s.state.Hosts, id)
+		}
+	}
+}
+
+// pass makes and publishes every decision the state allows.
+func (s *scheduler) pass(ctx context.Context) {
+	now := s.clock().UnixMilli()
+	var futures []jetstream.PubAckFuture
+	publish := func(subject, typ, id string, v any) {
+		f, err := bus.PublishAsync(ctx, s.js, subject, typ, id, v)
+		if err != nil {
+			s.log.Error("scheduler: publish", "subject", subject, "err", err)
+			return
+		}
+		futures = append(futures, f)
+	}
+	for _, g := range s.state.Gates() {
+		ev := events.JobGated{JobID: g.Job.ID, Status: g.Status, Reason: g.Reason, Time: now}
+		publish(events.GateSubject(g.Job.ID), events.TypeJobGated, ev.MsgID(), ev)
+	}
+	places, waits := s.state.Place()
+	for _, p := range places {
+		ev, err := s.placement(ctx, p, now)
+		if err != nil {
+			s.log.Error("scheduler: placement", "job", p.Job.ID, "err", err)
+			p.Job.Placed = 0
+			continue
+		}
+		publish(events.PlacedSubject(p.Host, p.Job.ID), events.TypeJobPlaced, ev.MsgID(), ev)
+		s.log.Debug("placed", "job", p.Job.ID, "attempt", p.Attempt, "host", p.Host, "env", p.Env)
+	}
+	for _, w := range waits {
+		ev := events.JobWaiting{JobID: w.Job.ID, Attempt: w.Job.Attempts + 1, Reason: w.Reason}
+		publish(events.WaitSubject(w.Job.ID), events.TypeJobWaiting, "", ev)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			s.log.Error("scheduler: publish failed", "subject", f.Msg().Subject, "err", err)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// placement builds the launch order of an attempt from the job record.
+func (s *scheduler) placement(ctx context.Context, p plan.Placement, now int64) (events.JobPlaced, error) {
+	var rec batch.JobDetail
+	if _, err := bus.GetJSON(ctx, s.jobs, events.Token(p.Job.ID), &rec); err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return events.JobPlaced{}, fmt.Errorf("job %s has no record", p.Job.ID)
+		}
+		return events.JobPlaced{}, err
+	}
+	ctx = traceContext(ctx, rec.TraceID)
+	_, span := s.tracer.Start(ctx, "scheduler.place", trace.WithSpanKind(trace.SpanKindProducer))
+	defer span.End()
+	c := rec.Container
+	if c == nil {
+		c = &batch.ContainerDetail{}
+	}
+	r := c.Resources()
+	env := map[string]string{}
+	for _, kv := range c.Environment {
+		env[kv.Name] = kv.Value
+	}
+	env["AWS_BATCH_JOB_ID"] = rec.JobID
+	env["AWS_BATCH_JOB_ATTEMPT"] = strconv.Itoa(p.Attempt)
+	env["AWS_BATCH_JQ_NAME"] = p.Job.Queue
+	env["AWS_BATCH_CE_NAME"] = p.Env
+	if a := rec.ArrayProperties; a != nil && a.Index != nil {
+		env["AWS_BATCH_JOB_ARRAY_INDEX"] = strconv.Itoa(*a.Index)
+	}
+	spec := events.ContainerSpec{Image: c.Image, Command: c.Command, Environment: env, VCPUs: r.VCPUs,
+		MemoryMiB: r.MemoryMiB, GPUs: r.GPUs, User: c.User, Privileged: c.Privileged, ReadOnlyRoot: c.ReadonlyRootFilesystem}
+	if rec.Timeout != nil {
+		spec.TimeoutSeconds = rec.Timeout.AttemptDurationSeconds
+	}
+	return events.JobPlaced{JobID: rec.JobID, Attempt: p.Attempt, HostID: p.Host, ComputeEnvironment: p.Env,
+		JobQueue: p.Job.Queue, Container: spec, Time: now}, nil
+}
