@@ -7,7 +7,7 @@ import (
 
 // Reasons set on jobs.
 const (
-	reasonEssentialExited = "Essential container in task exited"
+	reasonEssentialExited  = "Essential container in task exited"
 	reasonDependencyFailed = "Dependent Job failed"
 )
 
@@ -17,6 +17,8 @@ const (
 
 func applyGate(j *batch.JobDetail, f events.JobGated) bool {
 	switch {
+	case f.Status != batch.StatusPending && f.Status != batch.StatusRunnable && f.Status != batch.StatusFailed:
+		return false
 	case j.Status != batch.StatusSubmitted && j.Status != batch.StatusPending:
 		return false
 	case f.Status == j.Status:

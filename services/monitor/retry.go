@@ -25,6 +25,9 @@ func shouldRetry(rs *batch.RetryStrategy, attempts int, exitCode *int, reason, s
 	if attempts >= max {
 		return false
 	}
+	if rs == nil {
+		return true
+	}
 	for _, e := range rs.EvaluateOnExit {
 		if matches(e, exitCode, reason, statusReason) {
 			return strings.EqualFold(e.Action, actionRetry)

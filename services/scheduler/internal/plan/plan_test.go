@@ -1,0 +1,890 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/events"
+)
+
+// world is a planner plus the job records the monitor would keep: every
+// decision the planner makes is applied to the record the way the monitor
+// applies it, and the record is fed back with Upsert, as the scheduler's
+// KV watcher does.
+type world struct {
+	tb   testing.TB
+	s    *State
+	recs map[string]Job
+}
+
+func newWorld(tb testing.TB) *world {
+	return &world{tb: tb, s: NewState(), recs: map[string]Job{}}
+}
+
+func (w *world) env(name string, maxVCPU float64) *world {
+	w.s.Envs[name] = &Env{Name: name, Enabled: true, MaxVCPU: ToMilli(maxVCPU)}
+	return w
+}
+
+func (w *world) host(id string, vcpus float64, mem int64, envs ...string) *world {
+	w.s.Hosts[id] = &events.Host{ID: id, Name: id, VCPUs: vcpus, MemoryMiB: mem, ComputeEnvironments: envs}
+	return w
+}
+
+func (w *world) queue(name string, prio int, envs ...string) *world {
+	w.s.Queues[name] = &Queue{Name: name, Enabled: true, Priority: prio, Envs: envs}
+	return w
+}
+
+// upsert stores rec as the record and tells the planner.
+func (w *world) upsert(rec Job) {
+	w.recs[rec.ID] = rec
+	w.s.Upsert(rec)
+}
+
+// submit creates a SUBMITTED record.
+func (w *world) submit(id, queue string, seq uint64, vcpu float64, mem int64, deps ...string) {
+	w.upsert(Job{ID: id, Queue: queue, Seq: seq, Status: batch.StatusSubmitted, VCPU: ToMilli(vcpu), MemoryMiB: mem, DependsOn: deps})
+}
+
+// runnable creates a record that is already RUNNABLE.
+func (w *world) runnable(id, queue string, seq uint64, vcpu float64, mem int64) {
+	w.upsert(Job{ID: id, Queue: queue, Seq: seq, Status: batch.StatusRunnable, VCPU: ToMilli(vcpu), MemoryMiB: mem})
+}
+
+// set moves a record to st and tells the planner.
+func (w *world) set(id string, st batch.JobStatus) {
+	w.tb.Helper()
+	rec, ok := w.recs[id]
+	if !ok {
+		w.tb.Fatalf("no record %s", id)
+	}
+	rec.Status = st
+	w.upsert(rec)
+}
+
+// gates runs Gates and applies each gate to its record.
+func (w *world) gates() map[string]Gate {
+	out := map[string]Gate{}
+	for _, g := range w.s.Gates() {
+		out[g.Job.ID] = g
+		rec := w.recs[g.Job.ID]
+		rec.Status = g.Status
+		w.upsert(rec)
+	}
+	return out
+}
+
+// place runs Place without confirming anything.
+func (w *world) place() ([]Placement, []Wait) { return w.s.Place() }
+
+// start applies a placement to its record (RUNNABLE -> STARTING).
+func (w *world) start(p Placement) {
+	w.tb.Helper()
+	rec := w.recs[p.Job.ID]
+	if rec.Status != batch.StatusRunnable || rec.Attempts+1 != p.Attempt {
+		w.tb.Fatalf("placement %s attempt %d on record %s attempts %d", p.Job.ID, p.Attempt, rec.Status, rec.Attempts)
+	}
+	rec.Status, rec.Host, rec.Env = batch.StatusStarting, p.Host, p.Env
+	w.upsert(rec)
+}
+
+// startAll places and starts everything that fits; it returns the ids placed.
+func (w *world) startAll() []string {
+	w.tb.Helper()
+	places, _ := w.place()
+	var ids []string
+	for _, p := range places {
+		w.start(p)
+		ids = append(ids, p.Job.ID)
+	}
+	return ids
+}
+
+// retry ends the running attempt with a retry (record back to RUNNABLE).
+func (w *world) retry(id string) {
+	rec := w.recs[id]
+	rec.Status, rec.Attempts, rec.Host = batch.StatusRunnable, rec.Attempts+1, ""
+	w.upsert(rec)
+}
+
+// finish ends the running attempt for good.
+func (w *world) finish(id string, st batch.JobStatus) {
+	rec := w.recs[id]
+	rec.Status, rec.Attempts = st, rec.Attempts+1
+	w.upsert(rec)
+}
+
+func ids(places []Placement) []string {
+	out := make([]string, 0, len(places))
+	for _, p := range places {
+		out = append(out, p.Job.ID)
+	}
+	return out
+}
+
+func waitsOf(waits []Wait) map[string]string {
+	out := map[string]string{}
+	for _, wt := range waits {
+		out[wt.Job.ID] = wt.Reason
+	}
+	return out
+}
+
+func jobIDs(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%02d", prefix, i+1)
+	}
+	return out
+}
+
+func TestMilli(t *testing.T) {
+	tests := []struct {
+		v    float64
+		want Milli
+	}{{0, 0}, {0.25, 250}, {0.1, 100}, {1, 1000}, {2.5, 2500}, {0.0004, 0}, {0.0005, 1}, {16, 16000}}
+	for _, tc := range tests {
+		if got := ToMilli(tc.v); got != tc.want {
+			t.Errorf("ToMilli(%g) = %d, want %d", tc.v, got, tc.want)
+		}
+	}
+	if got := Milli(250).Float(); got != 0.25 {
+		t.Errorf("Float = %g", got)
+	}
+	var sum Milli
+	for range 10 {
+		sum += ToMilli(0.1)
+	}
+	if sum != ToMilli(1) {
+		t.Errorf("10 x 0.1 vCPU = %d milli, want 1000", sum)
+	}
+}
+
+// TestPlaceCapacity covers the capacity limits of one queue on one pass.
+func TestPlaceCapacity(t *testing.T) {
+	type job struct {
+		vcpu float64
+		mem  int64
+	}
+	repeat := func(n int, j job) []job { return slices.Repeat([]job{j}, n) }
+	tests := []struct {
+		name   string
+		envMax float64
+		hosts  []events.Host
+		jobs   []job
+		want   []string // placed, by id (j01, j02, ...)
+	}{
+		{
+			name:   "4-vCPU env, 2-vCPU jobs: 2 of 10",
+			envMax: 4, hosts: []events.Host{{ID: "h1", VCPUs: 64, MemoryMiB: 1 << 20}},
+			jobs: repeat(10, job{2, 512}), want: jobIDs("j", 2),
+		},
+		{
+			name:   "no cap (MaxVCPU 0): the hosts decide",
+			envMax: 0, hosts: []events.Host{{ID: "h1", VCPUs: 6, MemoryMiB: 1 << 20}},
+			jobs: repeat(10, job{2, 512}), want: jobIDs("j", 3),
+		},
+		{
+			name:   "host of 2 vCPUs under an env of 8",
+			envMax: 8, hosts: []events.Host{{ID: "h1", VCPUs: 2, MemoryMiB: 1 << 20}},
+			jobs: repeat(5, job{1, 512}), want: jobIDs("j", 2),
+		},
+		{
+			name:   "two small hosts under an env of 8",
+			envMax: 8, hosts: []events.Host{{ID: "h1", VCPUs: 2, MemoryMiB: 1 << 20}, {ID: "h2", VCPUs: 3, MemoryMiB: 1 << 20}},
+			jobs: repeat(8, job{1, 512}), want: jobIDs("j", 5),
+		},
+		{
+			name:   "host memory",
+			envMax: 0, hosts: []events.Host{{ID: "h1", VCPUs: 16, MemoryMiB: 4096}},
+			jobs: repeat(5, job{1, 1500}), want: jobIDs("j", 2),
+		},
+		{
+			name:   "memory exactly full",
+			envMax: 0, hosts: []events.Host{{ID: "h1", VCPUs: 16, MemoryMiB: 4096}},
+			jobs: repeat(5, job{1, 1024}), want: jobIDs("j", 4),
+		},
+		{
+			name:   "fractional: 0.25 x 4 fit in 1 vCPU",
+			envMax: 1, hosts: []events.Host{{ID: "h1", VCPUs: 1, MemoryMiB: 1 << 20}},
+			jobs: repeat(6, job{0.25, 128}), want: jobIDs("j", 4),
+		},
+		{
+			name:   "fractional: 0.1 x 10 fit in 1 vCPU",
+			envMax: 1, hosts: []events.Host{{ID: "h1", VCPUs: 1, MemoryMiB: 1 << 20}},
+			jobs: repeat(12, job{0.1, 1}), want: jobIDs("j", 10),
+		},
+		{
+			name:   "fractional host: 0.5 x 3 on a 1.5-vCPU host",
+			envMax: 0, hosts: []events.Host{{ID: "h1", VCPUs: 1.5, MemoryMiB: 1 << 20}},
+			jobs: repeat(4, job{0.5, 1}), want: jobIDs("j", 3),
+		},
+		{
+			name:   "a small job behind a big one that does not fit still runs",
+			envMax: 4, hosts: []events.Host{{ID: "h1", VCPUs: 64, MemoryMiB: 1 << 20}},
+			jobs: []job{{3, 1}, {2, 1}, {1, 1}, {1, 1}}, want: []string{"j01", "j03"},
+		},
+		{
+			name:   "no hosts: nothing placed",
+			envMax: 4, hosts: nil, jobs: repeat(3, job{1, 1}), want: nil,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t).env("ce", tc.envMax).queue("q", 1, "ce")
+			for _, h := range tc.hosts {
+				w.host(h.ID, h.VCPUs, h.MemoryMiB)
+			}
+			for i, j := range tc.jobs {
+				w.runnable(fmt.Sprintf("j%02d", i+1), "q", uint64(i+1), j.vcpu, j.mem)
+			}
+			places, waits := w.place()
+			got := ids(places)
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("placed %v, want %v", got, tc.want)
+			}
+			if len(waits) != 0 {
+				t.Errorf("waits %v, want none (waiting for capacity has no reason)", waitsOf(waits))
+			}
+			for _, p := range places {
+				if p.Attempt != 1 || p.Env != "ce" || p.Job.Placed != 1 {
+					t.Errorf("placement %+v", p)
+				}
+			}
+			// The same state places nothing more.
+			if again, _ := w.place(); len(again) != 0 {
+				t.Errorf("second pass placed %v", ids(again))
+			}
+		})
+	}
+}
+
+func TestPlaceRaiseMaxVCPU(t *testing.T) {
+	w := newWorld(t).env("ce", 4).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	for i, id := range jobIDs("j", 10) {
+		w.runnable(id, "q", uint64(i+1), 2, 1)
+	}
+	if got := w.startAll(); !slices.Equal(got, jobIDs("j", 2)) {
+		t.Fatalf("placed %v", got)
+	}
+	w.s.Envs["ce"].MaxVCPU = ToMilli(10)
+	if got := w.startAll(); !slices.Equal(got, []string{"j03", "j04", "j05"}) {
+		t.Fatalf("after raising to 10: placed %v", got)
+	}
+	// Lowering the cap stops nothing and places nothing.
+	w.s.Envs["ce"].MaxVCPU = ToMilli(2)
+	if got := w.startAll(); len(got) != 0 {
+		t.Fatalf("after lowering to 2: placed %v", got)
+	}
+	for _, id := range jobIDs("j", 5) {
+		w.finish(id, batch.StatusSucceeded)
+	}
+	if got := w.startAll(); !slices.Equal(got, []string{"j06"}) {
+		t.Fatalf("after finishing all: placed %v", got)
+	}
+}
+
+func TestPlaceHostsSpread(t *testing.T) {
+	// Hosts with the most free vCPUs first.
+	w := newWorld(t).env("ce", 0).host("h1", 4, 1<<20).host("h2", 8, 1<<20).queue("q", 1, "ce")
+	w.runnable("a", "q", 1, 2, 1)
+	w.runnable("b", "q", 2, 2, 1)
+	w.runnable("c", "q", 3, 2, 1)
+	w.runnable("d", "q", 4, 2, 1)
+	places, _ := w.place()
+	got := map[string]string{}
+	for _, p := range places {
+		got[p.Job.ID] = p.Host
+	}
+	want := map[string]string{"a": "h2", "b": "h2", "c": "h1", "d": "h2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("hosts %v, want %v", got, want)
+	}
+}
+
+func TestPlaceHostServesEnv(t *testing.T) {
+	w := newWorld(t).env("a", 0).env("b", 0).host("ha", 2, 1<<20, "a").host("hb", 64, 1<<20, "b").queue("q", 1, "a")
+	for i, id := range jobIDs("j", 3) {
+		w.runnable(id, "q", uint64(i+1), 1, 1)
+	}
+	places, _ := w.place()
+	if len(places) != 2 {
+		t.Fatalf("placed %v, want 2 on ha", ids(places))
+	}
+	for _, p := range places {
+		if p.Host != "ha" {
+			t.Errorf("%s on %s, want ha", p.Job.ID, p.Host)
+		}
+	}
+}
+
+func TestPlaceQueuePriority(t *testing.T) {
+	w := newWorld(t).env("ce", 4).host("h1", 64, 1<<20).queue("lo", 1, "ce").queue("hi", 10, "ce").queue("mid", 5, "ce")
+	// The low-priority jobs were submitted first.
+	w.runnable("lo1", "lo", 1, 2, 1)
+	w.runnable("lo2", "lo", 2, 2, 1)
+	w.runnable("mid1", "mid", 3, 2, 1)
+	w.runnable("hi1", "hi", 4, 2, 1)
+	if got := w.startAll(); !slices.Equal(got, []string{"hi1", "mid1"}) {
+		t.Fatalf("placed %v, want hi1 mid1", got)
+	}
+	w.finish("hi1", batch.StatusSucceeded)
+	w.runnable("hi2", "hi", 5, 2, 1)
+	if got := w.startAll(); !slices.Equal(got, []string{"hi2"}) {
+		t.Fatalf("placed %v, want hi2", got)
+	}
+	w.finish("hi2", batch.StatusFailed)
+	w.finish("mid1", batch.StatusSucceeded)
+	if got := w.startAll(); !slices.Equal(got, []string{"lo1", "lo2"}) {
+		t.Fatalf("placed %v, want lo1 lo2", got)
+	}
+}
+
+func TestPlaceQueuePriorityOnlyOnSharedEnv(t *testing.T) {
+	// A lower-priority queue on its own environment is not held back.
+	w := newWorld(t).env("a", 2).env("b", 2).host("h1", 64, 1<<20).queue("hi", 10, "a").queue("lo", 1, "b")
+	w.runnable("hi1", "hi", 1, 2, 1)
+	w.runnable("hi2", "hi", 2, 2, 1)
+	w.runnable("lo1", "lo", 3, 2, 1)
+	if got := w.startAll(); !slices.Equal(got, []string{"hi1", "lo1"}) {
+		t.Fatalf("placed %v, want hi1 lo1", got)
+	}
+}
+
+func TestPlaceEnvOrder(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(w *world)
+		want    map[string]string // job -> env
+		waiting []string
+	}{
+		{
+			name: "first env full falls through to the second",
+			setup: func(w *world) {
+				w.env("a", 2).env("b", 4).host("ha", 64, 1<<20, "a").host("hb", 64, 1<<20, "b").queue("q", 1, "a", "b")
+			},
+			want: map[string]string{"j01": "a", "j02": "b", "j03": "b"}, waiting: []string{"j04"},
+		},
+		{
+			name: "first env's hosts full falls through",
+			setup: func(w *world) {
+				w.env("a", 100).env("b", 100).host("ha", 2, 1<<20, "a").host("hb", 4, 1<<20, "b").queue("q", 1, "a", "b")
+			},
+			want: map[string]string{"j01": "a", "j02": "b", "j03": "b"}, waiting: []string{"j04"},
+		},
+		{
+			name: "order is the queue's, not the names'",
+			setup: func(w *world) {
+				w.env("a", 4).env("b", 2).host("h", 64, 1<<20).queue("q", 1, "b", "a")
+			},
+			want: map[string]string{"j01": "b", "j02": "a", "j03": "a"}, waiting: []string{"j04"},
+		},
+		{
+			name: "disabled env skipped",
+			setup: func(w *world) {
+				w.env("a", 100).env("b", 4).host("h", 64, 1<<20).queue("q", 1, "a", "b")
+				w.s.Envs["a"].Enabled = false
+			},
+			want: map[string]string{"j01": "b", "j02": "b"}, waiting: []string{"j03", "j04"},
+		},
+		{
+			name: "unknown env skipped",
+			setup: func(w *world) {
+				w.env("b", 2).host("h", 64, 1<<20).queue("q", 1, "gone", "b")
+			},
+			want: map[string]string{"j01": "b"}, waiting: []string{"j02", "j03", "j04"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			tc.setup(w)
+			for i, id := range jobIDs("j", 4) {
+				w.runnable(id, "q", uint64(i+1), 2, 1)
+			}
+			places, waits := w.place()
+			got := map[string]string{}
+			for _, p := range places {
+				got[p.Job.ID] = p.Env
+				if h := w.s.Hosts[p.Host]; !h.Serves(p.Env) {
+					t.Errorf("%s placed on %s, which does not serve %s", p.Job.ID, p.Host, p.Env)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("envs %v, want %v", got, tc.want)
+			}
+			for _, id := range tc.waiting {
+				if _, ok := got[id]; ok {
+					t.Errorf("%s placed, want waiting", id)
+				}
+			}
+			if len(waits) != 0 {
+				t.Errorf("waits %v, want none", waitsOf(waits))
+			}
+		})
+	}
+}
+
+func TestPlaceSubmitOrder(t *testing.T) {
+	w := newWorld(t).env("ce", 4).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	for _, seq := range []uint64{5, 3, 1, 4, 2, 6} {
+		w.runnable(fmt.Sprintf("s%d", seq), "q", seq, 2, 1)
+	}
+	if got := w.startAll(); !slices.Equal(got, []string{"s1", "s2"}) {
+		t.Fatalf("placed %v, want s1 s2", got)
+	}
+	// Jobs gated out of order join in Seq order too.
+	w.submit("s0", "q", 0, 2, 1)
+	w.gates()
+	w.finish("s1", batch.StatusSucceeded)
+	w.finish("s2", batch.StatusSucceeded)
+	if got := w.startAll(); !slices.Equal(got, []string{"s0", "s3"}) {
+		t.Fatalf("placed %v, want s0 s3", got)
+	}
+	w.finish("s0", batch.StatusSucceeded)
+	w.finish("s3", batch.StatusSucceeded)
+	if got := w.startAll(); !slices.Equal(got, []string{"s4", "s5"}) {
+		t.Fatalf("placed %v, want s4 s5", got)
+	}
+}
+
+func TestPlaceSubmitOrderAcrossGates(t *testing.T) {
+	// Gates come out of a map; the jobs they make RUNNABLE still run in
+	// submit order.
+	w := newWorld(t).env("ce", 1).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	for seq := uint64(20); seq >= 1; seq-- {
+		w.submit(fmt.Sprintf("s%02d", seq), "q", seq, 1, 1)
+	}
+	gs := w.s.Gates()
+	if len(gs) != 20 {
+		t.Fatalf("%d gates, want 20", len(gs))
+	}
+	for i, g := range gs {
+		if g.Job.Seq != uint64(i+1) || g.Status != batch.StatusRunnable {
+			t.Fatalf("gate %d = %s %s, want seq %d RUNNABLE", i, g.Job.ID, g.Status, i+1)
+		}
+		w.set(g.Job.ID, g.Status) // the monitor applies the gate
+	}
+	for i := 1; i <= 20; i++ {
+		got := w.startAll()
+		if want := fmt.Sprintf("s%02d", i); !slices.Equal(got, []string{want}) {
+			t.Fatalf("pass %d placed %v, want %s", i, got, want)
+		}
+		w.finish(got[0], batch.StatusSucceeded)
+	}
+}
+
+func TestWaitReasons(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(w *world)
+		vcpu   float64
+		mem    int64
+		prefix string // "" for no reason
+	}{
+		{
+			name:  "env max too small",
+			setup: func(w *world) { w.env("a", 4).env("b", 2).host("h", 64, 1<<20).queue("q", 1, "a", "b") },
+			vcpu:  8, mem: 1, prefix: ReasonEnvMaxResource,
+		},
+		{
+			name: "env max of a disabled env does not count",
+			setup: func(w *world) {
+				w.env("a", 4).env("b", 16).host("h", 64, 1<<20).queue("q", 1, "a", "b")
+				w.s.Envs["b"].Enabled = false
+			},
+			vcpu: 8, mem: 1, prefix: ReasonEnvMaxResource,
+		},
+		{
+			name:  "no host has the vCPUs",
+			setup: func(w *world) { w.env("a", 16).host("h1", 4, 1<<20).host("h2", 2, 1<<20).queue("q", 1, "a") },
+			vcpu:  8, mem: 1, prefix: ReasonJobRequirement,
+		},
+		{
+			name:  "no host has the memory",
+			setup: func(w *world) { w.env("a", 16).host("h1", 64, 1024).queue("q", 1, "a") },
+			vcpu:  1, mem: 2048, prefix: ReasonJobRequirement,
+		},
+		{
+			name: "the big host serves another env",
+			setup: func(w *world) {
+				w.env("a", 0).env("b", 0).host("h1", 2, 1<<20, "a").host("h2", 64, 1<<20, "b").queue("q", 1, "a")
+			},
+			vcpu: 8, mem: 1, prefix: ReasonJobRequirement,
+		},
+		{
+			name:  "no enabled env",
+			setup: func(w *world) { w.env("a", 16).host("h1", 64, 1<<20).queue("q", 1, "a"); w.s.Envs["a"].Enabled = false },
+			vcpu:  1, mem: 1, prefix: ReasonInvalidEnvs,
+		},
+		{
+			name:  "no env at all",
+			setup: func(w *world) { w.host("h1", 64, 1<<20).queue("q", 1, "missing") },
+			vcpu:  1, mem: 1, prefix: ReasonInvalidEnvs,
+		},
+		{
+			name:  "no hosts yet is no misconfiguration",
+			setup: func(w *world) { w.env("a", 16).queue("q", 1, "a") },
+			vcpu:  8, mem: 1, prefix: "",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			tc.setup(w)
+			w.runnable("big", "q", 1, tc.vcpu, tc.mem)
+			places, waits := w.place()
+			if len(places) != 0 {
+				t.Fatalf("placed %v", ids(places))
+			}
+			if tc.prefix == "" {
+				if len(waits) != 0 {
+					t.Fatalf("waits %v, want none", waitsOf(waits))
+				}
+				return
+			}
+			if len(waits) != 1 || waits[0].Job.ID != "big" || !strings.HasPrefix(waits[0].Reason, tc.prefix+" - ") {
+				t.Fatalf("waits %v, want big: %s - ...", waitsOf(waits), tc.prefix)
+			}
+			if waits[0].Job.Reason != waits[0].Reason {
+				t.Errorf("job reason %q not recorded", waits[0].Job.Reason)
+			}
+			// Said once.
+			if _, again := w.place(); len(again) != 0 {
+				t.Errorf("second pass waits %v, want none", waitsOf(again))
+			}
+			// A record update (the monitor storing the reason) does not
+			// make the planner say it again.
+			w.set("big", batch.StatusRunnable)
+			if _, again := w.place(); len(again) != 0 {
+				t.Errorf("after upsert waits %v, want none", waitsOf(again))
+			}
+		})
+	}
+}
+
+func TestWaitReasonClearedWhenFixed(t *testing.T) {
+	w := newWorld(t).env("ce", 2).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.runnable("other", "q", 1, 2, 1)
+	w.runnable("big", "q", 2, 4, 1)
+	places, waits := w.place()
+	if !slices.Equal(ids(places), []string{"other"}) || !strings.HasPrefix(waitsOf(waits)["big"], ReasonEnvMaxResource) {
+		t.Fatalf("placed %v waits %v", ids(places), waitsOf(waits))
+	}
+	w.start(places[0])
+	// The cap is raised, but "other" holds the room: big waits for
+	// capacity, which has no reason, so the old reason is cleared.
+	w.s.Envs["ce"].MaxVCPU = ToMilli(4)
+	places, waits = w.place()
+	if len(places) != 0 || len(waits) != 1 || waits[0].Reason != "" {
+		t.Fatalf("placed %v waits %v, want the reason cleared", ids(places), waitsOf(waits))
+	}
+	w.finish("other", batch.StatusSucceeded)
+	places, waits = w.place()
+	if !slices.Equal(ids(places), []string{"big"}) || len(waits) != 0 {
+		t.Fatalf("placed %v waits %v", ids(places), waitsOf(waits))
+	}
+}
+
+func TestGatesDependencies(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.submit("a", "q", 1, 1, 1)
+	w.submit("b", "q", 2, 1, 1, "a")
+	w.submit("c", "q", 3, 1, 1, "b")
+	w.submit("d", "q", 4, 1, 1, "a", "unknown")
+
+	gs := w.gates()
+	want := map[string]batch.JobStatus{"a": batch.StatusRunnable, "b": batch.StatusPending, "c": batch.StatusPending, "d": batch.StatusPending}
+	for id, st := range want {
+		if gs[id].Status != st {
+			t.Errorf("gate %s = %q, want %s", id, gs[id].Status, st)
+		}
+	}
+	if got := w.startAll(); !slices.Equal(got, []string{"a"}) {
+		t.Fatalf("placed %v, want a", got)
+	}
+	w.set("a", batch.StatusRunning)
+	if gs := w.gates(); len(gs) != 0 {
+		t.Fatalf("gates while a runs: %v", gs)
+	}
+	if got := w.startAll(); len(got) != 0 {
+		t.Fatalf("placed %v while a runs", got)
+	}
+	w.finish("a", batch.StatusSucceeded)
+	gs = w.gates()
+	if len(gs) != 1 || gs["b"].Status != batch.StatusRunnable {
+		t.Fatalf("gates after a succeeded: %v, want b RUNNABLE (d waits for unknown)", gs)
+	}
+	if got := w.startAll(); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("placed %v, want b", got)
+	}
+	w.finish("b", batch.StatusSucceeded)
+	if gs := w.gates(); len(gs) != 1 || gs["c"].Status != batch.StatusRunnable {
+		t.Fatalf("gates after b succeeded: %v", gs)
+	}
+	// The unknown dependency's record shows up, already succeeded.
+	w.upsert(Job{ID: "unknown", Queue: "q", Seq: 0, Status: batch.StatusSucceeded, Attempts: 1})
+	if gs := w.gates(); len(gs) != 1 || gs["d"].Status != batch.StatusRunnable {
+		t.Fatalf("gates after unknown succeeded: %v", gs)
+	}
+}
+
+func TestGatesDependencyFailedCascades(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.submit("a", "q", 1, 1, 1)
+	w.submit("b", "q", 2, 1, 1, "a")
+	w.submit("c", "q", 3, 1, 1, "b")
+	w.submit("d", "q", 4, 1, 1, "c")
+	w.submit("x", "q", 5, 1, 1, "a", "c") // two failed paths
+	w.gates()
+	w.startAll()
+	w.finish("a", batch.StatusFailed)
+	failed := map[string]string{}
+	for pass := 0; pass < 5; pass++ {
+		for id, g := range w.gates() {
+			if g.Status != batch.StatusFailed {
+				t.Fatalf("gate %s %s, want FAILED", id, g.Status)
+			}
+			if _, dup := failed[id]; dup {
+				t.Fatalf("%s failed twice", id)
+			}
+			failed[id] = g.Reason
+		}
+		if places, _ := w.place(); len(places) != 0 {
+			t.Fatalf("placed %v", ids(places))
+		}
+	}
+	want := map[string]string{
+		"b": "Dependent Job failed: a", "c": "Dependent Job failed: b", "d": "Dependent Job failed: c",
+		"x": "Dependent Job failed: a",
+	}
+	if fmt.Sprint(failed) != fmt.Sprint(want) {
+		t.Errorf("failed %v, want %v", failed, want)
+	}
+	for id := range want {
+		if st := w.s.Jobs[id].Status; st != batch.StatusFailed {
+			t.Errorf("%s is %s", id, st)
+		}
+	}
+}
+
+func TestGatesDependencyAlreadyDone(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.upsert(Job{ID: "ok", Queue: "q", Seq: 1, Status: batch.StatusSucceeded, Attempts: 1})
+	w.upsert(Job{ID: "bad", Queue: "q", Seq: 2, Status: batch.StatusFailed, Attempts: 1})
+	w.submit("x", "q", 3, 1, 1, "ok")
+	w.submit("y", "q", 4, 1, 1, "ok", "bad")
+	gs := w.gates()
+	if gs["x"].Status != batch.StatusRunnable || gs["y"].Status != batch.StatusFailed || gs["y"].Reason != "Dependent Job failed: bad" {
+		t.Fatalf("gates %v", gs)
+	}
+}
+
+func TestGatesUnconfirmed(t *testing.T) {
+	// The planner remembers its gates until the record shows them: a
+	// record still SUBMITTED does not undo a PENDING gate.
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.submit("a", "q", 1, 1, 1)
+	w.submit("b", "q", 2, 1, 1, "a")
+	gs := w.s.Gates() // not confirmed
+	if gs[0].Job.ID != "a" || gs[1].Job.ID != "b" || gs[1].Status != batch.StatusPending {
+		t.Fatalf("gates %+v %+v", gs[0], gs[1])
+	}
+	w.upsert(w.recs["b"]) // a stale SUBMITTED record of b
+	if st := w.s.Jobs["b"].Status; st != batch.StatusPending {
+		t.Fatalf("b is %s after a stale record, want PENDING", st)
+	}
+	if again := w.s.Gates(); len(again) != 0 {
+		t.Fatalf("gated again: %v", again)
+	}
+	// a was gated RUNNABLE but its record still says SUBMITTED: it can
+	// be placed, and a stale record does not make it SUBMITTED again.
+	w.upsert(w.recs["a"])
+	places, _ := w.place()
+	if !slices.Equal(ids(places), []string{"a"}) {
+		t.Fatalf("placed %v", ids(places))
+	}
+}
+
+func TestUpsertStaleRunnableKeepsPlacement(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.runnable("a", "q", 1, 1, 1)
+	places, _ := w.place()
+	if len(places) != 1 {
+		t.Fatalf("placed %v", ids(places))
+	}
+	// The record still shows RUNNABLE (the placement is not applied yet,
+	// or another fact such as a wait reason was).
+	for range 3 {
+		w.set("a", batch.StatusRunnable)
+		if again, _ := w.place(); len(again) != 0 {
+			t.Fatalf("placed twice: %v", ids(again))
+		}
+		if j := w.s.Jobs["a"]; j.Placed != 1 {
+			t.Fatalf("placement forgotten: Placed = %d", j.Placed)
+		}
+	}
+	w.start(places[0])
+	if j := w.s.Jobs["a"]; j.Placed != 0 || j.Status != batch.StatusStarting || j.Host != "h1" {
+		t.Fatalf("after STARTING: %+v", j)
+	}
+	if again, _ := w.place(); len(again) != 0 {
+		t.Fatalf("placed again after STARTING: %v", ids(again))
+	}
+}
+
+func TestCapacityHeldUntilFinal(t *testing.T) {
+	for _, final := range []batch.JobStatus{batch.StatusSucceeded, batch.StatusFailed} {
+		t.Run(string(final), func(t *testing.T) {
+			w := newWorld(t).env("ce", 2).host("h1", 64, 1<<20).queue("q", 1, "ce")
+			w.runnable("a", "q", 1, 2, 1)
+			w.runnable("b", "q", 2, 2, 1)
+			if got := w.startAll(); !slices.Equal(got, []string{"a"}) {
+				t.Fatalf("placed %v", got)
+			}
+			for _, st := range []batch.JobStatus{batch.StatusStarting, batch.StatusRunning, batch.StatusRunning} {
+				w.set("a", st)
+				if got := w.startAll(); len(got) != 0 {
+					t.Fatalf("placed %v while a is %s", got, st)
+				}
+			}
+			w.finish("a", final)
+			if got := w.startAll(); !slices.Equal(got, []string{"b"}) {
+				t.Fatalf("placed %v after a %s, want b", got, final)
+			}
+		})
+	}
+}
+
+func TestCapacityOfHostHeldAcrossEnvs(t *testing.T) {
+	// One host serving two environments: a job of either holds its room.
+	w := newWorld(t).env("a", 0).env("b", 0).host("h1", 4, 1<<20).queue("qa", 1, "a").queue("qb", 1, "b")
+	w.runnable("a1", "qa", 1, 3, 1)
+	w.runnable("b1", "qb", 2, 2, 1)
+	w.runnable("b2", "qb", 3, 1, 1)
+	if got := w.startAll(); !slices.Equal(got, []string{"a1", "b2"}) {
+		t.Fatalf("placed %v, want a1 b2", got)
+	}
+}
+
+func TestRetryPlacedAsNextAttempt(t *testing.T) {
+	w := newWorld(t).env("ce", 2).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.runnable("a", "q", 1, 2, 1)
+	w.runnable("b", "q", 2, 2, 1)
+	places, _ := w.place()
+	if len(places) != 1 || places[0].Job.ID != "a" || places[0].Attempt != 1 {
+		t.Fatalf("placements %+v", places)
+	}
+	w.start(places[0])
+	w.set("a", batch.StatusRunning)
+	w.retry("a") // attempt 1 failed with attempts left
+	places, _ = w.place()
+	if len(places) != 1 || places[0].Job.ID != "a" || places[0].Attempt != 2 {
+		t.Fatalf("after retry: placements %v, want a attempt 2", places)
+	}
+	// The second attempt was placed before the retry record was even
+	// refreshed: a stale copy of it does not cause a third placement.
+	w.set("a", batch.StatusRunnable)
+	if again, _ := w.place(); len(again) != 0 {
+		t.Fatalf("placed again: %v", ids(again))
+	}
+	w.start(places[0])
+	w.retry("a")
+	places, _ = w.place()
+	if len(places) != 1 || places[0].Attempt != 3 {
+		t.Fatalf("third attempt: %+v", places)
+	}
+	w.start(places[0])
+	w.finish("a", batch.StatusFailed)
+	if got := w.startAll(); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("placed %v, want b", got)
+	}
+}
+
+func TestRetryRecordSkippingStarting(t *testing.T) {
+	// The watcher may miss intermediate revisions: the planner sees the
+	// record go from RUNNABLE (attempt 1 placed) straight to RUNNABLE with
+	// one attempt made, and places attempt 2.
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.runnable("a", "q", 1, 1, 1)
+	if places, _ := w.place(); len(places) != 1 || places[0].Attempt != 1 {
+		t.Fatalf("placements %+v", places)
+	}
+	w.retry("a")
+	places, _ := w.place()
+	if len(places) != 1 || places[0].Attempt != 2 {
+		t.Fatalf("placements %+v, want attempt 2", places)
+	}
+}
+
+func TestRemove(t *testing.T) {
+	w := newWorld(t).env("ce", 2).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.runnable("a", "q", 1, 2, 1)
+	w.runnable("b", "q", 2, 2, 1)
+	w.s.Remove("a")
+	places, _ := w.place()
+	if !slices.Equal(ids(places), []string{"b"}) {
+		t.Fatalf("placed %v, want b", ids(places))
+	}
+}
+
+func TestUnconfirmedPlacementHoldsCapacity(t *testing.T) {
+	// The ordinary path: one pass gates a job RUNNABLE and places it; the
+	// monitor then applies the gate, so the planner sees a record that is
+	// RUNNABLE with no host before the placement's STARTING record. The
+	// placement must keep holding its host and environment.
+	w := newWorld(t).env("ce", 2).host("h1", 2, 1<<20).queue("q", 1, "ce")
+	w.submit("a", "q", 1, 2, 1)
+	w.submit("b", "q", 2, 2, 1)
+	w.s.Gates()
+	places, _ := w.place()
+	if !slices.Equal(ids(places), []string{"a"}) {
+		t.Fatalf("placed %v, want a", ids(places))
+	}
+	w.set("a", batch.StatusRunnable) // the gates reach the records
+	w.set("b", batch.StatusRunnable)
+	if j := w.s.Jobs["a"]; j.Placed != 1 || j.Host != "h1" || j.Env != "ce" {
+		t.Fatalf("a after its gate record: %+v", j)
+	}
+	if again, _ := w.place(); len(again) != 0 {
+		t.Fatalf("over capacity: placed %v while a holds the 2 vCPUs", ids(again))
+	}
+	// The same after a retry: the record keeps the old environment name
+	// and has no host.
+	w.start(places[0])
+	w.retry("a")
+	places, _ = w.place()
+	if len(places) != 1 || places[0].Job.ID != "a" || places[0].Attempt != 2 {
+		t.Fatalf("placements %v, want a attempt 2", places)
+	}
+	w.set("a", batch.StatusRunnable)
+	if again, _ := w.place(); len(again) != 0 {
+		t.Fatalf("over capacity after retry: placed %v", ids(again))
+	}
+}
+
+func TestPlaceGPUs(t *testing.T) {
+	w := newWorld(t).env("ce", 0).queue("q", 1, "ce")
+	w.s.Hosts["cpu"] = &events.Host{ID: "cpu", VCPUs: 64, MemoryMiB: 1 << 20}
+	w.s.Hosts["gpu"] = &events.Host{ID: "gpu", VCPUs: 8, MemoryMiB: 1 << 20, GPUs: 1}
+	w.upsert(Job{ID: "g1", Queue: "q", Seq: 1, Status: batch.StatusRunnable, VCPU: 1000, GPUs: 1})
+	w.upsert(Job{ID: "g2", Queue: "q", Seq: 2, Status: batch.StatusRunnable, VCPU: 1000, GPUs: 1})
+	w.upsert(Job{ID: "g3", Queue: "q", Seq: 3, Status: batch.StatusRunnable, VCPU: 1000, GPUs: 2})
+	w.upsert(Job{ID: "c1", Queue: "q", Seq: 4, Status: batch.StatusRunnable, VCPU: 1000})
+	places, waits := w.place()
+	got := map[string]string{}
+	for _, p := range places {
+		got[p.Job.ID] = p.Host
+	}
+	if fmt.Sprint(got) != fmt.Sprint(map[string]string{"g1": "gpu", "c1": "cpu"}) {
+		t.Errorf("placed %v, want g1 on gpu and c1 on cpu", got)
+	}
+	if r := waitsOf(waits); len(r) != 1 || !strings.HasPrefix(r["g3"], ReasonJobRequirement) {
+		t.Errorf("waits %v, want g3: %s", r, ReasonJobRequirement)
+	}
+}

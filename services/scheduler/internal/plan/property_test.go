@@ -1,0 +1,645 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/events"
+	"pgregory.net/rapid"
+)
+
+// The property test runs the planner inside a model of the whole system:
+//
+//   - the planner's decisions (gates, placements, wait reasons) and the
+//     launcher's facts (started, exited) go into one ordered stream, as on
+//     BATCH_JOBS;
+//   - a model monitor applies the stream in order to the job records, with
+//     the real monitor's rules, and every changed record is fed back with
+//     Upsert, as the scheduler's KV watcher does;
+//   - a model launcher starts and ends the attempts placed on its hosts,
+//     with random outcomes (success, failure with or without retries left,
+//     timeouts, start failures);
+//   - environments' maxvCpus and state change underneath.
+//
+// "Live" attempts, the capacity in use as the planner was told about it,
+// run from their placement until the monitor applies their exit.
+
+type simFactKind int
+
+const (
+	factGate simFactKind = iota
+	factWait
+	factPlaced
+	factStarted
+	factExited
+)
+
+type simFact struct {
+	kind    simFactKind
+	id      string
+	attempt int
+	status  batch.JobStatus // gate
+	reason  string          // gate, wait
+	host    string          // placed
+	env     string          // placed
+	success bool            // exited
+	noRetry bool            // exited
+}
+
+type attemptKey struct {
+	id      string
+	attempt int
+}
+
+type liveAttempt struct {
+	host, env string
+	vcpu      Milli
+	mem       int64
+	gpus      int
+	stage     int // 0 placed, 1 started published, 2 exited published
+}
+
+// simRecord is a job record as the monitor keeps it.
+type simRecord struct {
+	job         Job // Status, Attempts, Host, Env are the record's
+	reason      string
+	maxAttempts int
+}
+
+type sim struct {
+	t       *rapid.T
+	s       *State
+	specs   []Job // every job of the run, Seq = index+1
+	maxAtt  map[string]int
+	prio    map[string]int // queue priorities
+	recs    map[string]*simRecord
+	stream  []simFact
+	live    map[attemptKey]*liveAttempt
+	placed  map[attemptKey]bool // every placement ever made
+	pending []int               // spec indexes not submitted yet
+}
+
+// rapid draws small values and the first elements more often: the lists
+// start with the common case.
+var (
+	jobVCPUs  = []Milli{250, 500, 1000, 1000, 1500, 2000, 4000, 8000}
+	jobMems   = []int64{0, 256, 512, 1024, 2048, 4096}
+	jobGPUs   = []int{0, 0, 0, 0, 0, 0, 1, 2}
+	hostVCPUs = []float64{4, 8, 2, 16, 2.5, 1, 0.5}
+	hostMems  = []int64{16384, 4096, 2048}
+	envMaxes  = []float64{0, 0.5, 1, 2, 3, 4, 4, 8, 16}
+)
+
+func newSim(t *rapid.T) *sim {
+	m := &sim{t: t, s: NewState(), maxAtt: map[string]int{}, prio: map[string]int{}, recs: map[string]*simRecord{},
+		live: map[attemptKey]*liveAttempt{}, placed: map[attemptKey]bool{}}
+
+	nEnvs := rapid.IntRange(1, 3).Draw(t, "envs")
+	var envNames []string
+	for i := range nEnvs {
+		name := fmt.Sprintf("ce%d", i)
+		envNames = append(envNames, name)
+		m.s.Envs[name] = &Env{Name: name, Enabled: rapid.IntRange(0, 9).Draw(t, name+".disabled") != 9,
+			MaxVCPU: ToMilli(rapid.SampledFrom(envMaxes).Draw(t, name+".max"))}
+	}
+	nHosts := rapid.IntRange(1, 4).Draw(t, "hosts")
+	if rapid.IntRange(0, 19).Draw(t, "noHosts") == 19 {
+		nHosts = 0
+	}
+	for i := range nHosts {
+		id := fmt.Sprintf("h%d", i)
+		h := &events.Host{ID: id, Name: id, VCPUs: rapid.SampledFrom(hostVCPUs).Draw(t, id+".vcpus"),
+			MemoryMiB: rapid.SampledFrom(hostMems).Draw(t, id+".mem"), GPUs: rapid.IntRange(0, 2).Draw(t, id+".gpus")}
+		if rapid.Bool().Draw(t, id+".dedicated") {
+			h.ComputeEnvironments = rapid.SliceOfNDistinct(rapid.SampledFrom(envNames), 1, nEnvs, rapid.ID[string]).Draw(t, id+".envs")
+		}
+		m.s.Hosts[id] = h
+	}
+	nQueues := rapid.IntRange(1, 3).Draw(t, "queues")
+	var queueNames []string
+	for i := range nQueues {
+		name := fmt.Sprintf("q%d", i)
+		queueNames = append(queueNames, name)
+		q := &Queue{Name: name, Enabled: true, Priority: rapid.IntRange(0, 3).Draw(t, name+".priority"),
+			Envs: rapid.SliceOfNDistinct(rapid.SampledFrom(envNames), 1, nEnvs, rapid.ID[string]).Draw(t, name+".envs")}
+		m.s.Queues[name] = q
+		m.prio[name] = q.Priority
+	}
+	nJobs := rapid.IntRange(1, 25).Draw(t, "jobs")
+	for i := range nJobs {
+		id := fmt.Sprintf("j%02d", i+1)
+		j := Job{ID: id, Queue: rapid.SampledFrom(queueNames).Draw(t, id+".queue"), Seq: uint64(i + 1),
+			VCPU: rapid.SampledFrom(jobVCPUs).Draw(t, id+".vcpu"), MemoryMiB: rapid.SampledFrom(jobMems).Draw(t, id+".mem"),
+			GPUs: rapid.SampledFrom(jobGPUs).Draw(t, id+".gpus")}
+		if i > 0 && rapid.IntRange(0, 2).Draw(t, id+".hasDeps") == 0 {
+			deps := rapid.SliceOfNDistinct(rapid.IntRange(0, i-1), 1, 2, rapid.ID[int]).Draw(t, id+".deps")
+			for _, d := range deps {
+				j.DependsOn = append(j.DependsOn, fmt.Sprintf("j%02d", d+1))
+			}
+		}
+		m.specs = append(m.specs, j)
+		m.maxAtt[id] = rapid.IntRange(1, 3).Draw(t, id+".attempts")
+		m.pending = append(m.pending, i)
+	}
+	return m
+}
+
+// upsert feeds a record to the planner, as the KV watcher does.
+func (m *sim) upsert(r *simRecord) { m.s.Upsert(r.job) }
+
+// submit creates the record of a job.
+func (m *sim) submit(i int) {
+	spec := m.specs[i]
+	r := &simRecord{job: spec, maxAttempts: m.maxAtt[spec.ID]}
+	r.job.Status = batch.StatusSubmitted
+	r.job.DependsOn = slices.Clone(spec.DependsOn)
+	m.recs[spec.ID] = r
+	m.upsert(r)
+}
+
+// fits says whether a job fits in env/host given the usage.
+func (m *sim) fits(j *Job, envName string, h *events.Host, envUse map[string]Milli, hostUse map[string]*liveAttempt) bool {
+	e := m.s.Envs[envName]
+	if e == nil || !e.Enabled || !h.Serves(envName) {
+		return false
+	}
+	if e.MaxVCPU > 0 && envUse[envName]+j.VCPU > e.MaxVCPU {
+		return false
+	}
+	u := hostUse[h.ID]
+	return ToMilli(h.VCPUs)-u.vcpu >= j.VCPU && h.MemoryMiB-u.mem >= j.MemoryMiB && h.GPUs-u.gpus >= j.GPUs
+}
+
+// usage sums the live attempts, leaving out skip.
+func (m *sim) usage(skip attemptKey) (map[string]Milli, map[string]*liveAttempt) {
+	env := map[string]Milli{}
+	host := map[string]*liveAttempt{}
+	for id := range m.s.Hosts {
+		host[id] = &liveAttempt{}
+	}
+	for k, a := range m.live {
+		if k == skip {
+			continue
+		}
+		env[a.env] += a.vcpu
+		if u := host[a.host]; u != nil {
+			u.vcpu += a.vcpu
+			u.mem += a.mem
+			u.gpus += a.gpus
+		}
+	}
+	return env, host
+}
+
+// feasible says whether the job could run on an idle system.
+func (m *sim) feasible(j *Job) bool {
+	q := m.s.Queues[j.Queue]
+	idle := map[string]*liveAttempt{}
+	for id := range m.s.Hosts {
+		idle[id] = &liveAttempt{}
+	}
+	for _, e := range q.Envs {
+		for _, h := range m.s.Hosts {
+			if m.fits(j, e, h, map[string]Milli{}, idle) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *sim) hostsSorted() []*events.Host {
+	hs := make([]*events.Host, 0, len(m.s.Hosts))
+	for _, h := range m.s.Hosts {
+		hs = append(hs, h)
+	}
+	slices.SortFunc(hs, func(a, b *events.Host) int { return strings.Compare(a.ID, b.ID) })
+	return hs
+}
+
+// pass is one scheduler pass: gates, then placements and wait reasons,
+// checked and published.
+func (m *sim) pass() {
+	t := m.t
+	for _, g := range m.s.Gates() {
+		r := m.recs[g.Job.ID]
+		if r == nil {
+			t.Fatalf("gate for unknown job %s", g.Job.ID)
+		}
+		// A gate follows from the dependencies' records, or from the
+		// planner's own FAILED gates already in the stream.
+		allOK := true
+		for _, d := range r.job.DependsOn {
+			if dr := m.recs[d]; dr == nil || dr.job.Status != batch.StatusSucceeded {
+				allOK = false
+			}
+		}
+		failed := ""
+		if d, ok := strings.CutPrefix(g.Reason, "Dependent Job failed: "); ok && slices.Contains(r.job.DependsOn, d) {
+			if dr := m.recs[d]; dr != nil && dr.job.Status == batch.StatusFailed || m.gatedFailed(d) {
+				failed = d
+			}
+		}
+		switch g.Status {
+		case batch.StatusRunnable:
+			if !allOK {
+				t.Fatalf("%s gated RUNNABLE with dependencies %v not all SUCCEEDED", g.Job.ID, r.job.DependsOn)
+			}
+		case batch.StatusFailed:
+			if failed == "" {
+				t.Fatalf("%s gated FAILED (%q) without a failed dependency", g.Job.ID, g.Reason)
+			}
+		case batch.StatusPending:
+			if allOK {
+				t.Fatalf("%s gated PENDING with all dependencies SUCCEEDED", g.Job.ID)
+			}
+		default:
+			t.Fatalf("%s gated to %s", g.Job.ID, g.Status)
+		}
+		m.stream = append(m.stream, simFact{kind: factGate, id: g.Job.ID, status: g.Status, reason: g.Reason})
+	}
+
+	places, waits := m.s.Place()
+	touched := map[string]bool{}
+	for _, p := range places {
+		j := p.Job
+		k := attemptKey{j.ID, p.Attempt}
+		r := m.recs[j.ID]
+		if m.placed[k] {
+			t.Fatalf("%s attempt %d placed twice", j.ID, p.Attempt)
+		}
+		m.placed[k] = true
+		for lk := range m.live {
+			if lk.id == j.ID {
+				t.Fatalf("%s attempt %d placed while attempt %d is live", j.ID, p.Attempt, lk.attempt)
+			}
+		}
+		if p.Attempt != r.job.Attempts+1 {
+			t.Fatalf("%s placed as attempt %d, record has %d attempts", j.ID, p.Attempt, r.job.Attempts)
+		}
+		if r.job.Status.Final() || r.job.Status == batch.StatusStarting || r.job.Status == batch.StatusRunning {
+			t.Fatalf("%s placed while its record is %s", j.ID, r.job.Status)
+		}
+		for _, d := range r.job.DependsOn {
+			if dr := m.recs[d]; dr == nil || dr.job.Status != batch.StatusSucceeded {
+				t.Fatalf("%s placed while its dependency %s is not SUCCEEDED", j.ID, d)
+			}
+		}
+		q := m.s.Queues[j.Queue]
+		e := m.s.Envs[p.Env]
+		h := m.s.Hosts[p.Host]
+		if !slices.Contains(q.Envs, p.Env) || e == nil || !e.Enabled || h == nil || !h.Serves(p.Env) {
+			t.Fatalf("%s placed on %s/%s, not an enabled env of queue %s served by the host", j.ID, p.Env, p.Host, q.Name)
+		}
+		m.live[k] = &liveAttempt{host: p.Host, env: p.Env, vcpu: j.VCPU, mem: j.MemoryMiB, gpus: j.GPUs}
+		touched[p.Env] = true
+		m.stream = append(m.stream, simFact{kind: factPlaced, id: j.ID, attempt: p.Attempt, host: p.Host, env: p.Env})
+	}
+
+	// Capacity after the pass: hosts always, environments where this pass
+	// placed (a lowered maxvCpus stops nothing, but admits nothing new).
+	envUse, hostUse := m.usage(attemptKey{})
+	for id, u := range hostUse {
+		h := m.s.Hosts[id]
+		if u.vcpu > ToMilli(h.VCPUs) || u.mem > h.MemoryMiB || u.gpus > h.GPUs {
+			t.Fatalf("host %s over capacity: %d mvCPU %d MiB %d GPUs of %g/%d/%d", id, u.vcpu, u.mem, u.gpus, h.VCPUs, h.MemoryMiB, h.GPUs)
+		}
+	}
+	for name := range touched {
+		if e := m.s.Envs[name]; e.MaxVCPU > 0 && envUse[name] > e.MaxVCPU {
+			t.Fatalf("env %s over maxvCpus: %d > %d", name, envUse[name], e.MaxVCPU)
+		}
+	}
+
+	// Every job still waiting: nothing fits it now (the pass is maximal),
+	// and no job behind it took a slot it would have fitted: not one of a
+	// lower-priority queue (priority is never starved) nor one submitted
+	// after it to the same queue (FIFO).
+	hosts := m.hostsSorted()
+	placedBy := map[string]Placement{}
+	for _, p := range places {
+		placedBy[p.Job.ID] = p
+	}
+	for _, j := range m.s.Jobs {
+		if j.Status != batch.StatusRunnable || j.Placed != 0 {
+			continue
+		}
+		q := m.s.Queues[j.Queue]
+		for _, e := range q.Envs {
+			for _, h := range hosts {
+				if m.fits(j, e, h, envUse, hostUse) {
+					t.Fatalf("%s (queue %s, %d mvCPU %d MiB) waits but fits %s on %s after the pass", j.ID, q.Name, j.VCPU, j.MemoryMiB, e, h.ID)
+				}
+			}
+		}
+		for _, p := range places {
+			behind := m.prio[p.Job.Queue] < q.Priority || (p.Job.Queue == q.Name && p.Job.Seq > j.Seq)
+			if !behind || !slices.Contains(q.Envs, p.Env) {
+				continue
+			}
+			eu, hu := m.usage(attemptKey{p.Job.ID, p.Attempt})
+			if m.fits(j, p.Env, m.s.Hosts[p.Host], eu, hu) {
+				t.Fatalf("%s (seq %d) of queue %s (priority %d) waits while %s (seq %d) of queue %s (priority %d) took room it fits on %s/%s",
+					j.ID, j.Seq, q.Name, q.Priority, p.Job.ID, p.Job.Seq, p.Job.Queue, m.prio[p.Job.Queue], p.Env, p.Host)
+			}
+		}
+	}
+
+	for _, w := range waits {
+		if _, ok := placedBy[w.Job.ID]; ok {
+			t.Fatalf("%s both placed and waiting", w.Job.ID)
+		}
+		if w.Reason != "" && m.feasible(w.Job) {
+			t.Fatalf("%s waits with %q but could run on an idle system", w.Job.ID, w.Reason)
+		}
+		m.stream = append(m.stream, simFact{kind: factWait, id: w.Job.ID, attempt: w.Job.Attempts + 1, reason: w.Reason})
+	}
+}
+
+// gatedFailed says whether a FAILED gate of the job is in the stream.
+func (m *sim) gatedFailed(id string) bool {
+	return slices.ContainsFunc(m.stream, func(f simFact) bool {
+		return f.kind == factGate && f.id == id && f.status == batch.StatusFailed
+	})
+}
+
+// apply is the monitor: it applies the oldest fact of the stream to its
+// record, with the rules of services/monitor/apply.go.
+func (m *sim) apply() {
+	t := m.t
+	f := m.stream[0]
+	m.stream = m.stream[1:]
+	r := m.recs[f.id]
+	if r == nil {
+		t.Fatalf("fact for unknown job %s", f.id)
+	}
+	j := &r.job
+	k := attemptKey{f.id, f.attempt}
+	changed := false
+	switch f.kind {
+	case factGate:
+		if (j.Status == batch.StatusSubmitted || j.Status == batch.StatusPending) && f.status != j.Status &&
+			!(f.status == batch.StatusPending && j.Status != batch.StatusSubmitted) {
+			j.Status, r.reason, changed = f.status, f.reason, true
+		}
+	case factWait:
+		if j.Status == batch.StatusRunnable && j.Attempts+1 == f.attempt && r.reason != f.reason {
+			r.reason, changed = f.reason, true
+		}
+	case factPlaced:
+		if j.Status != batch.StatusRunnable || j.Attempts+1 != f.attempt {
+			t.Fatalf("placement of %s attempt %d does not apply to its record (%s, %d attempts)", f.id, f.attempt, j.Status, j.Attempts)
+		}
+		j.Status, j.Host, j.Env, r.reason, changed = batch.StatusStarting, f.host, f.env, "", true
+	case factStarted:
+		if j.Status == batch.StatusStarting && j.Attempts+1 == f.attempt {
+			j.Status, changed = batch.StatusRunning, true
+		}
+	case factExited:
+		if (j.Status == batch.StatusStarting || j.Status == batch.StatusRunning) && j.Attempts+1 == f.attempt {
+			j.Attempts++
+			switch {
+			case f.success:
+				j.Status, r.reason = batch.StatusSucceeded, ""
+			case !f.noRetry && j.Attempts < r.maxAttempts:
+				j.Status, r.reason, j.Host = batch.StatusRunnable, "", "" // the env name stays, as in the monitor
+			default:
+				j.Status, r.reason = batch.StatusFailed, "Essential container in task exited"
+			}
+			changed = true
+		}
+		if m.live[k] == nil {
+			t.Fatalf("exit of %s attempt %d, which is not live", f.id, f.attempt)
+		}
+		delete(m.live, k)
+	}
+	if changed {
+		m.upsert(r)
+	}
+}
+
+// launch advances one live attempt on its host. outcome: 0 the container
+// cannot start (retried or not), 1-3 exit 1, 4 timeout, 5-7 exit 0.
+func (m *sim) launch(k attemptKey, outcome int) {
+	a := m.live[k]
+	switch a.stage {
+	case 0:
+		if outcome == 0 {
+			m.stream = append(m.stream, simFact{kind: factExited, id: k.id, attempt: k.attempt, noRetry: k.attempt%2 == 0})
+			a.stage = 2
+			return
+		}
+		m.stream = append(m.stream, simFact{kind: factStarted, id: k.id, attempt: k.attempt})
+		a.stage = 1
+	case 1:
+		f := simFact{kind: factExited, id: k.id, attempt: k.attempt}
+		switch {
+		case outcome <= 3:
+		case outcome == 4:
+			f.noRetry = true
+		default:
+			f.success = true
+		}
+		m.stream = append(m.stream, f)
+		a.stage = 2
+	}
+}
+
+func (m *sim) liveKeys(stage int) []attemptKey {
+	var ks []attemptKey
+	for k, a := range m.live {
+		if a.stage <= stage {
+			ks = append(ks, k)
+		}
+	}
+	slices.SortFunc(ks, func(a, b attemptKey) int {
+		if c := strings.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return a.attempt - b.attempt
+	})
+	return ks
+}
+
+// check holds after every step.
+func (m *sim) check() {
+	t := m.t
+	_, hostUse := m.usage(attemptKey{})
+	for id, u := range hostUse {
+		h := m.s.Hosts[id]
+		if u.vcpu > ToMilli(h.VCPUs) || u.mem > h.MemoryMiB || u.gpus > h.GPUs {
+			t.Fatalf("host %s over capacity: %d mvCPU %d MiB %d GPUs", id, u.vcpu, u.mem, u.gpus)
+		}
+	}
+	// The planner holds every live attempt where it was placed, so the
+	// capacity it sees in use is the capacity in use.
+	for k, a := range m.live {
+		j := m.s.Jobs[k.id]
+		if !j.occupies() || j.Host != a.host || j.Env != a.env {
+			t.Fatalf("planner lost live attempt %s/%d on %s/%s: %+v", k.id, k.attempt, a.host, a.env, *j)
+		}
+	}
+	for id, j := range m.s.Jobs {
+		if !j.occupies() {
+			continue
+		}
+		if m.live[attemptKey{id, j.Attempts + 1}] == nil {
+			t.Fatalf("planner holds capacity for %s (%s) with no live attempt", id, j.Status)
+		}
+	}
+}
+
+func (m *sim) submitAll() {
+	for _, i := range m.pending {
+		m.submit(i)
+	}
+	m.pending = nil
+}
+
+// drain runs the system with every attempt succeeding until it is quiet,
+// then checks that every job finished or can never run. With fixEnvs the
+// operator first enables every environment.
+func (m *sim) drain(fixEnvs bool) {
+	t := m.t
+	m.submitAll()
+	if fixEnvs {
+		for _, e := range m.s.Envs {
+			e.Enabled = true
+		}
+	}
+	for round := 0; ; round++ {
+		if round > 4*len(m.specs)+20 {
+			t.Fatalf("not quiet after %d rounds", round)
+		}
+		m.pass()
+		busy := len(m.stream) > 0 || len(m.live) > 0
+		for len(m.stream) > 0 {
+			m.apply()
+		}
+		for _, k := range m.liveKeys(1) {
+			m.launch(k, 7)
+		}
+		for _, k := range m.liveKeys(1) {
+			m.launch(k, 7)
+		}
+		for len(m.stream) > 0 {
+			m.apply()
+		}
+		m.check()
+		if !busy && len(m.live) == 0 {
+			break
+		}
+	}
+	for _, spec := range m.specs {
+		r := m.recs[spec.ID]
+		switch r.job.Status {
+		case batch.StatusSucceeded, batch.StatusFailed:
+		case batch.StatusRunnable:
+			if m.feasible(&r.job) {
+				t.Fatalf("%s stuck RUNNABLE although it fits an idle system", spec.ID)
+			}
+		case batch.StatusPending:
+			stuck := false
+			for _, d := range r.job.DependsOn {
+				switch m.recs[d].job.Status {
+				case batch.StatusSucceeded:
+				case batch.StatusFailed:
+					t.Fatalf("%s PENDING although its dependency %s FAILED", spec.ID, d)
+				default:
+					stuck = true
+				}
+			}
+			if !stuck {
+				t.Fatalf("%s PENDING although its dependencies all SUCCEEDED", spec.ID)
+			}
+		default:
+			t.Fatalf("%s left %s", spec.ID, r.job.Status)
+		}
+	}
+}
+
+func TestPlannerProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		m := newSim(t)
+		envNames := make([]string, 0, len(m.s.Envs))
+		for name := range m.s.Envs {
+			envNames = append(envNames, name)
+		}
+		slices.Sort(envNames)
+		recIDs := func() []string {
+			ids := make([]string, 0, len(m.recs))
+			for id := range m.recs {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			return ids
+		}
+		t.Repeat(map[string]func(*rapid.T){
+			"submit": func(t *rapid.T) {
+				if len(m.pending) == 0 {
+					t.Skip("all submitted")
+				}
+				n := rapid.IntRange(1, min(4, len(m.pending))).Draw(t, "n")
+				for range n {
+					i := rapid.IntRange(0, len(m.pending)-1).Draw(t, "which")
+					m.submit(m.pending[i])
+					m.pending = slices.Delete(m.pending, i, i+1)
+				}
+			},
+			"pass": func(t *rapid.T) { m.pass() },
+			"monitor": func(t *rapid.T) {
+				if len(m.stream) == 0 {
+					t.Skip("nothing to apply")
+				}
+				n := rapid.IntRange(1, len(m.stream)).Draw(t, "n")
+				for range n {
+					m.apply()
+				}
+			},
+			"launcher": func(t *rapid.T) {
+				ks := m.liveKeys(1)
+				if len(ks) == 0 {
+					t.Skip("nothing to launch")
+				}
+				for _, k := range rapid.SliceOfNDistinct(rapid.SampledFrom(ks), 1, len(ks), func(k attemptKey) string {
+					return fmt.Sprint(k)
+				}).Draw(t, "attempts") {
+					m.launch(k, rapid.IntRange(0, 7).Draw(t, "outcome"))
+				}
+			},
+			"envChange": func(t *rapid.T) {
+				e := m.s.Envs[rapid.SampledFrom(envNames).Draw(t, "env")]
+				if rapid.IntRange(0, 3).Draw(t, "toggle") == 3 {
+					e.Enabled = !e.Enabled
+				} else {
+					e.MaxVCPU = ToMilli(rapid.SampledFrom(envMaxes).Draw(t, "max"))
+				}
+			},
+			"cycle": func(t *rapid.T) {
+				// A pass, then part of what it said applied and part of
+				// the running attempts moved on.
+				m.pass()
+				for range rapid.IntRange(0, len(m.stream)).Draw(t, "apply") {
+					m.apply()
+				}
+				for _, k := range m.liveKeys(1) {
+					if rapid.Bool().Draw(t, "launch") {
+						m.launch(k, rapid.IntRange(0, 7).Draw(t, "outcome"))
+					}
+				}
+			},
+			"staleRecord": func(t *rapid.T) {
+				ids := recIDs()
+				if len(ids) == 0 {
+					t.Skip("no records")
+				}
+				m.upsert(m.recs[rapid.SampledFrom(ids).Draw(t, "job")])
+			},
+			"": func(t *rapid.T) { m.check() },
+		})
+		m.drain(rapid.Bool().Draw(t, "fixEnvs"))
+	})
+}
