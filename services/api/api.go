@@ -1,0 +1,262 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+)
+
+// loadTimeout bounds the initial load of a bucket mirror at start.
+const loadTimeout = time.Minute
+
+// Config configures the api service.
+type Config struct {
+	// HTTPAddr is where Run serves the HTTP API, e.g. "127.0.0.1:8420";
+	// "" serves no HTTP (NATS only).
+	HTTPAddr string
+	// DefaultEnvironment, when set, is created at start unless it exists.
+	DefaultEnvironment *DefaultEnvironment
+	// MaxPayloadBytes caps SubmitJob request bodies; 0 means
+	// DefaultMaxPayloadBytes (30 KiB, as AWS).
+	MaxPayloadBytes int
+}
+
+// DefaultEnvironment names the compute environment (MANAGED, EC2, maxvCpus
+// MaxvCpus, ENABLED) and the job queue (priority 1, that environment at
+// order 1) created at start when they do not exist yet. An existing one is
+// left as it is. Queue may be empty for no default queue.
+type DefaultEnvironment struct {
+	Name     string
+	Queue    string
+	MaxvCpus int
+}
+
+// Deps are what the service runs on.
+type Deps struct {
+	// NATS is the connection to the JetStream-enabled NATS server (required).
+	NATS *nats.Conn
+	// Logger receives the service's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a running api service: its operations, the in-memory mirrors
+// of the buckets it reads and its NATS service. Make one with Start.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	nc         *nats.Conn
+	js         jetstream.JetStream
+	jobsKV     jetstream.KeyValue
+	jobsStream jetstream.Stream
+	envs       *kvCache[batch.ComputeEnvironmentDetail]
+	queues     *kvCache[batch.JobQueueDetail]
+	defs       *defStore
+	index      *jobIndex
+	now        func() time.Time
+
+	ops     []*operation
+	byPath  map[string]*operation // by lower-case operation name
+	opNames string
+
+	svc        micro.Service
+	natsSem    chan struct{}
+	natsWG     sync.WaitGroup
+	natsMu     sync.RWMutex
+	natsClosed bool
+
+	cancel    context.CancelFunc
+	watchers  sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// Run runs the api service until ctx is done: Start, then the HTTP API on
+// cfg.HTTPAddr (if set), then a clean shutdown.
+func Run(ctx context.Context, cfg Config, d Deps) error {
+	s, err := Start(ctx, cfg, d)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if cfg.HTTPAddr == "" {
+		<-ctx.Done()
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("api serving HTTP", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: serve HTTP on %s: %w", cfg.HTTPAddr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("api: shut down HTTP: %w", err)
+	}
+	return nil
+}
+
+// Start prepares and starts the service without an HTTP listener: it
+// creates the streams and buckets, loads the compute environments, queues
+// and job definitions, starts the ListJobs index, creates the default
+// environment and queue, and serves the NATS API. Serve Handler() over
+// HTTP as you like; call Close (or cancel ctx) to stop.
+func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
+	if d.NATS == nil {
+		return nil, errors.New("api: Deps.NATS is required")
+	}
+	if cfg.MaxPayloadBytes <= 0 {
+		cfg.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(d.NATS)
+	if err != nil {
+		return nil, fmt.Errorf("api: jetstream: %w", err)
+	}
+	if err := bus.EnsureStreams(ctx, js, bus.DefaultRetention); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketEnvs, events.BucketQueues, events.BucketDefinitions)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	stream, err := js.Stream(ctx, events.StreamJobs)
+	if err != nil {
+		return nil, fmt.Errorf("api: open stream %s: %w", events.StreamJobs, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{
+		cfg: cfg, log: log.With("service", "api"), nc: d.NATS, js: js, jobsKV: kvs[events.BucketJobs], jobsStream: stream,
+		envs:    newKVCache[batch.ComputeEnvironmentDetail](kvs[events.BucketEnvs]),
+		queues:  newKVCache[batch.JobQueueDetail](kvs[events.BucketQueues]),
+		defs:    newDefStore(kvs[events.BucketDefinitions]),
+		index:   newJobIndex(),
+		now:     time.Now,
+		natsSem: make(chan struct{}, natsConcurrency),
+		cancel:  cancel,
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	s.ops = s.operations()
+	s.byPath = make(map[string]*operation, len(s.ops))
+	names := make([]string, 0, len(s.ops))
+	for _, o := range s.ops {
+		s.byPath[strings.ToLower(o.name)] = o
+		names = append(names, o.name)
+	}
+	s.opNames = strings.Join(names, ", ")
+
+	for _, w := range []interface {
+		watch(context.Context, *sync.WaitGroup, *slog.Logger) error
+		waitReady(context.Context) error
+	}{s.envs, s.queues, s.defs} {
+		if err := w.watch(runCtx, &s.watchers, s.log); err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		wctx, wcancel := context.WithTimeout(ctx, loadTimeout)
+		err := w.waitReady(wctx)
+		wcancel()
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+	}
+	if err := s.index.watch(runCtx, s.jobsKV, &s.watchers, s.log); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if cfg.DefaultEnvironment != nil {
+		if err := s.createDefaults(ctx, *cfg.DefaultEnvironment); err != nil {
+			return nil, err
+		}
+	}
+	if s.svc, err = s.startNATS(runCtx); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	// The service stops when the caller's ctx ends, not only on Close.
+	context.AfterFunc(ctx, s.Close)
+	s.log.Info("api started", "nats", events.APISubject("*"), "operations", len(s.ops))
+	return s, nil
+}
+
+// Close stops the NATS service (waiting for the requests in hand) and the
+// bucket watches. It is safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.svc != nil {
+			if err := s.svc.Stop(); err != nil {
+				s.log.Warn("stop micro service", "err", err)
+			}
+		}
+		s.natsMu.Lock()
+		s.natsClosed = true
+		s.natsMu.Unlock()
+		s.natsWG.Wait()
+		s.cancel()
+		s.watchers.Wait()
+	})
+}
+
+// createDefaults creates the default compute environment and queue unless
+// they exist.
+func (s *Server) createDefaults(ctx context.Context, d DefaultEnvironment) error {
+	if d.MaxvCpus <= 0 {
+		return fmt.Errorf("api: default compute environment %s: maxvCpus must be at least 1, not %d", d.Name, d.MaxvCpus)
+	}
+	ce, err := newComputeEnvironment(&batch.CreateComputeEnvironmentInput{
+		ComputeEnvironmentName: d.Name, Type: ceManaged, State: stateEnabled,
+		ComputeResources: &batch.ComputeResource{Type: "EC2", MaxvCpus: d.MaxvCpus},
+	}, newUUID())
+	if err != nil {
+		return fmt.Errorf("api: default compute environment: %w", err)
+	}
+	created, err := s.envs.create(ctx, ce.ComputeEnvironmentName, ce)
+	if err != nil {
+		return fmt.Errorf("api: default compute environment: %w", err)
+	}
+	if created {
+		s.log.Info("default compute environment created", "name", d.Name, "maxvCpus", d.MaxvCpus)
+	}
+	if d.Queue == "" {
+		return nil
+	}
+	if err := checkName("default job queue name", d.Queue); err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	q := &batch.JobQueueDetail{
+		JobQueueName: d.Queue, JobQueueArn: batch.ARN(batch.KindJobQueue, d.Queue),
+		State: stateEnabled, Status: statusValid, StatusReason: "JobQueue Healthy", Priority: 1, JobQueueType: "ECS",
+		ComputeEnvironmentOrder: []batch.ComputeEnvironmentOrder{{Order: 1, ComputeEnvironment: ce.ComputeEnvironmentArn}},
+	}
+	created, err = s.queues.create(ctx, q.JobQueueName, q)
+	if err != nil {
+		return fmt.Errorf("api: default job queue: %w", err)
+	}
+	if created {
+		s.log.Info("default job queue created", "name", d.Queue, "computeEnvironment", d.Name)
+	}
+	return nil
+}

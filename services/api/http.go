@@ -1,0 +1,103 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// Handler returns the HTTP API: every operation as POST /v1/<operation in
+// lower case> (restJson1, as the AWS SDKs and CLI call it) and GET /healthz.
+// Mount it at the root of a server, or under a mux that passes /v1/ and
+// /healthz through.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("/v1/", s.serveOperation)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &apiError{Type: unknownOperation, Status: http.StatusNotFound,
+			Message: "no such path " + r.URL.Path + ": the AWS Batch API is served as POST /v1/<operation>, e.g. POST /v1/submitjob"})
+	})
+	return mux
+}
+
+// serveHealth answers 200 while the NATS connection is up.
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !s.nc.IsConnected() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "nats: "+s.nc.Status().String()+"\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// serveOperation runs one restJson1 operation.
+func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Amzn-RequestId", newUUID())
+	name := strings.ToLower(strings.TrimPrefix(r.URL.Path, "/v1/"))
+	o := s.byPath[name]
+	if o == nil {
+		writeError(w, &apiError{Type: unknownOperation, Status: http.StatusNotFound,
+			Message: "unknown operation " + strings.TrimPrefix(r.URL.Path, "/v1/") + ": this server implements " + s.opNames})
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, &apiError{Type: methodNotAllowed, Status: http.StatusMethodNotAllowed,
+			Message: o.name + " is called with POST, not " + r.Method})
+		return
+	}
+	if r.ContentLength > int64(o.maxBody) {
+		writeError(w, toAPIError(o.tooLarge(int(r.ContentLength))))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(o.maxBody)+1))
+	if err != nil {
+		writeError(w, toAPIError(clientErr("the request body cannot be read: %v", err)))
+		return
+	}
+	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	out, err := o.invoke(ctx, body)
+	if err != nil {
+		ae := s.logError(o.name, err)
+		writeError(w, ae)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// logError converts err for the client and logs it: server faults as
+// errors, client mistakes at debug level.
+func (s *Server) logError(op string, err error) *apiError {
+	ae := toAPIError(err)
+	var direct *apiError
+	if !errors.As(err, &direct) {
+		s.log.Error("operation failed", "operation", op, "err", err)
+	} else {
+		s.log.Debug("operation refused", "operation", op, "type", ae.Type, "message", ae.Message)
+	}
+	return ae
+}
+
+// writeError writes an AWS restJson1 error: the type in X-Amzn-ErrorType
+// and in the body's __type, the message in the body.
+func writeError(w http.ResponseWriter, e *apiError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amzn-ErrorType", e.Type)
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(errorBody(e))
+}
+
+// errorBody encodes the error body shared by HTTP and NATS.
+func errorBody(e *apiError) []byte {
+	data, _ := json.Marshal(e.body())
+	return data
+}

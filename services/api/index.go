@@ -1,0 +1,366 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The ListJobs index: each replica watches the jobs bucket (written by the
+// monitor) and keeps, per job, only what a JobSummary shows. Jobs are
+// grouped by what ListJobs lists them by: top-level jobs by queue name
+// ("q/<queue>"), array children by parent ("a/<parent id>"), multi-node
+// nodes by parent ("m/<parent id>"). Each group keeps its jobs in an
+// orderedSet per status and one for all statuses, sorted by sortKey, so
+// listing a queue in one status walks only those jobs.
+
+// jobEntry is the summary of one job, about 200 bytes plus its id and name;
+// the strings shared by many jobs (queue, definition, reasons) are interned.
+type jobEntry struct {
+	key          sortKey
+	group        string
+	name         string
+	status       batch.JobStatus
+	statusReason string
+	share        string
+	def          string
+	startedAt    int64
+	stoppedAt    int64
+	reason       string
+	exitCode     int32
+	hasExitCode  bool
+	child        bool
+	arraySize    int32
+}
+
+// summary is the ListJobs form of the entry.
+func (e *jobEntry) summary() batch.JobSummary {
+	s := batch.JobSummary{
+		JobArn: batch.ARN(batch.KindJob, e.key.id), JobID: e.key.id, JobName: e.name, CreatedAt: e.key.createdAt,
+		ShareIdentifier: e.share, Status: e.status, StatusReason: e.statusReason,
+		StartedAt: e.startedAt, StoppedAt: e.stoppedAt, JobDefinition: e.def,
+	}
+	if e.hasExitCode || e.reason != "" {
+		s.Container = &batch.ContainerSummary{Reason: e.reason}
+		if e.hasExitCode {
+			code := int(e.exitCode)
+			s.Container.ExitCode = &code
+		}
+	}
+	switch {
+	case e.child:
+		idx := int(e.key.index)
+		s.ArrayProperties = &batch.ArrayPropertiesSummary{Index: &idx}
+	case e.arraySize > 0:
+		s.ArrayProperties = &batch.ArrayPropertiesSummary{Size: int(e.arraySize)}
+	}
+	return s
+}
+
+// jobRecord is the part of a job record the index reads.
+type jobRecord struct {
+	JobID           string          `json:"jobId"`
+	JobName         string          `json:"jobName"`
+	JobQueue        string          `json:"jobQueue"`
+	JobQueueName    string          `json:"jobQueueName"`
+	Status          batch.JobStatus `json:"status"`
+	StatusReason    string          `json:"statusReason"`
+	ShareIdentifier string          `json:"shareIdentifier"`
+	CreatedAt       int64           `json:"createdAt"`
+	StartedAt       int64           `json:"startedAt"`
+	StoppedAt       int64           `json:"stoppedAt"`
+	JobDefinition   string          `json:"jobDefinition"`
+	Seq             uint64          `json:"seq"`
+	Container       *struct {
+		ExitCode *int   `json:"exitCode"`
+		Reason   string `json:"reason"`
+	} `json:"container"`
+	ArrayProperties *struct {
+		Size int `json:"size"`
+	} `json:"arrayProperties"`
+}
+
+// Group key prefixes.
+const (
+	groupQueue  = "q/"
+	groupArray  = "a/"
+	groupNodes  = "m/"
+	maxInterned = 100_000
+)
+
+// jobGroup holds the jobs ListJobs lists together.
+type jobGroup struct {
+	all      orderedSet
+	byStatus [7]orderedSet // in batch.AllStatuses order
+}
+
+func statusSlot(s batch.JobStatus) int {
+	for i, v := range batch.AllStatuses {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// jobIndex is the in-memory ListJobs index of one replica.
+type jobIndex struct {
+	mu       sync.RWMutex
+	jobs     map[string]*jobEntry // by KV key (events.Token of the id)
+	groups   map[string]*jobGroup
+	interned map[string]string
+	ready    chan struct{}
+}
+
+func newJobIndex() *jobIndex {
+	return &jobIndex{jobs: map[string]*jobEntry{}, groups: map[string]*jobGroup{}, interned: map[string]string{}, ready: make(chan struct{})}
+}
+
+// intern returns the shared copy of s (bounded, so unique strings such as
+// free-text reasons cannot grow the table without limit).
+func (x *jobIndex) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := x.interned[s]; ok {
+		return v
+	}
+	if len(x.interned) < maxInterned {
+		x.interned[s] = s
+	}
+	return s
+}
+
+// placement returns the group of a record and its array index.
+func placement(r *jobRecord) (group string, index int32, child bool) {
+	if i := strings.LastIndexAny(r.JobID, ":#"); i > 0 {
+		n, _ := strconv.Atoi(r.JobID[i+1:])
+		if r.JobID[i] == '#' {
+			return groupNodes + r.JobID[:i], int32(n), true
+		}
+		return groupArray + r.JobID[:i], int32(n), true
+	}
+	q := r.JobQueueName
+	if q == "" {
+		q = batch.NameFromRef(batch.KindJobQueue, r.JobQueue)
+	}
+	return groupQueue + q, 0, false
+}
+
+// put adds or updates the job stored under key; r nil removes it.
+func (x *jobIndex) put(key string, r *jobRecord) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e := x.jobs[key]
+	if r == nil {
+		if e != nil {
+			x.unlink(e)
+			delete(x.jobs, key)
+		}
+		return
+	}
+	group, idx, child := placement(r)
+	id := r.JobID
+	if id == key {
+		id = key // share the map key's bytes
+	}
+	k := sortKey{createdAt: r.CreatedAt, seq: r.Seq, index: idx, id: id}
+	moved := e == nil || e.key != k || e.group != group || e.status != r.Status
+	if e == nil {
+		e = &jobEntry{}
+		x.jobs[key] = e
+	} else if moved {
+		x.unlink(e)
+	}
+	*e = jobEntry{
+		key: k, group: x.intern(group), name: r.JobName, status: batch.JobStatus(x.intern(string(r.Status))),
+		statusReason: x.intern(r.StatusReason), share: x.intern(r.ShareIdentifier), def: x.intern(r.JobDefinition),
+		startedAt: r.StartedAt, stoppedAt: r.StoppedAt, child: child,
+	}
+	if e.name == "" {
+		e.name = r.JobID
+	}
+	if c := r.Container; c != nil {
+		e.reason = x.intern(c.Reason)
+		if c.ExitCode != nil {
+			e.exitCode, e.hasExitCode = int32(*c.ExitCode), true
+		}
+	}
+	if a := r.ArrayProperties; a != nil && !child {
+		e.arraySize = int32(a.Size)
+	}
+	if moved {
+		x.link(e)
+	}
+}
+
+func (x *jobIndex) link(e *jobEntry) {
+	g := x.groups[e.group]
+	if g == nil {
+		g = &jobGroup{}
+		x.groups[e.group] = g
+	}
+	g.all.insert(e)
+	if i := statusSlot(e.status); i >= 0 {
+		g.byStatus[i].insert(e)
+	}
+}
+
+func (x *jobIndex) unlink(e *jobEntry) {
+	g := x.groups[e.group]
+	if g == nil {
+		return
+	}
+	g.all.remove(e)
+	if i := statusSlot(e.status); i >= 0 {
+		g.byStatus[i].remove(e)
+	}
+	if g.all.len() == 0 {
+		delete(x.groups, e.group)
+	}
+}
+
+// has reports whether the job stored under key is known.
+func (x *jobIndex) has(key string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.jobs[key] != nil
+}
+
+// count returns how many jobs of a group are in a status ("" = all).
+func (x *jobIndex) count(group string, status batch.JobStatus) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	g := x.groups[group]
+	if g == nil {
+		return 0
+	}
+	if status == "" {
+		return g.all.len()
+	}
+	if i := statusSlot(status); i >= 0 {
+		return g.byStatus[i].len()
+	}
+	return 0
+}
+
+// listQuery says which jobs of a group to list and in what order.
+type listQuery struct {
+	group       string
+	status      batch.JobStatus // "" = every status
+	newestFirst bool
+	cursor      *sortKey // continue after (or, newest first, before) this key
+	limit       int
+	match       func(*jobEntry) bool // nil = every job
+	// done, newest first, ends the walk at the first job it reports: no
+	// older job can match.
+	done func(*jobEntry) bool
+}
+
+// list returns up to q.limit summaries and, when more jobs match, the key
+// of the last one returned.
+func (x *jobIndex) list(q listQuery) ([]batch.JobSummary, *sortKey) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := []batch.JobSummary{}
+	g := x.groups[q.group]
+	if g == nil {
+		return out, nil
+	}
+	set := &g.all
+	if q.status != "" {
+		i := statusSlot(q.status)
+		if i < 0 {
+			return out, nil
+		}
+		set = &g.byStatus[i]
+	}
+	var last, next *sortKey
+	visit := func(e *jobEntry) bool {
+		if q.done != nil && q.done(e) {
+			return false
+		}
+		if q.match != nil && !q.match(e) {
+			return true
+		}
+		if len(out) == q.limit {
+			next = last
+			return false
+		}
+		out = append(out, e.summary())
+		last = &e.key
+		return true
+	}
+	if q.newestFirst {
+		set.descend(q.cursor, visit)
+	} else {
+		set.ascend(q.cursor, visit)
+	}
+	return out, next
+}
+
+// waitReady waits until the index holds the initial content of the bucket.
+func (x *jobIndex) waitReady(ctx context.Context) error {
+	select {
+	case <-x.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("the job list is still loading: %w", ctx.Err())
+	}
+}
+
+// watch keeps the index current from the jobs bucket until ctx is done.
+func (x *jobIndex) watch(ctx context.Context, kv jetstream.KeyValue, wg *sync.WaitGroup, log *slog.Logger) error {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("watch bucket %s: %w", kv.Bucket(), err)
+	}
+	wg.Go(func() {
+		defer func() { _ = w.Stop() }()
+		var once sync.Once
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					if ctx.Err() == nil {
+						log.Warn("job index watch ended: ListJobs on this replica stops updating")
+					}
+					return
+				}
+				if e == nil {
+					once.Do(func() {
+						close(x.ready)
+						log.Debug("job index loaded", "jobs", x.size())
+					})
+					continue
+				}
+				if e.Operation() != jetstream.KeyValuePut {
+					x.put(e.Key(), nil)
+					continue
+				}
+				var r jobRecord
+				if err := json.Unmarshal(e.Value(), &r); err != nil || r.JobID == "" {
+					log.Warn("job index: skipping undecodable job record", "key", e.Key(), "err", err)
+					continue
+				}
+				x.put(e.Key(), &r)
+			}
+		}
+	})
+	return nil
+}
+
+func (x *jobIndex) size() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.jobs)
+}
