@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+)
+
+// allServices are the services batchd runs by default.
+var allServices = []string{"api", "scheduler", "monitor", "launcher"}
+
+type config struct {
+	dataDir    string
+	httpAddr   string
+	natsAddr   string
+	natsURL    string
+	services   []string
+	hostVCPUs  float64
+	hostMemMiB int64
+	podmanURI  string
+	network    string
+	logLevel   string
+	defaults   bool
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("batchd", flag.ContinueOnError)
+	fs.StringVar(&c.dataDir, "data", defaultDataDir(), "folder for the embedded JetStream store and the host id")
+	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8420", "address of the HTTP API (AWS Batch REST)")
+	fs.StringVar(&c.natsAddr, "nats", "127.0.0.1:4222", "client address of the embedded NATS server")
+	fs.StringVar(&c.natsURL, "nats-url", "", "use this NATS cluster instead of embedding a server")
+	services := fs.String("services", strings.Join(allServices, ","), "services to run: "+strings.Join(allServices, ","))
+	fs.Float64Var(&c.hostVCPUs, "host-vcpus", float64(goruntime.NumCPU()), "vCPUs this host's launcher advertises (may over-commit)")
+	fs.Int64Var(&c.hostMemMiB, "host-memory", hostMemoryMiB(), "memory in MiB this host's launcher advertises")
+	fs.StringVar(&c.podmanURI, "podman-url", "", "Podman API socket (default: CONTAINER_HOST or unix:///run/podman/podman.sock)")
+	fs.StringVar(&c.network, "network", "host", "network mode of job containers: host, bridge or none")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&c.defaults, "defaults", true, "create the default compute environment and job queue")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	for _, s := range strings.Split(*services, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !contains(allServices, s) {
+			return c, fmt.Errorf("--services: unknown service %q (known: %s)", s, strings.Join(allServices, ", "))
+		}
+		c.services = append(c.services, s)
+	}
+	if len(c.services) == 0 {
+		return c, errors.New("--services: no service selected")
+	}
+	if c.hostVCPUs <= 0 || c.hostMemMiB <= 0 {
+		return c, errors.New("--host-vcpus and --host-memory must be positive")
+	}
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (c config) runs(service string) bool { return contains(c.services, service) }
+
+func defaultDataDir() string {
+	if d := os.Getenv("BATCHD_DATA"); d != "" {
+		return d
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "batchd")
+	}
+	return "batchd-data"
+}
+
+// hostMemoryMiB reads MemTotal from /proc/meminfo.
+func hostMemoryMiB() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 1024
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, err := strconv.ParseInt(fields[1], 10, 64)
+			if err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 1024
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/services/api"
+	"github.com/batchd/batchd/services/launcher"
+	"github.com/batchd/batchd/services/monitor"
+	"github.com/batchd/batchd/services/scheduler"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+)
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// startNATS embeds a NATS server with JetStream stored under the data folder.
+func startNATS(c config, log *slog.Logger) (*server.Server, error) {
+	host, portStr, err := net.SplitHostPort(c.natsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--nats %q: %w", c.natsAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("--nats port %q: %w", portStr, err)
+	}
+	opts := &server.Options{ServerName: "batchd", Host: host, Port: port, JetStream: true,
+		StoreDir: filepath.Join(c.dataDir, "jetstream"), NoSigs: true, NoLog: true, MaxPayload: 8 << 20}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("embedded nats: not ready on %s (is the port in use?)", c.natsAddr)
+	}
+	log.Info("embedded NATS server ready", "url", ns.ClientURL(), "store", opts.StoreDir)
+	return ns, nil
+}
+
+func run(ctx context.Context, c config) error {
+	log := newLogger(c.logLevel)
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	url := c.natsURL
+	if url == "" {
+		ns, err := startNATS(c, log)
+		if err != nil {
+			return err
+		}
+		defer ns.Shutdown()
+		url = ns.ClientURL()
+	}
+	connect := func(name string) (*nats.Conn, error) {
+		return nats.Connect(url, nats.Name("batchd-"+name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+	}
+
+	// Create the streams once before the services start, so a slow
+	// JetStream start shows up as one clear error.
+	nc, err := connect("setup")
+	if err != nil {
+		return fmt.Errorf("connect to nats %s: %w", url, err)
+	}
+	js, _ := jetstream.New(nc)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = bus.EnsureStreams(sctx, js, bus.DefaultRetention)
+	cancel()
+	nc.Close()
+	if err != nil {
+		return err
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	start := func(name string, fn func(context.Context, *nats.Conn) error) error {
+		nc, err := connect(name)
+		if err != nil {
+			return fmt.Errorf("%s: connect: %w", name, err)
+		}
+		g.Go(func() error {
+			defer nc.Close()
+			if err := fn(gctx, nc); err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+		return nil
+	}
+	if c.runs("monitor") {
+		if err := start("monitor", func(ctx context.Context, nc *nats.Conn) error {
+			return monitor.Run(ctx, monitor.DefaultConfig(), monitor.Deps{NATS: nc, Logger: log})
+		}); err != nil {
+			return err
+		}
+	}
+	if c.runs("scheduler") {
+		if err := start("scheduler", func(ctx context.Context, nc *nats.Conn) error {
+			return scheduler.Run(ctx, scheduler.DefaultConfig(), scheduler.Deps{NATS: nc, Logger: log})
+		}); err != nil {
+			return err
+		}
+	}
+	if c.runs("launcher") {
+		id, err := hostID(c.dataDir)
+		if err != nil {
+			return err
+		}
+		uri := c.podmanURI
+		if uri == "" {
+			uri = launcher.DefaultPodmanURI()
+		}
+		if err := launcher.EnsurePodmanService(ctx, uri, log); err != nil {
+			return err
+		}
+		name, _ := os.Hostname()
+		lcfg := launcher.Config{HostID: id, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
+			Network: c.network, PodmanURI: uri}
+		if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
+			return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
+		}); err != nil {
+			return err
+		}
+	}
+	if c.runs("api") {
+		acfg := api.Config{HTTPAddr: c.httpAddr}
+		if c.defaults {
+			acfg.DefaultEnvironment = &api.DefaultEnvironment{Name: "default", Queue: "default",
+				MaxvCpus: int(math.Ceil(c.hostVCPUs))}
+		}
+		if err := start("api", func(ctx context.Context, nc *nats.Conn) error {
+			return api.Run(ctx, acfg, api.Deps{NATS: nc, Logger: log})
+		}); err != nil {
+			return err
+		}
+		log.Info("batchd serving", "http", "http://"+c.httpAddr, "nats", url)
+	}
+	return g.Wait()
+}

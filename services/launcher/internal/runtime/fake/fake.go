@@ -1,0 +1,253 @@
+// Package fake is an in-memory runtime.Runtime for unit tests of the
+// launcher's decisions. Containers do not run commands: each image is
+// scripted (exit code, run time, output, start failure), and an image that
+// was not scripted is missing. Containers are addressed by ID or name.
+package fake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/batchd/batchd/services/launcher/internal/runtime"
+)
+
+// Script is how every container of one image behaves.
+type Script struct {
+	ExitCode int
+	// Duration is how long the container runs before it exits by itself.
+	Duration time.Duration
+	// Output is what the container prints, all at start (Time is set then).
+	Output []runtime.LogLine
+	// OOMKilled makes the exit an out-of-memory kill (ExitCode is used
+	// as given, typically 137).
+	OOMKilled bool
+	// StartError, if set, makes Start fail with runtime.ErrCannotStart
+	// and this message, creating nothing.
+	StartError string
+}
+
+// StopExitCode is the exit code of a container ended by Stop or Remove.
+const StopExitCode = 143
+
+// Runtime is the fake engine. The zero value is not usable; call New.
+type Runtime struct {
+	mu         sync.Mutex
+	images     map[string]Script
+	containers map[string]*container // by ID
+	started    []runtime.Spec
+	seq        int
+}
+
+// container is one fake container.
+type container struct {
+	c      runtime.Container
+	exit   runtime.Exit
+	output []runtime.LogLine
+	timer  *time.Timer
+	done   chan struct{} // closed when it exits
+}
+
+var _ runtime.Runtime = (*Runtime)(nil)
+
+// New returns a fake engine with no images.
+func New() *Runtime {
+	return &Runtime{images: map[string]Script{}, containers: map[string]*container{}}
+}
+
+// SetImage makes image present, with containers behaving as s says.
+func (r *Runtime) SetImage(image string, s Script) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.images[image] = s
+}
+
+// Started returns the specs of the containers created so far, in order.
+func (r *Runtime) Started() []runtime.Spec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]runtime.Spec(nil), r.started...)
+}
+
+// Start creates and starts a container as its image's script says, or
+// returns the existing one with the same name.
+func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.find(spec.Name); c != nil {
+		return c.c, nil
+	}
+	script, ok := r.images[spec.Image]
+	if !ok {
+		return runtime.Container{}, &startError{
+			msg:   fmt.Sprintf("CannotPullContainerError: image %q not found locally", spec.Image),
+			cause: []error{runtime.ErrImageNotFound, runtime.ErrCannotStart},
+		}
+	}
+	if script.StartError != "" {
+		return runtime.Container{}, &startError{
+			msg:   "CannotStartContainerError: " + script.StartError,
+			cause: []error{runtime.ErrCannotStart},
+		}
+	}
+	r.seq++
+	now := time.Now()
+	c := &container{
+		c: runtime.Container{
+			ID:      fmt.Sprintf("fake%08d", r.seq),
+			Name:    spec.Name,
+			Labels:  maps.Clone(spec.Labels),
+			Running: true,
+		},
+		exit: runtime.Exit{ExitCode: script.ExitCode, OOMKilled: script.OOMKilled, StartedAt: now},
+		done: make(chan struct{}),
+	}
+	if script.OOMKilled {
+		c.exit.Reason = "OutOfMemoryError: Container killed due to memory usage"
+	}
+	for _, l := range script.Output {
+		l.Time = now
+		c.output = append(c.output, l)
+	}
+	r.containers[c.c.ID] = c
+	r.started = append(r.started, spec)
+	c.timer = time.AfterFunc(script.Duration, func() { r.end(c, nil) })
+	return c.c, nil
+}
+
+// Wait blocks until the container exits.
+func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
+	c, err := r.get(id)
+	if err != nil {
+		return runtime.Exit{}, err
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return runtime.Exit{}, ctx.Err()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return c.exit, nil
+}
+
+// Logs sends the container's scripted output stamped after since, then
+// waits for it to exit.
+func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan<- runtime.LogLine) error {
+	defer close(out)
+	c, err := r.get(id)
+	if err != nil {
+		return err
+	}
+	for _, l := range c.output {
+		if !since.IsZero() && !l.Time.After(since) {
+			continue
+		}
+		select {
+		case out <- l:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stop ends the container at once with StopExitCode; grace is ignored.
+func (r *Runtime) Stop(_ context.Context, id string, _ time.Duration) error {
+	c, err := r.get(id)
+	if err != nil {
+		return err
+	}
+	r.end(c, &runtime.Exit{ExitCode: StopExitCode})
+	return nil
+}
+
+// Remove ends and forgets the container; a missing one is no error.
+func (r *Runtime) Remove(_ context.Context, id string) error {
+	c, err := r.get(id)
+	if err != nil {
+		return nil
+	}
+	r.end(c, &runtime.Exit{ExitCode: StopExitCode})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.containers, c.c.ID)
+	return nil
+}
+
+// List returns the containers whose labels include all the given ones.
+func (r *Runtime) List(_ context.Context, labels map[string]string) ([]runtime.Container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []runtime.Container
+	for _, c := range r.containers {
+		match := true
+		for k, v := range labels {
+			if got, ok := c.c.Labels[k]; !ok || got != v {
+				match = false
+			}
+		}
+		if match {
+			out = append(out, c.c)
+		}
+	}
+	return out, nil
+}
+
+// end makes c exit, with the script's exit or the given one, unless it
+// already has.
+func (r *Runtime) end(c *container, exit *runtime.Exit) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !c.c.Running {
+		return
+	}
+	c.timer.Stop()
+	if exit != nil {
+		exit.StartedAt = c.exit.StartedAt
+		c.exit = *exit
+	}
+	c.exit.FinishedAt = time.Now()
+	c.c.Running = false
+	close(c.done)
+}
+
+// startError is a Start failure: its message is the status reason; it
+// wraps runtime.ErrCannotStart and possibly runtime.ErrImageNotFound.
+type startError struct {
+	msg   string
+	cause []error
+}
+
+func (e *startError) Error() string   { return e.msg }
+func (e *startError) Unwrap() []error { return e.cause }
+
+// get finds a container by ID or name.
+func (r *Runtime) get(id string) (*container, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c := r.find(id); c != nil {
+		return c, nil
+	}
+	return nil, fmt.Errorf("fake: no such container %q", id)
+}
+
+// find looks a container up by ID or name; r.mu must be held.
+func (r *Runtime) find(idOrName string) *container {
+	if c, ok := r.containers[idOrName]; ok {
+		return c
+	}
+	for _, c := range r.containers {
+		if c.c.Name == idOrName {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package podman
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/specgen"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/batchd/batchd/services/launcher/internal/runtime"
+)
+
+// cpuPeriod is the CFS period (µs) the vCPU quota is expressed against.
+const cpuPeriod = 100000
+
+// Start creates and starts the job's container, or returns the one that
+// already has spec.Name (starting it if it was only created), so that a
+// launcher that restarts mid-start never runs a job attempt twice.
+//
+// A missing image fails with an error wrapping both runtime.ErrImageNotFound
+// and runtime.ErrCannotStart; nothing is pulled. A spec the engine refuses,
+// or a command it cannot execute, fails with an error wrapping
+// runtime.ErrCannotStart and carrying the engine's message; the container
+// is then removed, so nothing is left behind and the name is free. Any
+// other error (service unreachable, storage trouble) is returned as is, and
+// a container that was created but not started is kept: the next Start with
+// the same name starts it.
+//
+// Starts with the same name are serialized within the process; across
+// processes, a Start that loses the race to create the container returns
+// the winner's.
+func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container, error) {
+	if s.Name == "" {
+		return runtime.Container{}, cannotStart("CannotStartContainerError: container name is empty")
+	}
+	defer r.names.lock(s.Name)()
+	if c, found, err := r.existing(ctx, s.Name); err != nil || found {
+		return c, err
+	}
+
+	ok, err := images.Exists(r.bind(ctx), s.Image, nil)
+	if err != nil {
+		return runtime.Container{}, fmt.Errorf("podman image exists %s: %w", s.Image, err)
+	}
+	if !ok {
+		return runtime.Container{}, cannotStart(
+			fmt.Sprintf("CannotPullContainerError: image %q not found locally", s.Image),
+			runtime.ErrImageNotFound)
+	}
+
+	gen, err := specGenerator(s)
+	if err != nil {
+		return runtime.Container{}, err
+	}
+	created, err := containers.CreateWithSpec(r.bind(ctx), gen, nil)
+	if err != nil {
+		// Another Start with the same name may have won the race.
+		if c, found, err2 := r.existing(ctx, s.Name); err2 == nil && found {
+			return c, nil
+		}
+		if isUserFault(err) {
+			return runtime.Container{}, cannotStart("CannotStartContainerError: " + err.Error())
+		}
+		return runtime.Container{}, fmt.Errorf("podman create %s: %w", s.Name, err)
+	}
+	if err := r.start(ctx, created.ID, s.Name); err != nil {
+		return runtime.Container{}, err
+	}
+	return runtime.Container{ID: created.ID, Name: s.Name, Labels: s.Labels, Running: true}, nil
+}
+
+// existing finds the container named name; if it was created but never
+// started, it starts it.
+func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container, bool, error) {
+	data, err := containers.Inspect(r.bind(ctx), name, nil)
+	if isNotFound(err) {
+		return runtime.Container{}, false, nil
+	}
+	if err != nil {
+		return runtime.Container{}, false, fmt.Errorf("podman inspect %s: %w", name, err)
+	}
+	if strings.TrimPrefix(data.Name, "/") != name {
+		// Podman also matches ID prefixes: name looked like one.
+		return runtime.Container{}, false, nil
+	}
+	c := runtime.Container{ID: data.ID, Name: name}
+	if data.Config != nil {
+		c.Labels = data.Config.Labels
+	}
+	status := ""
+	if data.State != nil {
+		status = data.State.Status
+	}
+	switch status {
+	case "created", "configured", "initialized":
+		if err := r.start(ctx, data.ID, name); err != nil {
+			return runtime.Container{}, true, err
+		}
+		c.Running = true
+	case "running", "paused", "stopping":
+		c.Running = true
+	case "removing":
+		return runtime.Container{}, true, fmt.Errorf("podman start %s: container is being removed", name)
+	}
+	return c, true, nil
+}
+
+// start starts a created container. If the engine cannot run it for a
+// reason in the spec, the container is removed and the error wraps
+// runtime.ErrCannotStart.
+func (r *Runtime) start(ctx context.Context, id, name string) error {
+	err := containers.Start(r.bind(ctx), id, nil)
+	if err == nil {
+		return nil
+	}
+	if !isUserFault(err) {
+		return fmt.Errorf("podman start %s: %w", name, err)
+	}
+	if rmErr := r.Remove(context.WithoutCancel(ctx), id); rmErr != nil {
+		return errors.Join(cannotStart("CannotStartContainerError: "+err.Error()), rmErr)
+	}
+	return cannotStart("CannotStartContainerError: " + err.Error())
+}
+
+// specGenerator translates a runtime.Spec into Podman's container spec.
+func specGenerator(s runtime.Spec) (*specgen.SpecGenerator, error) {
+	g := specgen.NewSpecGenerator(s.Image, false)
+	g.Name = s.Name
+	g.Command = s.Command
+	g.Env = s.Env
+	g.Labels = s.Labels
+	g.User = s.User
+	g.Privileged = &s.Privileged
+	g.ReadOnlyFilesystem = &s.ReadOnlyRoot
+
+	switch s.Network {
+	case "host":
+		g.NetNS = specgen.Namespace{NSMode: specgen.Host}
+	case "none":
+		g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	case "bridge", "":
+		// The engine's default: the default bridge network for root.
+	default:
+		return nil, cannotStart(fmt.Sprintf("CannotStartContainerError: unknown network mode %q", s.Network))
+	}
+
+	var res spec.LinuxResources
+	if s.VCPUs < 0 || s.MemoryMiB < 0 || s.GPUs < 0 {
+		return nil, cannotStart("CannotStartContainerError: negative resource requirement")
+	}
+	if s.VCPUs > 0 {
+		// The kernel refuses quotas under 1ms.
+		quota := max(int64(s.VCPUs*cpuPeriod), 1000)
+		period := uint64(cpuPeriod)
+		res.CPU = &spec.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if s.MemoryMiB > 0 {
+		limit := s.MemoryMiB << 20
+		// Swap is the memory+swap total: equal to the limit means no swap,
+		// so the limit is a hard one (Podman's default would double it).
+		swap := limit
+		res.Memory = &spec.LinuxMemory{Limit: &limit, Swap: &swap}
+	}
+	if res.CPU != nil || res.Memory != nil {
+		g.ResourceLimits = &res
+	}
+
+	// GPUs are requested as CDI devices; the host must have generated a
+	// CDI spec for them (nvidia-ctk cdi generate), or create fails.
+	for i := range s.GPUs {
+		g.Devices = append(g.Devices, spec.LinuxDevice{Path: "nvidia.com/gpu=" + strconv.Itoa(i)})
+	}
+	return g, nil
+}

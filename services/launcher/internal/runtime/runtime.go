@@ -1,0 +1,85 @@
+// Package runtime is the launcher's seam to a container engine: start a
+// job's container, wait for it, stream its logs, stop it, and find the
+// containers a previous launcher process left behind. The Podman
+// implementation lives in runtime/podman; runtime/fake is for unit tests of
+// the launcher's decisions.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Spec is what the launcher asks the engine to run for one job attempt.
+type Spec struct {
+	// Name is unique per job attempt ("batch-<jobid>-<attempt>"): a second
+	// Start with the same name finds the first container, never a new one.
+	Name      string
+	Image     string
+	Command   []string // empty: the image's default command
+	Env       map[string]string
+	Labels    map[string]string
+	User      string
+	VCPUs     float64 // CPU quota in cores; 0: no limit
+	MemoryMiB int64   // hard memory limit; 0: no limit
+	GPUs      int
+	// Network is "host", "bridge" or "none".
+	Network      string
+	Privileged   bool
+	ReadOnlyRoot bool
+}
+
+// Container identifies a container the engine runs.
+type Container struct {
+	ID     string
+	Name   string
+	Labels map[string]string
+	// Running is false once the container has exited (or never started).
+	Running bool
+}
+
+// Exit is how a container ended.
+type Exit struct {
+	ExitCode  int
+	OOMKilled bool
+	// Reason is a person-readable cause when the engine knows one beyond
+	// the exit code (for example "OutOfMemoryError: Container killed due to memory usage").
+	Reason     string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// LogLine is one line of a container's output.
+type LogLine struct {
+	Stream string // "stdout" or "stderr"
+	Text   string // without the trailing newline
+	Time   time.Time
+}
+
+// ErrImageNotFound is returned by Start when the image is not present
+// locally (no registry is reachable, so nothing is pulled).
+var ErrImageNotFound = errors.New("image not found")
+
+// Runtime runs job containers.
+type Runtime interface {
+	// Start creates and starts the container, or returns the existing one
+	// with the same Spec.Name (started if it was only created). Errors that
+	// mean the job cannot run (image missing, bad spec) wrap ErrCannotStart.
+	Start(ctx context.Context, spec Spec) (Container, error)
+	// Wait blocks until the container exits and returns how it ended.
+	Wait(ctx context.Context, id string) (Exit, error)
+	// Logs streams the container's output from the given time (zero: from
+	// the start) until it exits or ctx ends; it closes out when done.
+	Logs(ctx context.Context, id string, since time.Time, out chan<- LogLine) error
+	// Stop sends SIGTERM, then SIGKILL after grace.
+	Stop(ctx context.Context, id string, grace time.Duration) error
+	// Remove deletes the container; removing a missing one is not an error.
+	Remove(ctx context.Context, id string) error
+	// List returns the containers (running or exited) whose labels include
+	// all of the given ones.
+	List(ctx context.Context, labels map[string]string) ([]Container, error)
+}
+
+// ErrCannotStart marks a start failure that retrying will not fix.
+var ErrCannotStart = errors.New("container cannot start")

@@ -1,0 +1,262 @@
+package launcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/services/launcher/internal/runtime"
+	"github.com/batchd/batchd/services/launcher/internal/runtime/podman"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Config describes the host this launcher runs jobs on.
+type Config struct {
+	HostID    string // stable across restarts: containers are re-adopted by it
+	HostName  string
+	VCPUs     float64
+	MemoryMiB int64
+	GPUs      int
+	// ComputeEnvironments limits the host to these environments; empty
+	// serves all.
+	ComputeEnvironments []string
+	// Network is the containers' network mode: host, bridge or none.
+	Network string
+	// StopGrace is the time between SIGTERM and SIGKILL on timeout.
+	StopGrace time.Duration
+	// PodmanURI is the Podman API socket used when Deps.Runtime is nil.
+	PodmanURI string
+	Retention bus.Retention
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.HostID == "":
+		return errors.New("launcher: host id is required")
+	case c.VCPUs <= 0:
+		return fmt.Errorf("launcher: host vCPUs must be positive, got %g", c.VCPUs)
+	case c.MemoryMiB <= 0:
+		return fmt.Errorf("launcher: host memory must be positive, got %d MiB", c.MemoryMiB)
+	}
+	switch c.Network {
+	case "", "host", "bridge", "none":
+	default:
+		return fmt.Errorf("launcher: network %q is not one of host, bridge, none", c.Network)
+	}
+	return nil
+}
+
+// Deps are the launcher's connections.
+type Deps struct {
+	NATS *nats.Conn
+	// Runtime runs the containers; nil connects to Podman at
+	// Config.PodmanURI.
+	Runtime runtime.Runtime
+	Logger  *slog.Logger
+	Clock   func() time.Time
+}
+
+// Labels on every container the launcher starts.
+const (
+	labelJob     = "batch.job-id"
+	labelAttempt = "batch.attempt"
+	labelHost    = "batch.host"
+	labelQueue   = "batch.queue"
+)
+
+type launcher struct {
+	cfg    Config
+	log    *slog.Logger
+	clock  func() time.Time
+	js     jetstream.JetStream
+	rt     runtime.Runtime
+	jobs   jetstream.KeyValue
+	tracer trace.Tracer
+
+	mu      sync.Mutex
+	running map[string]bool // "<job>/<attempt>" being supervised
+	wg      sync.WaitGroup
+}
+
+// Run serves placements for the host until ctx ends. Containers keep
+// running when it returns; the next Run re-adopts them.
+func Run(ctx context.Context, cfg Config, d Deps) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.Network == "" {
+		cfg.Network = "host"
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 30 * time.Second
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Clock == nil {
+		d.Clock = time.Now
+	}
+	if d.Runtime == nil {
+		uri := cfg.PodmanURI
+		if uri == "" {
+			uri = DefaultPodmanURI()
+		}
+		rt, err := podman.New(ctx, uri)
+		if err != nil {
+			return fmt.Errorf("launcher: %w", err)
+		}
+		d.Runtime = rt
+	}
+	js, err := jetstream.New(d.NATS)
+	if err != nil {
+		return fmt.Errorf("launcher: jetstream: %w", err)
+	}
+	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	l := &launcher{cfg: cfg, log: d.Logger.With("service", "launcher", "host", cfg.HostID), clock: d.Clock, js: js,
+		rt: d.Runtime, running: map[string]bool{}, tracer: otel.Tracer("batchd/launcher")}
+
+	// Re-adopt before taking new work, so a redelivered placement finds
+	// its container already supervised.
+	if err := l.recover(ctx); err != nil {
+		return err
+	}
+	kvs, err := bus.Buckets(ctx, js, events.BucketHosts, events.BucketJobs)
+	if err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
+	hosts := kvs[events.BucketHosts]
+	l.jobs = kvs[events.BucketJobs]
+	if err := l.heartbeat(ctx, hosts); err != nil {
+		return err
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
+		Durable: "launcher-" + cfg.HostID, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute,
+		MaxAckPending: 1000, FilterSubject: events.PlacedHostFilter(cfg.HostID), DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("launcher: consumer: %w", err)
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { l.onPlaced(ctx, msg) })
+	if err != nil {
+		return fmt.Errorf("launcher: consume: %w", err)
+	}
+	l.log.Info("launcher started", "vcpus", cfg.VCPUs, "memoryMiB", cfg.MemoryMiB, "network", cfg.Network)
+
+	tick := time.NewTicker(bus.HeartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			cc.Stop()
+			// Say the host is gone so nothing more is placed on it.
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = hosts.Delete(dctx, cfg.HostID)
+			cancel()
+			l.wg.Wait()
+			return nil
+		case <-tick.C:
+			if err := l.heartbeat(ctx, hosts); err != nil && ctx.Err() == nil {
+				l.log.Warn("launcher: heartbeat", "err", err)
+			}
+		}
+	}
+}
+
+func (l *launcher) heartbeat(ctx context.Context, hosts jetstream.KeyValue) error {
+	h := events.Host{ID: l.cfg.HostID, Name: l.cfg.HostName, VCPUs: l.cfg.VCPUs, MemoryMiB: l.cfg.MemoryMiB,
+		GPUs: l.cfg.GPUs, ComputeEnvironments: l.cfg.ComputeEnvironments, HeartbeatAt: l.clock().UnixMilli()}
+	data, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	if _, err := hosts.Put(ctx, l.cfg.HostID, data); err != nil {
+		return fmt.Errorf("launcher: heartbeat: %w", err)
+	}
+	return nil
+}
+
+// onPlaced starts supervising a placement; the message is acknowledged once
+// the container runs (or cannot), so a crash before that redelivers it.
+func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
+	var p events.JobPlaced
+	if err := json.Unmarshal(msg.Data(), &p); err != nil {
+		l.log.Error("launcher: bad placement", "subject", msg.Subject(), "err", err)
+		_ = msg.TermWithReason("undecodable placement")
+		return
+	}
+	if !l.claim(p.JobID, p.Attempt) {
+		_ = msg.Ack() // already supervised (re-adopted or redelivered)
+		return
+	}
+	if ok, err := l.stillWanted(ctx, p); err != nil || !ok {
+		l.release(p.JobID, p.Attempt)
+		if err != nil {
+			l.log.Warn("launcher: read job record", "job", p.JobID, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		l.log.Info("launcher: placement no longer wanted", "job", p.JobID, "attempt", p.Attempt)
+		_ = msg.Ack()
+		return
+	}
+	ctx = bus.Extract(ctx, msg.Headers())
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer l.release(p.JobID, p.Attempt)
+		l.run(ctx, p, msg)
+	}()
+}
+
+// stillWanted reports whether a placement should start a container: the
+// job record must not show the attempt running or over. A placement
+// redelivered after its attempt ran (and its container was removed) must
+// not run it again.
+func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (bool, error) {
+	var rec batch.JobDetail
+	if _, err := bus.GetJSON(ctx, l.jobs, events.Token(p.JobID), &rec); err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	// The record may lag behind the scheduler (still SUBMITTED while the
+	// gate is on its way); it must not show this attempt as running or over.
+	switch {
+	case rec.Status.Final(), rec.Status == batch.StatusRunning, len(rec.Attempts) >= p.Attempt:
+		return false, nil
+	}
+	return true, nil
+}
+
+func attemptKey(job string, attempt int) string { return fmt.Sprintf("%s/%d", job, attempt) }
+
+func (l *launcher) claim(job string, attempt int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := attemptKey(job, attempt)
+	if l.running[k] {
+		return false
+	}
+	l.running[k] = true
+	return true
+}
+
+func (l *launcher) release(job string, attempt int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.running, attemptKey(job, attempt))
+}

@@ -1,0 +1,158 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/services/launcher/internal/runtime"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Reasons the launcher reports.
+const (
+	reasonTimeout = "Job attempt duration exceeded timeout"
+	// maxStartDeliveries bounds how often a placement whose container
+	// could not be started for a transient cause (engine unreachable) is
+	// tried before the attempt fails.
+	maxStartDeliveries = 5
+	labelTimeout       = "batch.timeout-seconds"
+)
+
+// containerName names an attempt's container; the engine refuses a second
+// container of the same name, so an attempt never runs twice.
+func containerName(job string, attempt int) string {
+	return fmt.Sprintf("batch-%s-%d", events.Token(job), attempt)
+}
+
+// run starts a placed attempt and supervises it to its end.
+func (l *launcher) run(ctx context.Context, p events.JobPlaced, msg jetstream.Msg) {
+	ctx, span := l.tracer.Start(ctx, "launcher.start", trace.WithAttributes(
+		attribute.String("batch.job_id", p.JobID), attribute.Int("batch.attempt", p.Attempt)))
+	spec := runtime.Spec{
+		Name: containerName(p.JobID, p.Attempt), Image: p.Container.Image, Command: p.Container.Command,
+		Env: p.Container.Environment, User: p.Container.User, VCPUs: p.Container.VCPUs,
+		MemoryMiB: p.Container.MemoryMiB, GPUs: p.Container.GPUs, Network: l.cfg.Network,
+		Privileged: p.Container.Privileged, ReadOnlyRoot: p.Container.ReadOnlyRoot,
+		Labels: map[string]string{labelJob: p.JobID, labelAttempt: strconv.Itoa(p.Attempt), labelHost: l.cfg.HostID,
+			labelQueue: p.JobQueue, labelTimeout: strconv.Itoa(p.Container.TimeoutSeconds)},
+	}
+	c, err := l.rt.Start(ctx, spec)
+	span.End()
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the placement is redelivered to the next launcher
+		}
+		if !errors.Is(err, runtime.ErrCannotStart) {
+			if md, merr := msg.Metadata(); merr == nil && md.NumDelivered < maxStartDeliveries {
+				l.log.Warn("launcher: start failed, will retry", "job", p.JobID, "err", err)
+				_ = msg.NakWithDelay(time.Duration(md.NumDelivered) * time.Second)
+				return
+			}
+		}
+		l.log.Info("launcher: container cannot start", "job", p.JobID, "attempt", p.Attempt, "err", err)
+		now := l.clock().UnixMilli()
+		reason := startFailureReason(err)
+		ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
+			StatusReason: reason, StoppedAt: now}
+		if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
+			l.log.Error("launcher: report start failure", "job", p.JobID, "err", err)
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+		_ = msg.Ack()
+		return
+	}
+	l.supervise(ctx, p.JobID, p.Attempt, c, p.Container.TimeoutSeconds, resumePoint{}, msg)
+}
+
+// startFailureReason words a start failure as AWS Batch does.
+func startFailureReason(err error) string {
+	if errors.Is(err, runtime.ErrImageNotFound) {
+		return truncate("CannotPullContainerError: "+err.Error(), 255)
+	}
+	return truncate("CannotStartContainerError: "+err.Error(), 255)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// supervise follows a running container: it reports the start, ships the
+// output, enforces the attempt timeout, reports the exit and removes the
+// container. placement, when not nil, is acknowledged once the start is
+// reported. When ctx ends first the container is left running for the
+// next launcher to re-adopt.
+func (l *launcher) supervise(ctx context.Context, job string, attempt int, c runtime.Container, timeoutSec int, logsFrom resumePoint, placement jetstream.Msg) {
+	log := l.log.With("job", job, "attempt", attempt, "container", c.ID)
+	startedAt := l.clock()
+	started := events.JobStarted{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, StartedAt: startedAt.UnixMilli()}
+	if _, err := bus.Publish(ctx, l.js, events.StartedSubject(job), events.TypeJobStarted, started.MsgID(), started); err != nil {
+		log.Error("launcher: report start", "err", err)
+		return // unacked placement is redelivered; the container is re-adopted
+	}
+	if placement != nil {
+		_ = placement.Ack()
+	}
+
+	logsDone := make(chan error, 1)
+	go func() { logsDone <- l.shipLogs(ctx, job, attempt, c.ID, logsFrom) }()
+
+	waitCtx := ctx
+	var timedOut bool
+	var timer *time.Timer
+	if timeoutSec > 0 {
+		timer = time.AfterFunc(time.Duration(timeoutSec)*time.Second, func() {
+			timedOut = true
+			log.Info("launcher: attempt timed out, stopping")
+			if err := l.rt.Stop(context.WithoutCancel(ctx), c.ID, l.cfg.StopGrace); err != nil {
+				log.Warn("launcher: stop", "err", err)
+			}
+		})
+	}
+	exit, err := l.rt.Wait(waitCtx, c.ID)
+	if timer != nil {
+		timer.Stop()
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Error("launcher: wait", "err", err)
+		}
+		return
+	}
+	if err := <-logsDone; err != nil && ctx.Err() == nil {
+		log.Warn("launcher: logs", "err", err)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	code := exit.ExitCode
+	ev := events.JobExited{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, ExitCode: &code,
+		Reason: exit.Reason, StoppedAt: l.clock().UnixMilli()}
+	if !exit.StartedAt.IsZero() {
+		ev.StartedAt = exit.StartedAt.UnixMilli()
+	}
+	if !exit.FinishedAt.IsZero() {
+		ev.StoppedAt = exit.FinishedAt.UnixMilli()
+	}
+	if timedOut {
+		ev.StatusReason, ev.NoRetry = reasonTimeout, true
+	}
+	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(job), events.TypeJobExited, ev.MsgID(), ev); err != nil {
+		log.Error("launcher: report exit", "err", err)
+		return // the container stays; the next launcher re-adopts and reports it
+	}
+	if err := l.rt.Remove(ctx, c.ID); err != nil {
+		log.Warn("launcher: remove container", "err", err)
+	}
+	log.Debug("attempt done", "exitCode", code)
+}
