@@ -232,19 +232,7 @@ func (s *Server) updateComputeEnvironment(ctx context.Context, in *batch.UpdateC
 
 // describeComputeEnvironments is the DescribeComputeEnvironments operation.
 func (s *Server) describeComputeEnvironments(ctx context.Context, in *batch.DescribeComputeEnvironmentsInput) (*batch.DescribeComputeEnvironmentsOutput, error) {
-	if len(in.ComputeEnvironments) > maxDescribeItems {
-		return nil, clientErr("computeEnvironments lists %d entries: at most %d are allowed", len(in.ComputeEnvironments), maxDescribeItems)
-	}
-	var all []entry[batch.ComputeEnvironmentDetail]
-	if len(in.ComputeEnvironments) == 0 {
-		all = s.envs.list()
-	} else {
-		var err error
-		if all, err = loadNamed(ctx, s.envs, batch.KindComputeEnvironment, in.ComputeEnvironments); err != nil {
-			return nil, err
-		}
-	}
-	page, next, err := paginate(all, entryKey, in.MaxResults, in.NextToken)
+	page, next, err := describeNamed(ctx, s.envs, batch.KindComputeEnvironment, "computeEnvironments", in.ComputeEnvironments, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +244,22 @@ func (s *Server) describeComputeEnvironments(ctx context.Context, in *batch.Desc
 }
 
 func entryKey[T any](e entry[T]) string { return e.key }
+
+// describeNamed is one page of the named resources, or of all of them when
+// no names are given: the common part of the Describe operations.
+func describeNamed[T any](ctx context.Context, c *kvCache[T], kind, field string, refs []string, maxResults int, token string) ([]entry[T], string, error) {
+	if len(refs) > maxDescribeItems {
+		return nil, "", clientErr("%s lists %d entries: at most %d are allowed", field, len(refs), maxDescribeItems)
+	}
+	if len(refs) == 0 {
+		return paginate(c.list(), entryKey, maxResults, token)
+	}
+	named, err := loadNamed(ctx, c, kind, refs)
+	if err != nil {
+		return nil, "", err
+	}
+	return paginate(named, entryKey, maxResults, token)
+}
 
 // loadNamed reads the named (or ARN-given) items, skipping unknown ones as
 // AWS does, sorted by name and without duplicates.

@@ -197,19 +197,7 @@ func (s *Server) updateJobQueue(ctx context.Context, in *batch.UpdateJobQueueInp
 
 // describeJobQueues is the DescribeJobQueues operation.
 func (s *Server) describeJobQueues(ctx context.Context, in *batch.DescribeJobQueuesInput) (*batch.DescribeJobQueuesOutput, error) {
-	if len(in.JobQueues) > maxDescribeItems {
-		return nil, clientErr("jobQueues lists %d entries: at most %d are allowed", len(in.JobQueues), maxDescribeItems)
-	}
-	var all []entry[batch.JobQueueDetail]
-	if len(in.JobQueues) == 0 {
-		all = s.queues.list()
-	} else {
-		var err error
-		if all, err = loadNamed(ctx, s.queues, batch.KindJobQueue, in.JobQueues); err != nil {
-			return nil, err
-		}
-	}
-	page, next, err := paginate(all, entryKey, in.MaxResults, in.NextToken)
+	page, next, err := describeNamed(ctx, s.queues, batch.KindJobQueue, "jobQueues", in.JobQueues, in.MaxResults, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
