@@ -22,9 +22,35 @@ import (
 // may repeat lines of that second, but never skips any.
 func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan<- runtime.LogLine) error {
 	defer close(out)
+	// Podman notices the end of a followed container's output late (up to
+	// half a second after it exits). So the follow stops as soon as the
+	// container has exited, and the rest is read without following,
+	// skipping the lines already sent.
+	followCtx, stopFollow := context.WithCancel(ctx)
+	defer stopFollow()
+	go func() {
+		opts := new(containers.WaitOptions).WithConditions([]string{"exited", "stopped"}).WithInterval(waitInterval)
+		if _, err := containers.Wait(r.bind(followCtx), id, opts); err == nil {
+			stopFollow()
+		}
+	}()
+	sent, err := r.readLogs(followCtx, id, since, true, 0, out)
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case followCtx.Err() == nil:
+		return err // the follow ended by itself, with everything sent
+	}
+	_, err = r.readLogs(ctx, id, since, false, sent, out)
+	return err
+}
 
+// readLogs sends the container's lines after the first skip to out and
+// returns how many lines it has gone through. When ctx ends first it stops
+// without sending an unfinished last line.
+func (r *Runtime) readLogs(ctx context.Context, id string, since time.Time, follow bool, skip int, out chan<- runtime.LogLine) (int, error) {
 	opts := new(containers.LogOptions).
-		WithFollow(true).WithStdout(true).WithStderr(true).WithTimestamps(true)
+		WithFollow(follow).WithStdout(true).WithStderr(true).WithTimestamps(true)
 	if !since.IsZero() {
 		opts.WithSince(since.Format(time.RFC3339Nano))
 	}
@@ -37,12 +63,18 @@ func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan
 	go func() { done <- containers.Logs(r.bind(ctx), id, opts, stdout, stderr) }()
 
 	var outLine, errLine partialLine
+	n := 0
 	send := func(l runtime.LogLine, ok bool) bool {
 		if !ok {
 			return true
 		}
+		if n < skip {
+			n++
+			return true
+		}
 		select {
 		case out <- l:
+			n++
 			return true
 		case <-ctx.Done():
 			return false
@@ -55,19 +87,23 @@ func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan
 			ok = send(outLine.add("stdout", frame))
 		case frame := <-stderr:
 			ok = send(errLine.add("stderr", frame))
+		case <-ctx.Done():
+			// The bindings notice a cancelled follow only after a while:
+			// do not wait for them.
+			ok = false
 		case err := <-done:
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
 			// The bindings return only after their last send, so every
 			// frame has been received. Flush unterminated last lines.
 			if !send(outLine.flush("stdout")) || !send(errLine.flush("stderr")) {
-				return ctx.Err()
-			}
-			if err != nil && ctx.Err() != nil {
-				return ctx.Err()
+				return n, ctx.Err()
 			}
 			if err != nil {
-				return fmt.Errorf("podman logs %s: %w", id, err)
+				return n, fmt.Errorf("podman logs %s: %w", id, err)
 			}
-			return nil
+			return n, nil
 		}
 		if !ok {
 			// Stop reading but let the bindings' goroutine finish: ctx
@@ -82,7 +118,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan
 					}
 				}
 			}()
-			return ctx.Err()
+			return n, ctx.Err()
 		}
 	}
 }
