@@ -7,6 +7,19 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 source scripts/env.sh
 
+# One Podman API service for all test packages (they run in parallel): a
+# test that started its own and stopped it would pull it from under another.
+sock=/run/podman/podman.sock
+if ! curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
+  mkdir -p /run/podman
+  (cd /tmp && nohup podman system service --time=0 "unix://$sock" >/tmp/podman-service.log 2>&1 &)
+  for _ in $(seq 1 100); do
+    curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null || { echo "FAIL: the Podman API service did not start" >&2; cat /tmp/podman-service.log >&2; exit 1; }
+fi
+
 echo "== podman stays in the launcher"
 for dir in pkg services/api services/scheduler services/monitor services/notifier cmd/batchctl; do
   if go list -deps "./$dir/..." | grep -q 'containers/podman'; then

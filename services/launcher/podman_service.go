@@ -42,6 +42,9 @@ func EnsurePodmanService(ctx context.Context, uri string, log *slog.Logger) erro
 	_ = os.Remove(path) // a stale socket from a dead service
 	cmd := exec.Command("podman", "system", "service", "--time=0", uri)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// conmon of Podman 4.3 drops "oom" marker files in the service's
+	// working directory.
+	cmd.Dir = os.TempDir()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start podman system service: %w", err)
 	}
