@@ -116,8 +116,17 @@ func TestRunsPlacedAttempt(t *testing.T) {
 	if info.State.Msgs != 2 {
 		t.Fatalf("want 2 stored lines, got %d", info.State.Msgs)
 	}
-	if cs, _ := r.rt.List(context.Background(), map[string]string{labelHost: "h1"}); len(cs) != 0 {
-		t.Fatalf("container not removed: %+v", cs)
+	// The container is removed once its exit is reported.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cs, _ := r.rt.List(context.Background(), map[string]string{labelHost: "h1"})
+		if len(cs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container not removed: %+v", cs)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
