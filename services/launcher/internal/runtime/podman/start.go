@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
@@ -78,6 +79,12 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 // started, it starts it.
 func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container, bool, error) {
 	data, err := containers.Inspect(r.bind(ctx), name, nil)
+	// Podman 4.3 fails to inspect a container in the instant its process
+	// exits ("read /proc/<pid>/cgroup: no such process"): ask again.
+	for try := 0; err != nil && !isNotFound(err) && strings.Contains(err.Error(), "no such process") && try < 5; try++ {
+		time.Sleep(20 * time.Millisecond)
+		data, err = containers.Inspect(r.bind(ctx), name, nil)
+	}
 	if isNotFound(err) {
 		return runtime.Container{}, false, nil
 	}
