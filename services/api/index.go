@@ -318,45 +318,22 @@ func (x *jobIndex) waitReady(ctx context.Context) error {
 
 // watch keeps the index current from the jobs bucket until ctx is done.
 func (x *jobIndex) watch(ctx context.Context, kv jetstream.KeyValue, wg *sync.WaitGroup, log *slog.Logger) error {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", kv.Bucket(), err)
+	loaded := func() {
+		close(x.ready)
+		log.Debug("job index loaded", "jobs", x.size())
 	}
-	wg.Go(func() {
-		defer func() { _ = w.Stop() }()
-		var once sync.Once
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					if ctx.Err() == nil {
-						log.Warn("job index watch ended: ListJobs on this replica stops updating")
-					}
-					return
-				}
-				if e == nil {
-					once.Do(func() {
-						close(x.ready)
-						log.Debug("job index loaded", "jobs", x.size())
-					})
-					continue
-				}
-				if e.Operation() != jetstream.KeyValuePut {
-					x.put(e.Key(), nil)
-					continue
-				}
-				var r jobRecord
-				if err := json.Unmarshal(e.Value(), &r); err != nil || r.JobID == "" {
-					log.Warn("job index: skipping undecodable job record", "key", e.Key(), "err", err)
-					continue
-				}
-				x.put(e.Key(), &r)
-			}
+	return watchBucket(ctx, kv, wg, log, loaded, func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			x.put(e.Key(), nil)
+			return
 		}
+		var r jobRecord
+		if err := json.Unmarshal(e.Value(), &r); err != nil || r.JobID == "" {
+			log.Warn("job index: skipping undecodable job record", "key", e.Key(), "err", err)
+			return
+		}
+		x.put(e.Key(), &r)
 	})
-	return nil
 }
 
 func (x *jobIndex) size() int {

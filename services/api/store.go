@@ -61,9 +61,26 @@ func (c *kvCache[T]) apply(key string, rev uint64, v *T) {
 // watch starts mirroring the bucket; ready is closed once the initial
 // values are in. The goroutine ends when ctx is done.
 func (c *kvCache[T]) watch(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger) error {
-	w, err := c.kv.WatchAll(ctx)
+	return watchBucket(ctx, c.kv, wg, log, func() { close(c.ready) }, func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			c.apply(e.Key(), e.Revision(), nil)
+			return
+		}
+		v := new(T)
+		if err := json.Unmarshal(e.Value(), v); err != nil {
+			log.Warn("skipping undecodable entry", "bucket", c.kv.Bucket(), "key", e.Key(), "err", err)
+			return
+		}
+		c.apply(e.Key(), e.Revision(), v)
+	})
+}
+
+// watchBucket follows every change of kv in a goroutine until ctx is done:
+// loaded is called once the initial values are in, change for each entry.
+func watchBucket(ctx context.Context, kv jetstream.KeyValue, wg *sync.WaitGroup, log *slog.Logger, loaded func(), change func(jetstream.KeyValueEntry)) error {
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", c.kv.Bucket(), err)
+		return fmt.Errorf("watch bucket %s: %w", kv.Bucket(), err)
 	}
 	wg.Go(func() {
 		defer func() { _ = w.Stop() }()
@@ -73,26 +90,17 @@ func (c *kvCache[T]) watch(ctx context.Context, wg *sync.WaitGroup, log *slog.Lo
 			case <-ctx.Done():
 				return
 			case e, ok := <-w.Updates():
-				if !ok {
+				switch {
+				case !ok:
 					if ctx.Err() == nil {
-						log.Warn("bucket watch ended: this replica's view stops updating", "bucket", c.kv.Bucket())
+						log.Warn("bucket watch ended: this replica's view stops updating", "bucket", kv.Bucket())
 					}
 					return
+				case e == nil:
+					once.Do(loaded)
+				default:
+					change(e)
 				}
-				if e == nil {
-					once.Do(func() { close(c.ready) })
-					continue
-				}
-				if e.Operation() != jetstream.KeyValuePut {
-					c.apply(e.Key(), e.Revision(), nil)
-					continue
-				}
-				v := new(T)
-				if err := json.Unmarshal(e.Value(), v); err != nil {
-					log.Warn("skipping undecodable entry", "bucket", c.kv.Bucket(), "key", e.Key(), "err", err)
-					continue
-				}
-				c.apply(e.Key(), e.Revision(), v)
 			}
 		}
 	})
@@ -107,6 +115,20 @@ func (c *kvCache[T]) waitReady(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("load bucket %s: %w", c.kv.Bucket(), ctx.Err())
 	}
+}
+
+// read reads key from the bucket, bypassing the cache; errNotFound when
+// it does not exist.
+func (c *kvCache[T]) read(ctx context.Context, key string) (*T, uint64, error) {
+	v := new(T)
+	rev, err := bus.GetJSON(ctx, c.kv, key, v)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey):
+		return nil, 0, errNotFound
+	case err != nil:
+		return nil, 0, fmt.Errorf("read %s/%s: %w", c.kv.Bucket(), key, err)
+	}
+	return v, rev, nil
 }
 
 // get returns the cached value of key.
@@ -126,13 +148,9 @@ func (c *kvCache[T]) load(ctx context.Context, key string) (*T, error) {
 	if v, ok := c.get(key); ok {
 		return v, nil
 	}
-	v := new(T)
-	rev, err := bus.GetJSON(ctx, c.kv, key, v)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey):
-		return nil, errNotFound
-	case err != nil:
-		return nil, fmt.Errorf("read %s/%s: %w", c.kv.Bucket(), key, err)
+	v, rev, err := c.read(ctx, key)
+	if err != nil {
+		return nil, err
 	}
 	c.apply(key, rev, v)
 	return v, nil
@@ -181,13 +199,9 @@ func (c *kvCache[T]) create(ctx context.Context, key string, v *T) (created bool
 // and change's error unchanged.
 func (c *kvCache[T]) update(ctx context.Context, key string, change func(*T) error) (*T, error) {
 	for range maxCASAttempts {
-		v := new(T)
-		rev, err := bus.GetJSON(ctx, c.kv, key, v)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey):
-			return nil, errNotFound
-		case err != nil:
-			return nil, fmt.Errorf("read %s/%s: %w", c.kv.Bucket(), key, err)
+		v, rev, err := c.read(ctx, key)
+		if err != nil {
+			return nil, err
 		}
 		if err := change(v); err != nil {
 			return nil, err
