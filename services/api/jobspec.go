@@ -225,23 +225,21 @@ func resolveContainer(p *batch.ContainerProperties, ov *batch.ContainerOverrides
 
 // mergeEnvironment overrides base variables by name and appends new ones.
 func mergeEnvironment(base, over []batch.KeyValuePair) []batch.KeyValuePair {
-	out := slices.Clone(base)
-	for _, o := range over {
-		if i := slices.IndexFunc(out, func(kv batch.KeyValuePair) bool { return kv.Name == o.Name }); i >= 0 {
-			out[i].Value = o.Value
-		} else {
-			out = append(out, o)
-		}
-	}
-	return out
+	return mergeBy(base, over, func(kv batch.KeyValuePair) string { return kv.Name })
 }
 
 // mergeResources replaces base requirements per type and appends new types.
 func mergeResources(base, over []batch.ResourceRequirement) []batch.ResourceRequirement {
+	return mergeBy(base, over, func(r batch.ResourceRequirement) string { return r.Type })
+}
+
+// mergeBy replaces the elements of base that share a key with an element of
+// over, in place, and appends the rest of over.
+func mergeBy[T any](base, over []T, key func(T) string) []T {
 	out := slices.Clone(base)
 	for _, o := range over {
-		if i := slices.IndexFunc(out, func(r batch.ResourceRequirement) bool { return r.Type == o.Type }); i >= 0 {
-			out[i].Value = o.Value
+		if i := slices.IndexFunc(out, func(b T) bool { return key(b) == key(o) }); i >= 0 {
+			out[i] = o
 		} else {
 			out = append(out, o)
 		}
