@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -54,7 +55,7 @@ func parseFlags(args []string) (config, error) {
 		if s == "" {
 			continue
 		}
-		if !contains(allServices, s) {
+		if !slices.Contains(allServices, s) {
 			return c, fmt.Errorf("--services: unknown service %q (known: %s)", s, strings.Join(allServices, ", "))
 		}
 		c.services = append(c.services, s)
@@ -68,16 +69,7 @@ func parseFlags(args []string) (config, error) {
 	return c, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (c config) runs(service string) bool { return contains(c.services, service) }
+func (c config) runs(service string) bool { return slices.Contains(c.services, service) }
 
 func defaultDataDir() string {
 	if d := os.Getenv("BATCHD_DATA"); d != "" {

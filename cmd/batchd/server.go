@@ -19,7 +19,6 @@ import (
 	"github.com/batchd/batchd/services/scheduler"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -74,21 +73,6 @@ func run(ctx context.Context, c config) error {
 		return nats.Connect(url, nats.Name("batchd-"+name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
 	}
 
-	// Create the streams once before the services start, so a slow
-	// JetStream start shows up as one clear error.
-	nc, err := connect("setup")
-	if err != nil {
-		return fmt.Errorf("connect to nats %s: %w", url, err)
-	}
-	js, _ := jetstream.New(nc)
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = bus.EnsureStreams(sctx, js, bus.DefaultRetention)
-	cancel()
-	nc.Close()
-	if err != nil {
-		return err
-	}
-
 	g, gctx := errgroup.WithContext(ctx)
 	start := func(name string, fn func(context.Context, *nats.Conn) error) error {
 		nc, err := connect(name)
@@ -132,7 +116,7 @@ func run(ctx context.Context, c config) error {
 		}
 		name, _ := os.Hostname()
 		lcfg := launcher.Config{HostID: id, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
-			Network: c.network, PodmanURI: uri}
+			Network: c.network, PodmanURI: uri, Retention: bus.DefaultRetention}
 		if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
 			return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
 		}); err != nil {

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,7 +47,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 			MaxAge: r.Logs, Duplicates: dupWindow(r.Logs), Description: "job output"},
 	}
 	for _, sc := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := retryRace(func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
@@ -58,9 +59,23 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 		{Bucket: events.BucketHosts, Storage: jetstream.FileStorage, TTL: HostTTL, Description: "live launcher hosts (writer: launcher)"},
 	}
 	for _, kc := range buckets {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, kc); err != nil {
+		if err := retryRace(func() error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err }); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// retryRace runs a create-or-update again when another process created the
+// same stream between its lookup and its create: services (and replicas)
+// start concurrently and all ensure the same streams.
+func retryRace(op func() error) error {
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = op(); err == nil || !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return err
+		}
+		time.Sleep(time.Duration(try+1) * 20 * time.Millisecond)
+	}
+	return err
 }

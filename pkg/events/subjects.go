@@ -34,7 +34,6 @@ const (
 	SubjectLogsAll      = "batch.logs.>"
 	SubjectAPIPrefix    = "batch.api"
 	ServiceAPIName      = "batch-api"
-	HeaderAttempt       = "Batch-Attempt"
 	HeaderStream        = "Batch-Stream"
 	HeaderType          = "Batch-Type"
 	HeaderLogTime       = "Batch-Time"

@@ -11,6 +11,7 @@ import (
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Server is a running embedded JetStream server.
@@ -23,6 +24,22 @@ type Server struct {
 // in dir (a fresh temporary folder when dir is empty) and creates the
 // streams and buckets of the wire contract.
 func Run(t testing.TB, dir string) *Server {
+	t.Helper()
+	s := RunBare(t, dir)
+	js, err := jetstream.New(s.Conn(t))
+	if err != nil {
+		t.Fatalf("natstest: jetstream: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bus.EnsureStreams(ctx, js, bus.DefaultRetention); err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	return s
+}
+
+// RunBare is Run without creating any stream or bucket.
+func RunBare(t testing.TB, dir string) *Server {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -38,18 +55,7 @@ func Run(t testing.TB, dir string) *Server {
 		t.Fatal("natstest: server not ready in 10s")
 	}
 	t.Cleanup(ns.Shutdown)
-	s := &Server{Server: ns, Dir: dir}
-	nc := s.Conn(t)
-	js, err := jetstreamNew(nc)
-	if err != nil {
-		t.Fatalf("natstest: jetstream: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := bus.EnsureStreams(ctx, js, bus.DefaultRetention); err != nil {
-		t.Fatalf("natstest: %v", err)
-	}
-	return s
+	return &Server{Server: ns, Dir: dir}
 }
 
 // Conn opens a client connection closed at the end of the test.

@@ -76,13 +76,14 @@ const (
 )
 
 type launcher struct {
-	cfg    Config
-	log    *slog.Logger
-	clock  func() time.Time
-	js     jetstream.JetStream
-	rt     runtime.Runtime
-	jobs   jetstream.KeyValue
-	tracer trace.Tracer
+	cfg     Config
+	log     *slog.Logger
+	clock   func() time.Time
+	js      jetstream.JetStream
+	rt      runtime.Runtime
+	jobs    jetstream.KeyValue
+	tracer  trace.Tracer
+	started time.Time
 
 	mu      sync.Mutex
 	running map[string]bool // "<job>/<attempt>" being supervised
@@ -126,7 +127,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	l := &launcher{cfg: cfg, log: d.Logger.With("service", "launcher", "host", cfg.HostID), clock: d.Clock, js: js,
-		rt: d.Runtime, running: map[string]bool{}, tracer: otel.Tracer("batchd/launcher")}
+		rt: d.Runtime, running: map[string]bool{}, tracer: otel.Tracer("batchd/launcher"), started: d.Clock()}
 
 	// Re-adopt before taking new work, so a redelivered placement finds
 	// its container already supervised.
@@ -177,7 +178,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 
 func (l *launcher) heartbeat(ctx context.Context, hosts jetstream.KeyValue) error {
 	h := events.Host{ID: l.cfg.HostID, Name: l.cfg.HostName, VCPUs: l.cfg.VCPUs, MemoryMiB: l.cfg.MemoryMiB,
-		GPUs: l.cfg.GPUs, ComputeEnvironments: l.cfg.ComputeEnvironments, HeartbeatAt: l.clock().UnixMilli()}
+		GPUs: l.cfg.GPUs, ComputeEnvironments: l.cfg.ComputeEnvironments, StartedAt: l.started.UnixMilli(),
+		HeartbeatAt: l.clock().UnixMilli()}
 	data, err := json.Marshal(h)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/batchd/batchd/pkg/bus"
@@ -107,19 +108,18 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, c run
 	logsDone := make(chan error, 1)
 	go func() { logsDone <- l.shipLogs(ctx, job, attempt, c.ID, logsFrom) }()
 
-	waitCtx := ctx
-	var timedOut bool
+	var timedOut atomic.Bool
 	var timer *time.Timer
 	if timeoutSec > 0 {
 		timer = time.AfterFunc(time.Duration(timeoutSec)*time.Second, func() {
-			timedOut = true
+			timedOut.Store(true)
 			log.Info("launcher: attempt timed out, stopping")
 			if err := l.rt.Stop(context.WithoutCancel(ctx), c.ID, l.cfg.StopGrace); err != nil {
 				log.Warn("launcher: stop", "err", err)
 			}
 		})
 	}
-	exit, err := l.rt.Wait(waitCtx, c.ID)
+	exit, err := l.rt.Wait(ctx, c.ID)
 	if timer != nil {
 		timer.Stop()
 	}
@@ -144,7 +144,7 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, c run
 	if !exit.FinishedAt.IsZero() {
 		ev.StoppedAt = exit.FinishedAt.UnixMilli()
 	}
-	if timedOut {
+	if timedOut.Load() {
 		ev.StatusReason, ev.NoRetry = reasonTimeout, true
 	}
 	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(job), events.TypeJobExited, ev.MsgID(), ev); err != nil {

@@ -7,8 +7,7 @@ import (
 
 // Reasons set on jobs.
 const (
-	reasonEssentialExited  = "Essential container in task exited"
-	reasonDependencyFailed = "Dependent Job failed"
+	reasonEssentialExited = "Essential container in task exited"
 )
 
 // The apply functions are the job state machine. Each takes the current

@@ -138,19 +138,15 @@ func decode(msg jetstream.Msg, v any) error {
 
 // apply routes one message to its state transition.
 func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) error {
-	redelivered := false
+	redelivered, seq := false, uint64(0)
 	if md, err := msg.Metadata(); err == nil {
-		redelivered = md.NumDelivered > 1
+		redelivered, seq = md.NumDelivered > 1, md.Sequence.Stream
 	}
 	switch kind {
 	case "submit":
 		var f events.JobSubmitted
 		if err := decode(msg, &f); err != nil {
 			return err
-		}
-		seq := uint64(0)
-		if md, err := msg.Metadata(); err == nil {
-			seq = md.Sequence.Stream
 		}
 		return m.create(ctx, f.Job, seq, redelivered)
 	case "gate":

@@ -1,11 +1,13 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -191,12 +193,8 @@ func planJob(rec *batch.JobDetail) plan.Job {
 
 func planQueue(q *batch.JobQueueDetail) *plan.Queue {
 	pq := &plan.Queue{Name: q.JobQueueName, Enabled: q.State != "DISABLED", Priority: q.Priority}
-	order := append([]batch.ComputeEnvironmentOrder(nil), q.ComputeEnvironmentOrder...)
-	for i := 1; i < len(order); i++ {
-		for k := i; k > 0 && order[k].Order < order[k-1].Order; k-- {
-			order[k], order[k-1] = order[k-1], order[k]
-		}
-	}
+	order := slices.Clone(q.ComputeEnvironmentOrder)
+	slices.SortStableFunc(order, func(a, b batch.ComputeEnvironmentOrder) int { return cmp.Compare(a.Order, b.Order) })
 	for _, o := range order {
 		pq.Envs = append(pq.Envs, batch.NameFromRef(batch.KindComputeEnvironment, o.ComputeEnvironment))
 	}
