@@ -30,6 +30,9 @@ type SubmitJobInput struct {
 // ArrayProperties asks for an array job of Size children.
 type ArrayProperties struct {
 	Size int `json:"size,omitempty"`
+	// MaxRunningJobs is an addition: at most this many children run at
+	// once (0: no limit).
+	MaxRunningJobs int `json:"maxRunningJobs,omitempty"`
 }
 
 // SubmitJobOutput is the SubmitJob answer.

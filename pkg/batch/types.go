@@ -83,6 +83,9 @@ type JobTimeout struct {
 type JobDependency struct {
 	JobID string `json:"jobId,omitempty"`
 	Type  string `json:"type,omitempty"`
+	// Condition is an addition: ConditionSucceeded (default) or
+	// ConditionAny.
+	Condition string `json:"condition,omitempty"`
 }
 
 // ContainerProperties is the container part of a job definition.
@@ -205,6 +208,9 @@ type ArrayPropertiesDetail struct {
 	StatusSummaryLastUpdatedAt int64          `json:"statusSummaryLastUpdatedAt,omitempty"`
 	Size                       int            `json:"size,omitempty"`
 	Index                      *int           `json:"index,omitempty"`
+	// MaxRunningJobs is an addition: at most this many children of the
+	// array run at once (0: no limit). Set on the parent and every child.
+	MaxRunningJobs int `json:"maxRunningJobs,omitempty"`
 }
 
 // JobDetail is a job as DescribeJobs returns it. The fields after the AWS
@@ -234,6 +240,8 @@ type JobDetail struct {
 	PlatformCapabilities []string               `json:"platformCapabilities"`
 	IsCancelled          bool                   `json:"isCancelled,omitempty"`
 	IsTerminated         bool                   `json:"isTerminated,omitempty"`
+
+	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 
 	// Additions (not in the AWS model).
 	JobQueueName           string `json:"jobQueueName,omitempty"`
@@ -307,6 +315,10 @@ type JobQueueDetail struct {
 	JobQueueType             string                    `json:"jobQueueType,omitempty"`
 	Tags                     map[string]string         `json:"tags,omitempty"`
 	JobStateTimeLimitActions json.RawMessage           `json:"jobStateTimeLimitActions,omitempty"`
+
+	// MaxRunningJobs is an addition: at most this many jobs of the queue
+	// run at once (0: no limit).
+	MaxRunningJobs int `json:"maxRunningJobs,omitempty"`
 }
 
 // ComputeResource is the managed capacity of an environment. maxvCpus is the

@@ -57,6 +57,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 		{Bucket: events.BucketQueues, Storage: jetstream.FileStorage, Description: "job queues (writer: api)"},
 		{Bucket: events.BucketEnvs, Storage: jetstream.FileStorage, Description: "compute environments (writer: api)"},
 		{Bucket: events.BucketHosts, Storage: jetstream.FileStorage, TTL: HostTTL, Description: "live launcher hosts (writer: launcher)"},
+		{Bucket: events.BucketPolicies, Storage: jetstream.FileStorage, Description: "scheduling policies (writer: api)"},
+		{Bucket: events.BucketResources, Storage: jetstream.FileStorage, Description: "consumable resources (writer: api)"},
 	}
 	for _, kc := range buckets {
 		if err := retryRace(func() error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err }); err != nil {

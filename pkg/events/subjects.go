@@ -22,6 +22,8 @@ const (
 	BucketQueues      = "batch_queues"      // job queues; writer: api
 	BucketEnvs        = "batch_computeenvs" // compute environments; writer: api
 	BucketHosts       = "batch_hosts"       // live launcher hosts (TTL); writer: launcher
+	BucketPolicies    = "batch_policies"    // scheduling policies; writer: api
+	BucketResources   = "batch_resources"   // consumable resources; writer: api
 )
 
 // Subject roots and filters.
