@@ -41,6 +41,13 @@ const (
 // events.BucketResources under its name. InUseQuantity and
 // AvailableQuantity are derived from the jobs that hold it when it is
 // described; the stored record keeps TotalQuantity.
+//
+// Who holds a quantity (the api and the scheduler count it the same way):
+// a REPLENISHABLE resource is held by every job in STARTING or RUNNING (and
+// by a job the scheduler has placed and the record does not show yet); a
+// NON_REPLENISHABLE resource is held, for good, by every job that has ever
+// left RUNNABLE for STARTING (status STARTING or RUNNING, or any job with at
+// least one attempt).
 type ConsumableResourceDetail struct {
 	ConsumableResourceName string            `json:"consumableResourceName"`
 	ConsumableResourceArn  string            `json:"consumableResourceArn"`
