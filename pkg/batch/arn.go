@@ -21,6 +21,7 @@ const (
 	KindJobDefinition      = "job-definition"
 	KindComputeEnvironment = "compute-environment"
 	KindSchedulingPolicy   = "scheduling-policy"
+	KindConsumableResource = "consumable-resource"
 )
 
 // ARN builds the ARN of a resource.

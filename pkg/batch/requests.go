@@ -21,10 +21,13 @@ type SubmitJobInput struct {
 	Timeout                    *JobTimeout         `json:"timeout,omitempty"`
 	Tags                       map[string]string   `json:"tags,omitempty"`
 
-	NodeOverrides                        json.RawMessage `json:"nodeOverrides,omitempty"`
-	EksPropertiesOverride                json.RawMessage `json:"eksPropertiesOverride,omitempty"`
-	EcsPropertiesOverride                json.RawMessage `json:"ecsPropertiesOverride,omitempty"`
-	ConsumableResourcePropertiesOverride json.RawMessage `json:"consumableResourcePropertiesOverride,omitempty"`
+	// ConsumableResourcePropertiesOverride changes the definition's
+	// consumable resources, per resource.
+	ConsumableResourcePropertiesOverride *ConsumableResourceProperties `json:"consumableResourcePropertiesOverride,omitempty"`
+
+	NodeOverrides         json.RawMessage `json:"nodeOverrides,omitempty"`
+	EksPropertiesOverride json.RawMessage `json:"eksPropertiesOverride,omitempty"`
+	EcsPropertiesOverride json.RawMessage `json:"ecsPropertiesOverride,omitempty"`
 }
 
 // ArrayProperties asks for an array job of Size children.
@@ -88,10 +91,11 @@ type RegisterJobDefinitionInput struct {
 	Tags                 map[string]string    `json:"tags,omitempty"`
 	PlatformCapabilities []string             `json:"platformCapabilities,omitempty"`
 
-	NodeProperties               json.RawMessage `json:"nodeProperties,omitempty"`
-	EcsProperties                json.RawMessage `json:"ecsProperties,omitempty"`
-	EksProperties                json.RawMessage `json:"eksProperties,omitempty"`
-	ConsumableResourceProperties json.RawMessage `json:"consumableResourceProperties,omitempty"`
+	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
+
+	NodeProperties json.RawMessage `json:"nodeProperties,omitempty"`
+	EcsProperties  json.RawMessage `json:"ecsProperties,omitempty"`
+	EksProperties  json.RawMessage `json:"eksProperties,omitempty"`
 }
 
 // RegisterJobDefinitionOutput is the RegisterJobDefinition answer.
@@ -182,6 +186,9 @@ type CreateJobQueueInput struct {
 	Tags                     map[string]string         `json:"tags,omitempty"`
 	JobStateTimeLimitActions json.RawMessage           `json:"jobStateTimeLimitActions,omitempty"`
 	ServiceEnvironmentOrder  json.RawMessage           `json:"serviceEnvironmentOrder,omitempty"`
+	// MaxRunningJobs is an addition: at most this many jobs of the queue
+	// run at once (0 or absent: no limit).
+	MaxRunningJobs *int `json:"maxRunningJobs,omitempty"`
 }
 
 // JobQueueRef names a created or updated queue.
@@ -199,6 +206,9 @@ type UpdateJobQueueInput struct {
 	ComputeEnvironmentOrder  []ComputeEnvironmentOrder `json:"computeEnvironmentOrder,omitempty"`
 	JobStateTimeLimitActions json.RawMessage           `json:"jobStateTimeLimitActions,omitempty"`
 	ServiceEnvironmentOrder  json.RawMessage           `json:"serviceEnvironmentOrder,omitempty"`
+	// MaxRunningJobs is an addition: the queue's new limit of running jobs
+	// (0: no limit; absent: unchanged).
+	MaxRunningJobs *int `json:"maxRunningJobs,omitempty"`
 }
 
 // DescribeJobQueuesInput is the DescribeJobQueues request.

@@ -145,11 +145,14 @@ type JobDefinition struct {
 	PlatformCapabilities []string             `json:"platformCapabilities,omitempty"`
 	ContainerOrchType    string               `json:"containerOrchestrationType,omitempty"`
 
+	// ConsumableResourceProperties are the consumable resources every job
+	// of the definition needs.
+	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
+
 	// Accepted and kept; jobs using them are refused at submit for now.
-	NodeProperties               json.RawMessage `json:"nodeProperties,omitempty"`
-	EcsProperties                json.RawMessage `json:"ecsProperties,omitempty"`
-	EksProperties                json.RawMessage `json:"eksProperties,omitempty"`
-	ConsumableResourceProperties json.RawMessage `json:"consumableResourceProperties,omitempty"`
+	NodeProperties json.RawMessage `json:"nodeProperties,omitempty"`
+	EcsProperties  json.RawMessage `json:"ecsProperties,omitempty"`
+	EksProperties  json.RawMessage `json:"eksProperties,omitempty"`
 }
 
 // AttemptContainerDetail is the container result of one attempt.

@@ -17,6 +17,7 @@
 //	scheduler  batch.job.placed.<host>.<job> JobPlaced      (RUNNABLE -> STARTING)
 //	launcher   batch.job.started.<job>       JobStarted     (STARTING -> RUNNING)
 //	launcher   batch.job.exited.<job>        JobExited      (-> SUCCEEDED/FAILED/RUNNABLE)
+//	api        batch.job.tag.<job>           JobTagged      (TagResource/UntagResource on a job)
 //	launcher   batch.logs.<job>.<attempt>    log lines
 //	monitor    batch.events.job.<queue>.<status> JobStateChange (EventBridge shape)
 //

@@ -63,6 +63,8 @@ type Server struct {
 	jobsStream jetstream.Stream
 	envs       *kvCache[batch.ComputeEnvironmentDetail]
 	queues     *kvCache[batch.JobQueueDetail]
+	policies   *kvCache[batch.SchedulingPolicyDetail]
+	resources  *kvCache[resourceRecord]
 	defs       *defStore
 	index      *jobIndex
 	now        func() time.Time
@@ -138,7 +140,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	if err := bus.EnsureStreams(ctx, js, bus.DefaultRetention); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketEnvs, events.BucketQueues, events.BucketDefinitions)
+	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketEnvs, events.BucketQueues, events.BucketDefinitions,
+		events.BucketPolicies, events.BucketResources)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -149,13 +152,15 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
 		cfg: cfg, log: log.With("service", "api"), nc: d.NATS, js: js, jobsKV: kvs[events.BucketJobs], jobsStream: stream,
-		envs:    newKVCache[batch.ComputeEnvironmentDetail](kvs[events.BucketEnvs]),
-		queues:  newKVCache[batch.JobQueueDetail](kvs[events.BucketQueues]),
-		defs:    newDefStore(kvs[events.BucketDefinitions]),
-		index:   newJobIndex(),
-		now:     time.Now,
-		natsSem: make(chan struct{}, natsConcurrency),
-		cancel:  cancel,
+		envs:      newKVCache[batch.ComputeEnvironmentDetail](kvs[events.BucketEnvs]),
+		queues:    newKVCache[batch.JobQueueDetail](kvs[events.BucketQueues]),
+		policies:  newKVCache[batch.SchedulingPolicyDetail](kvs[events.BucketPolicies]),
+		resources: newKVCache[resourceRecord](kvs[events.BucketResources]),
+		defs:      newDefStore(kvs[events.BucketDefinitions]),
+		index:     newJobIndex(),
+		now:       time.Now,
+		natsSem:   make(chan struct{}, natsConcurrency),
+		cancel:    cancel,
 	}
 	defer func() {
 		if err != nil {
@@ -174,7 +179,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	for _, w := range []interface {
 		watch(context.Context, *sync.WaitGroup, *slog.Logger) error
 		waitReady(context.Context) error
-	}{s.envs, s.queues, s.defs} {
+	}{s.envs, s.queues, s.defs, s.policies, s.resources} {
 		if err := w.watch(runCtx, &s.watchers, s.log); err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}

@@ -18,6 +18,7 @@ import (
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.serveHealth)
+	mux.HandleFunc("/v1/tags/", s.serveTags)
 	mux.HandleFunc("/v1/", s.serveOperation)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Type: unknownOperation, Status: http.StatusNotFound,
@@ -62,6 +63,11 @@ func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toAPIError(clientErr("the request body cannot be read: %v", err)))
 		return
 	}
+	s.respond(w, r, o, body)
+}
+
+// respond runs an operation on a request body and writes the answer.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, o *operation, body []byte) {
 	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 	out, err := o.invoke(ctx, body)
 	if err != nil {

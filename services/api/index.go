@@ -38,6 +38,13 @@ type jobEntry struct {
 	hasExitCode  bool
 	child        bool
 	arraySize    int32
+	queue        string // queue name, for children too
+	priority     int32  // schedulingPriority
+	attempts     int32
+	updatedAt    int64 // when the record last changed (ms)
+	runnableAt   int64 // when the job was last seen entering RUNNABLE (ms)
+	// resources are the consumable resources the job needs (nil: none).
+	resources *batch.ConsumableResourceProperties
 }
 
 // summary is the ListJobs form of the entry.
@@ -85,6 +92,21 @@ type jobRecord struct {
 	ArrayProperties *struct {
 		Size int `json:"size"`
 	} `json:"arrayProperties"`
+	SchedulingPriority           *int                                `json:"schedulingPriority"`
+	Attempts                     elementCount                        `json:"attempts"`
+	ConsumableResourceProperties *batch.ConsumableResourceProperties `json:"consumableResourceProperties"`
+}
+
+// elementCount decodes a JSON list as the number of its elements.
+type elementCount int
+
+func (c *elementCount) UnmarshalJSON(data []byte) error {
+	var elems []json.RawMessage
+	if err := json.Unmarshal(data, &elems); err != nil {
+		return err
+	}
+	*c = elementCount(len(elems))
+	return nil
 }
 
 // Group key prefixes.
@@ -117,10 +139,17 @@ type jobIndex struct {
 	groups   map[string]*jobGroup
 	interned map[string]string
 	ready    chan struct{}
+	// runnable holds the RUNNABLE jobs of each queue (children included),
+	// by queue name: GetJobQueueSnapshot reads it.
+	runnable map[string]*orderedSet
+	// byResource holds the jobs that need each consumable resource, by
+	// resource name, with the quantities they hold.
+	byResource map[string]*resourceJobs
 }
 
 func newJobIndex() *jobIndex {
-	return &jobIndex{jobs: map[string]*jobEntry{}, groups: map[string]*jobGroup{}, interned: map[string]string{}, ready: make(chan struct{})}
+	return &jobIndex{jobs: map[string]*jobEntry{}, groups: map[string]*jobGroup{}, interned: map[string]string{}, ready: make(chan struct{}),
+		runnable: map[string]*orderedSet{}, byResource: map[string]*resourceJobs{}}
 }
 
 // intern returns the shared copy of s (bounded, so unique strings such as
@@ -154,17 +183,28 @@ func placement(r *jobRecord) (group string, index int32, child bool) {
 	return groupQueue + q, 0, false
 }
 
-// put adds or updates the job stored under key; r nil removes it.
-func (x *jobIndex) put(key string, r *jobRecord) {
+// put adds or updates the job stored under key, as recorded at time at
+// (ms); r nil removes it.
+func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	e := x.jobs[key]
 	if r == nil {
 		if e != nil {
 			x.unlink(e)
+			x.unlinkRunnable(e)
+			x.unlinkResources(e)
 			delete(x.jobs, key)
 		}
 		return
+	}
+	runnableAt := at
+	if e != nil {
+		x.unlinkRunnable(e)
+		x.unlinkResources(e)
+		if e.status == batch.StatusRunnable && r.Status == batch.StatusRunnable && e.runnableAt != 0 {
+			runnableAt = e.runnableAt
+		}
 	}
 	group, idx, child := placement(r)
 	id := r.JobID
@@ -196,9 +236,26 @@ func (x *jobIndex) put(key string, r *jobRecord) {
 	if a := r.ArrayProperties; a != nil && !child {
 		e.arraySize = int32(a.Size)
 	}
+	e.queue = x.intern(r.JobQueueName)
+	if e.queue == "" {
+		e.queue = x.intern(batch.NameFromRef(batch.KindJobQueue, r.JobQueue))
+	}
+	if p := r.SchedulingPriority; p != nil {
+		e.priority = int32(*p)
+	}
+	e.attempts = int32(r.Attempts)
+	e.updatedAt = at
+	if e.status == batch.StatusRunnable {
+		e.runnableAt = runnableAt
+	}
+	if c := r.ConsumableResourceProperties; c != nil && len(c.ConsumableResourceList) > 0 {
+		e.resources = c
+	}
 	if moved {
 		x.link(e)
 	}
+	x.linkRunnable(e)
+	x.linkResources(e)
 }
 
 func (x *jobIndex) link(e *jobEntry) {
@@ -324,7 +381,7 @@ func (x *jobIndex) watch(ctx context.Context, kv jetstream.KeyValue, wg *sync.Wa
 	}
 	return watchBucket(ctx, kv, wg, log, loaded, func(e jetstream.KeyValueEntry) {
 		if e.Operation() != jetstream.KeyValuePut {
-			x.put(e.Key(), nil)
+			x.put(e.Key(), nil, 0)
 			return
 		}
 		var r jobRecord
@@ -332,7 +389,7 @@ func (x *jobIndex) watch(ctx context.Context, kv jetstream.KeyValue, wg *sync.Wa
 			log.Warn("job index: skipping undecodable job record", "key", e.Key(), "err", err)
 			return
 		}
-		x.put(e.Key(), &r)
+		x.put(e.Key(), &r, e.Created().UnixMilli())
 	})
 }
 

@@ -28,9 +28,9 @@ func TestJobIndex(t *testing.T) {
 	x := newJobIndex()
 	for i := range 6 {
 		id := fmt.Sprintf("j%d", i)
-		x.put(id, record(id, fmt.Sprintf("name-%d", i), "q", batch.StatusRunnable, int64(100+i), uint64(i+1)))
+		x.put(id, record(id, fmt.Sprintf("name-%d", i), "q", batch.StatusRunnable, int64(100+i), uint64(i+1)), 0)
 	}
-	x.put("other", record("other", "x", "q2", batch.StatusRunnable, 50, 99))
+	x.put("other", record("other", "x", "q2", batch.StatusRunnable, 50, 99), 0)
 	if got := x.count(groupQueue+"q", batch.StatusRunnable); got != 6 {
 		t.Fatalf("runnable in q = %d", got)
 	}
@@ -42,7 +42,7 @@ func TestJobIndex(t *testing.T) {
 		ExitCode *int   `json:"exitCode"`
 		Reason   string `json:"reason"`
 	}{ExitCode: &exit}
-	x.put("j2", r)
+	x.put("j2", r, 0)
 	list, next := x.list(listQuery{group: groupQueue + "q", status: batch.StatusRunnable, limit: 10})
 	if got := fmt.Sprint(ids(list)); got != "[j0 j1 j3 j4 j5]" || next != nil {
 		t.Fatalf("runnable = %s next=%v", got, next)
@@ -74,14 +74,14 @@ func TestJobIndex(t *testing.T) {
 		t.Fatalf("newest first = %s", got)
 	}
 	// Deletion.
-	x.put("j0", nil)
+	x.put("j0", nil, 0)
 	if x.has("j0") || x.count(groupQueue+"q", "") != 5 {
 		t.Fatal("j0 not removed")
 	}
 	// Array children are listed by parent, not in the queue, in index order.
 	for i := range 3 {
 		id := fmt.Sprintf("p:%d", 2-i)
-		x.put(events.Token(id), record(id, "p", "q", batch.StatusPending, 200, 0))
+		x.put(events.Token(id), record(id, "p", "q", batch.StatusPending, 200, 0), 0)
 	}
 	list, _ = x.list(listQuery{group: groupArray + "p", status: batch.StatusPending, limit: 10})
 	if got := fmt.Sprint(ids(list)); got != "[p:0 p:1 p:2]" || list[1].ArrayProperties == nil || *list[1].ArrayProperties.Index != 1 {
@@ -143,7 +143,7 @@ func TestJobIndexMemory(t *testing.T) {
 		id := newUUID()
 		r := record(id, fmt.Sprintf("job-%d", i), fmt.Sprintf("queue-%d", i%4), statuses[i%3], int64(1_700_000_000_000+i), uint64(i+1))
 		r.StatusReason = "Essential container in task exited"
-		x.put(events.Token(id), r)
+		x.put(events.Token(id), r, 0)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

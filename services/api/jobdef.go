@@ -217,6 +217,10 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 	if err := checkTags("tags", in.Tags); err != nil {
 		return nil, err
 	}
+	consumables, err := checkConsumableProperties("consumableResourceProperties", in.ConsumableResourceProperties)
+	if err != nil {
+		return nil, err
+	}
 	orch := "ECS"
 	if eks {
 		orch = "EKS"
@@ -237,7 +241,7 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 		NodeProperties:               orNil(in.NodeProperties),
 		EcsProperties:                orNil(in.EcsProperties),
 		EksProperties:                orNil(in.EksProperties),
-		ConsumableResourceProperties: orNil(in.ConsumableResourceProperties),
+		ConsumableResourceProperties: consumables,
 	}, nil
 }
 
@@ -260,6 +264,9 @@ func cleanContainer(c batch.ContainerProperties) batch.ContainerProperties {
 func (s *Server) registerJobDefinition(ctx context.Context, in *batch.RegisterJobDefinitionInput) (*batch.RegisterJobDefinitionOutput, error) {
 	def, err := newJobDefinition(in)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.requireResources(ctx, "consumableResourceProperties", def.ConsumableResourceProperties); err != nil {
 		return nil, err
 	}
 	name := def.JobDefinitionName

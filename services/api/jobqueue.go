@@ -19,6 +19,14 @@ func checkPriority(p int) error {
 	return nil
 }
 
+// checkMaxRunning validates the maxRunningJobs addition of a queue.
+func checkMaxRunning(n int) error {
+	if n < 0 {
+		return clientErr("maxRunningJobs %d must not be negative: use 0 for no limit", n)
+	}
+	return nil
+}
+
 // resolveEnvironmentOrder checks a queue's computeEnvironmentOrder against
 // the existing environments and returns it sorted by order, with every
 // environment named by its ARN as AWS stores it. fargate reports whether
@@ -105,6 +113,19 @@ func (s *Server) createJobQueue(ctx context.Context, in *batch.CreateJobQueueInp
 	if err != nil {
 		return nil, err
 	}
+	policy := ""
+	if in.SchedulingPolicyArn != "" {
+		if policy, err = s.resolvePolicy(ctx, in.SchedulingPolicyArn); err != nil {
+			return nil, err
+		}
+	}
+	maxRunning := 0
+	if in.MaxRunningJobs != nil {
+		if err := checkMaxRunning(*in.MaxRunningJobs); err != nil {
+			return nil, err
+		}
+		maxRunning = *in.MaxRunningJobs
+	}
 	qtype := in.JobQueueType
 	if qtype == "" {
 		qtype = "ECS"
@@ -116,7 +137,7 @@ func (s *Server) createJobQueue(ctx context.Context, in *batch.CreateJobQueueInp
 		JobQueueName:             in.JobQueueName,
 		JobQueueArn:              batch.ARN(batch.KindJobQueue, in.JobQueueName),
 		State:                    state,
-		SchedulingPolicyArn:      in.SchedulingPolicyArn,
+		SchedulingPolicyArn:      policy,
 		Status:                   statusValid,
 		StatusReason:             "JobQueue Healthy",
 		Priority:                 *in.Priority,
@@ -124,6 +145,7 @@ func (s *Server) createJobQueue(ctx context.Context, in *batch.CreateJobQueueInp
 		JobQueueType:             qtype,
 		Tags:                     maps.Clone(in.Tags),
 		JobStateTimeLimitActions: orNil(in.JobStateTimeLimitActions),
+		MaxRunningJobs:           maxRunning,
 	}
 	created, err := s.queues.create(ctx, q.JobQueueName, q)
 	if err != nil {
@@ -152,10 +174,22 @@ func (s *Server) updateJobQueue(ctx context.Context, in *batch.UpdateJobQueueInp
 	if present(in.ServiceEnvironmentOrder) {
 		return nil, clientErr("serviceEnvironmentOrder (SageMaker service environments) is not supported: use computeEnvironmentOrder")
 	}
+	if in.MaxRunningJobs != nil {
+		if err := checkMaxRunning(*in.MaxRunningJobs); err != nil {
+			return nil, err
+		}
+	}
 	var order []batch.ComputeEnvironmentOrder
 	if in.ComputeEnvironmentOrder != nil {
 		var err error
 		if order, _, err = s.resolveEnvironmentOrder(ctx, in.ComputeEnvironmentOrder); err != nil {
+			return nil, err
+		}
+	}
+	policy := ""
+	if in.SchedulingPolicyArn != "" {
+		var err error
+		if policy, err = s.resolvePolicy(ctx, in.SchedulingPolicyArn); err != nil {
 			return nil, err
 		}
 	}
@@ -164,11 +198,14 @@ func (s *Server) updateJobQueue(ctx context.Context, in *batch.UpdateJobQueueInp
 		return nil, clientErr("job queue %s does not exist", in.JobQueue)
 	}
 	q, err := s.queues.update(ctx, name, func(q *batch.JobQueueDetail) error {
-		if in.SchedulingPolicyArn != "" && q.SchedulingPolicyArn == "" {
+		if policy != "" && q.SchedulingPolicyArn == "" {
 			return clientErr("job queue %s is FIFO: a scheduling policy cannot be added to a queue created without one; create a new queue with schedulingPolicyArn", name)
 		}
-		if in.SchedulingPolicyArn != "" {
-			q.SchedulingPolicyArn = in.SchedulingPolicyArn
+		if policy != "" {
+			q.SchedulingPolicyArn = policy
+		}
+		if in.MaxRunningJobs != nil {
+			q.MaxRunningJobs = *in.MaxRunningJobs
 		}
 		if in.State != "" {
 			q.State = in.State

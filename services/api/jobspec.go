@@ -89,18 +89,6 @@ func checkOverridesFit(def *batch.JobDefinition, in *batch.SubmitJobInput) error
 	return nil
 }
 
-// checkShare enforces the fair-share rule: a shareIdentifier is required on
-// a queue with a scheduling policy and refused on a FIFO queue.
-func checkShare(q *batch.JobQueueDetail, share string) error {
-	if q.SchedulingPolicyArn == "" && share != "" {
-		return clientErr("shareIdentifier is not allowed: job queue %s has no scheduling policy (it is FIFO)", q.JobQueueName)
-	}
-	if q.SchedulingPolicyArn != "" && share == "" {
-		return clientErr("shareIdentifier is required: job queue %s uses the fair-share scheduling policy %s", q.JobQueueName, q.SchedulingPolicyArn)
-	}
-	return nil
-}
-
 // buildJob makes the SUBMITTED job record. The caller has validated the
 // input (checkSubmitInput) and the definition kind (unsupportedYet).
 func buildJob(in *batch.SubmitJobInput, def *batch.JobDefinition, q *batch.JobQueueDetail, id string, now int64) (batch.JobDetail, error) {

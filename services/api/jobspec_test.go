@@ -237,15 +237,6 @@ func TestUnsupportedYet(t *testing.T) {
 	wantErr(t, unsupportedYet(def, &batch.SubmitJobInput{ArrayProperties: &batch.ArrayProperties{Size: 3}}), "array jobs (arrayProperties) are not supported yet")
 }
 
-func TestCheckShare(t *testing.T) {
-	fifo := &batch.JobQueueDetail{JobQueueName: "fifo"}
-	fair := &batch.JobQueueDetail{JobQueueName: "fair", SchedulingPolicyArn: batch.ARN(batch.KindSchedulingPolicy, "p")}
-	wantErr(t, checkShare(fifo, ""), "")
-	wantErr(t, checkShare(fifo, "a"), "shareIdentifier is not allowed: job queue fifo has no scheduling policy")
-	wantErr(t, checkShare(fair, ""), "shareIdentifier is required")
-	wantErr(t, checkShare(fair, "a"), "")
-}
-
 func TestCheckOverridesFit(t *testing.T) {
 	def := testDefinition()
 	wantErr(t, checkOverridesFit(def, &batch.SubmitJobInput{ContainerOverrides: &batch.ContainerOverrides{}}), "")

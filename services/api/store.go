@@ -17,6 +17,10 @@ import (
 // errNotFound says a key is not in a bucket.
 var errNotFound = errors.New("not found")
 
+// errUnchanged, returned by an update's change function, leaves the value
+// as it is (update returns it unchanged).
+var errUnchanged = errors.New("unchanged")
+
 // maxCASAttempts bounds the compare-and-set retries of one update.
 const maxCASAttempts = 100
 
@@ -221,4 +225,32 @@ func (c *kvCache[T]) update(ctx context.Context, key string, change func(*T) err
 		return v, nil
 	}
 	return nil, fmt.Errorf("update %s/%s: still conflicting after %d attempts", c.kv.Bucket(), key, maxCASAttempts)
+}
+
+// remove deletes key after check approved its current value, with
+// compare-and-set on the revision read, starting again when another writer
+// got there first. It returns errNotFound for a missing key and check's
+// error unchanged.
+func (c *kvCache[T]) remove(ctx context.Context, key string, check func(*T) error) (*T, error) {
+	for range maxCASAttempts {
+		v, rev, err := c.read(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if err := check(v); err != nil {
+			return nil, err
+		}
+		err = c.kv.Delete(ctx, key, jetstream.LastRevision(rev))
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("delete %s/%s: %w", c.kv.Bucket(), key, err)
+		}
+		// The delete marker's revision is above rev; the watch brings the
+		// exact one, which then replaces this (rev+1 is never newer).
+		c.apply(key, rev+1, nil)
+		return v, nil
+	}
+	return nil, fmt.Errorf("delete %s/%s: still conflicting after %d attempts", c.kv.Bucket(), key, maxCASAttempts)
 }

@@ -42,6 +42,9 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 	if err := s.checkDependenciesExist(ctx, in.DependsOn); err != nil {
 		return nil, err
 	}
+	if job.ConsumableResourceProperties, err = s.jobConsumables(ctx, def, in); err != nil {
+		return nil, err
+	}
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 		job.TraceID = sc.TraceID().String()
 	}

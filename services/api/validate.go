@@ -15,6 +15,8 @@ import (
 const (
 	maxNameLen        = 128
 	maxTags           = 50
+	maxTagKeyLen      = 128
+	maxTagValueLen    = 256
 	maxDependencies   = 1000 // AWS allows 20; batchd goes beyond (DESIGN §3)
 	maxDescribeJobs   = 100
 	maxDescribeItems  = 100
@@ -108,11 +110,14 @@ func checkTags(field string, tags map[string]string) error {
 		return clientErr("%s has %d tags: at most %d are allowed", field, len(tags), maxTags)
 	}
 	for k, v := range tags {
-		if k == "" || len(k) > 128 {
-			return clientErr("%s key %q is invalid: keys are 1 to 128 characters", field, k)
+		if k == "" || len(k) > maxTagKeyLen {
+			return clientErr("%s key %q is invalid: keys are 1 to %d characters", field, k, maxTagKeyLen)
 		}
-		if len(v) > 256 {
-			return clientErr("%s value of %q is %d characters: at most 256 are allowed", field, k, len(v))
+		if len(v) > maxTagValueLen {
+			return clientErr("%s value of %q is %d characters: at most %d are allowed", field, k, len(v), maxTagValueLen)
+		}
+		if len(k) >= 4 && strings.EqualFold(k[:4], "aws:") {
+			return clientErr("%s key %q is invalid: the aws: prefix is reserved for AWS use", field, k)
 		}
 	}
 	return nil

@@ -179,6 +179,12 @@ func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) err
 			return err
 		}
 		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyExited(j, f) })
+	case "tag":
+		var f events.JobTagged
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		return m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyTagged(j, f) })
 	default:
 		m.log.Debug("monitor: ignoring unknown subject", "subject", msg.Subject())
 		return nil
