@@ -18,9 +18,9 @@ import (
 
 // request is one request the fake API received.
 type request struct {
-	Method, Path string
-	Header       http.Header
-	Body         []byte
+	Method, Path, Query string
+	Header              http.Header
+	Body                []byte
 }
 
 // answer is a canned answer: a status, the X-Amzn-ErrorType header (for
@@ -46,7 +46,7 @@ func newFakeAPI(t *testing.T) (*fakeAPI, *httptest.Server) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
-		f.reqs = append(f.reqs, request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body})
+		f.reqs = append(f.reqs, request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body})
 		var a answer
 		if f.handle != nil {
 			var m map[string]any

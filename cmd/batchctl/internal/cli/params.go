@@ -95,6 +95,21 @@ var descriptions = map[string]string{
 	"eksPropertiesOverride":                "changes to the EKS pod: JSON",
 	"consumableResourceProperties":         "consumable resources the jobs need: JSON",
 	"consumableResourcePropertiesOverride": "changes to the consumable resources: JSON",
+
+	"name":                   "name of the scheduling policy",
+	"arn":                    "ARN of the scheduling policy",
+	"arns":                   "ARNs of the scheduling policies",
+	"fairsharePolicy":        "fair-share settings: JSON or shorthand (shareDecaySeconds=N,computeReservation=N,shareDistribution=[{shareIdentifier=A,weightFactor=0.5}])",
+	"quotaSharePolicy":       "quota-share settings (not supported)",
+	"consumableResourceName": "name of the consumable resource",
+	"consumableResource":     "consumable resource, by name or ARN",
+	"totalQuantity":          "total quantity of the resource",
+	"resourceType":           "REPLENISHABLE (returned when a job ends, the default) or NON_REPLENISHABLE",
+	"operation":              "SET, ADD or REMOVE",
+	"quantity":               "the new total (SET) or the amount to ADD or REMOVE",
+	"clientToken":            "makes the update idempotent for 8 hours",
+	"resourceArn":            "ARN of the resource",
+	"tagKeys":                "keys of the tags to remove",
 }
 
 // newParamFlags registers the flags of op on cmd.
