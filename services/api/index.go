@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ type jobEntry struct {
 	attempts     int32
 	updatedAt    int64 // when the record last changed (ms)
 	runnableAt   int64 // when the job was last seen entering RUNNABLE (ms)
+	vcpuMilli    int64 // thousandths of the vCPUs the job needs
 	// resources are the consumable resources the job needs (nil: none).
 	resources *batch.ConsumableResourceProperties
 }
@@ -73,28 +75,33 @@ func (e *jobEntry) summary() batch.JobSummary {
 
 // jobRecord is the part of a job record the index reads.
 type jobRecord struct {
-	JobID           string          `json:"jobId"`
-	JobName         string          `json:"jobName"`
-	JobQueue        string          `json:"jobQueue"`
-	JobQueueName    string          `json:"jobQueueName"`
-	Status          batch.JobStatus `json:"status"`
-	StatusReason    string          `json:"statusReason"`
-	ShareIdentifier string          `json:"shareIdentifier"`
-	CreatedAt       int64           `json:"createdAt"`
-	StartedAt       int64           `json:"startedAt"`
-	StoppedAt       int64           `json:"stoppedAt"`
-	JobDefinition   string          `json:"jobDefinition"`
-	Seq             uint64          `json:"seq"`
-	Container       *struct {
-		ExitCode *int   `json:"exitCode"`
-		Reason   string `json:"reason"`
-	} `json:"container"`
+	JobID           string           `json:"jobId"`
+	JobName         string           `json:"jobName"`
+	JobQueue        string           `json:"jobQueue"`
+	JobQueueName    string           `json:"jobQueueName"`
+	Status          batch.JobStatus  `json:"status"`
+	StatusReason    string           `json:"statusReason"`
+	ShareIdentifier string           `json:"shareIdentifier"`
+	CreatedAt       int64            `json:"createdAt"`
+	StartedAt       int64            `json:"startedAt"`
+	StoppedAt       int64            `json:"stoppedAt"`
+	JobDefinition   string           `json:"jobDefinition"`
+	Seq             uint64           `json:"seq"`
+	Container       *recordContainer `json:"container"`
 	ArrayProperties *struct {
 		Size int `json:"size"`
 	} `json:"arrayProperties"`
 	SchedulingPriority           *int                                `json:"schedulingPriority"`
 	Attempts                     elementCount                        `json:"attempts"`
 	ConsumableResourceProperties *batch.ConsumableResourceProperties `json:"consumableResourceProperties"`
+}
+
+// recordContainer is the part of a job's container the index reads.
+type recordContainer struct {
+	ExitCode             *int                        `json:"exitCode"`
+	Reason               string                      `json:"reason"`
+	Vcpus                int                         `json:"vcpus"`
+	ResourceRequirements []batch.ResourceRequirement `json:"resourceRequirements"`
 }
 
 // elementCount decodes a JSON list as the number of its elements.
@@ -145,11 +152,14 @@ type jobIndex struct {
 	// byResource holds the jobs that need each consumable resource, by
 	// resource name, with the quantities they hold.
 	byResource map[string]*resourceJobs
+	// usage is the capacity the STARTING and RUNNING jobs of each queue
+	// use, by queue name.
+	usage map[string]*queueUsage
 }
 
 func newJobIndex() *jobIndex {
 	return &jobIndex{jobs: map[string]*jobEntry{}, groups: map[string]*jobGroup{}, interned: map[string]string{}, ready: make(chan struct{}),
-		runnable: map[string]*orderedSet{}, byResource: map[string]*resourceJobs{}}
+		runnable: map[string]*orderedSet{}, byResource: map[string]*resourceJobs{}, usage: map[string]*queueUsage{}}
 }
 
 // intern returns the shared copy of s (bounded, so unique strings such as
@@ -194,6 +204,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 			x.unlink(e)
 			x.unlinkRunnable(e)
 			x.unlinkResources(e)
+			x.unlinkUsage(e)
 			delete(x.jobs, key)
 		}
 		return
@@ -202,6 +213,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 	if e != nil {
 		x.unlinkRunnable(e)
 		x.unlinkResources(e)
+		x.unlinkUsage(e)
 		if e.status == batch.StatusRunnable && r.Status == batch.StatusRunnable && e.runnableAt != 0 {
 			runnableAt = e.runnableAt
 		}
@@ -232,6 +244,9 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 		if c.ExitCode != nil {
 			e.exitCode, e.hasExitCode = int32(*c.ExitCode), true
 		}
+		if res, err := batch.ParseResources(c.ResourceRequirements, c.Vcpus, 0); err == nil {
+			e.vcpuMilli = int64(math.Round(res.VCPUs * 1000))
+		}
 	}
 	if a := r.ArrayProperties; a != nil && !child {
 		e.arraySize = int32(a.Size)
@@ -256,6 +271,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 	}
 	x.linkRunnable(e)
 	x.linkResources(e)
+	x.linkUsage(e)
 }
 
 func (x *jobIndex) link(e *jobEntry) {

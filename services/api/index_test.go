@@ -38,10 +38,7 @@ func TestJobIndex(t *testing.T) {
 	r := record("j2", "name-2", "q", batch.StatusRunning, 102, 3)
 	exit := 0
 	r.StartedAt = 500
-	r.Container = &struct {
-		ExitCode *int   `json:"exitCode"`
-		Reason   string `json:"reason"`
-	}{ExitCode: &exit}
+	r.Container = &recordContainer{ExitCode: &exit}
 	x.put("j2", r, 0)
 	list, next := x.list(listQuery{group: groupQueue + "q", status: batch.StatusRunnable, limit: 10})
 	if got := fmt.Sprint(ids(list)); got != "[j0 j1 j3 j4 j5]" || next != nil {

@@ -79,6 +79,37 @@ func TestSDKJobQueueSnapshot(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Utilization: the vCPUs of STARTING and RUNNING jobs, in total and by
+	// share. The FIFO queue has two RUNNING jobs of 1 vCPU.
+	util := func(queue string) *types.QueueSnapshotUtilizationDetail {
+		return must(c.GetJobQueueSnapshot(ctx(t), &awsbatch.GetJobQueueSnapshotInput{JobQueue: aws.String(queue)})).QueueUtilization
+	}
+	if u := util("q"); len(u.TotalCapacityUsage) != 1 || aws.ToString(u.TotalCapacityUsage[0].CapacityUnit) != "VCPU" ||
+		aws.ToFloat64(u.TotalCapacityUsage[0].Quantity) != 2 || u.FairshareUtilization != nil || aws.ToInt64(u.LastUpdatedAt) == 0 {
+		t.Fatalf("FIFO utilization = %+v", u)
+	}
+	for i, share := range []string{"a", "b", "b"} {
+		out := must(c.SubmitJob(ctx(t), &awsbatch.SubmitJobInput{JobName: aws.String(fmt.Sprintf("r%d", i)), JobQueue: aws.String("fq"), JobDefinition: aws.String("sleep"),
+			ShareIdentifier: aws.String(share), ContainerOverrides: &types.ContainerOverrides{ResourceRequirements: []types.ResourceRequirement{
+				{Type: types.ResourceTypeVcpu, Value: aws.String(fmt.Sprint(i + 1))}}}}))
+		rec := must(a.srv.lookupJob(ctx(t), aws.ToString(out.JobId)))
+		rec.Status = batch.StatusRunning
+		a.putRecord(t, *rec)
+	}
+	eventually(t, "the fair-share utilization", func() error {
+		u := util("fq")
+		fs := u.FairshareUtilization
+		if aws.ToFloat64(u.TotalCapacityUsage[0].Quantity) != 6 || fs == nil || aws.ToInt64(fs.ActiveShareCount) != 2 || len(fs.TopCapacityUtilization) != 2 {
+			return fmt.Errorf("utilization %+v / %+v", u, fs)
+		}
+		top := fs.TopCapacityUtilization
+		if aws.ToString(top[0].ShareIdentifier) != "b" || aws.ToFloat64(top[0].CapacityUsage[0].Quantity) != 5 ||
+			aws.ToString(top[1].ShareIdentifier) != "a" || aws.ToFloat64(top[1].CapacityUsage[0].Quantity) != 1 {
+			return fmt.Errorf("top shares %+v", top)
+		}
+		return nil
+	})
 	_, err := c.GetJobQueueSnapshot(ctx(t), &awsbatch.GetJobQueueSnapshotInput{JobQueue: aws.String("nope")})
 	clientException(t, err, "job queue nope does not exist")
 }

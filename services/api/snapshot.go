@@ -15,7 +15,9 @@ const frontOfQueueSize = 100
 // replica's job index. earliestTimeAtPosition is when the job was last
 // seen entering RUNNABLE; lastUpdatedAt is when the newest of the listed
 // jobs last changed (the snapshot time when none is listed).
-// frontOfQuotaShares and queueUtilization are not returned.
+// queueUtilization is the vCPUs the queue's STARTING and RUNNING jobs need,
+// in total and (fair-share queues) for the 20 shares using the most.
+// frontOfQuotaShares is not returned (quota shares are not supported).
 func (s *Server) getJobQueueSnapshot(ctx context.Context, in *batch.GetJobQueueSnapshotInput) (*batch.GetJobQueueSnapshotOutput, error) {
 	if in.JobQueue == "" {
 		return nil, clientErr("jobQueue is required: give the name or ARN of a job queue")
@@ -35,9 +37,14 @@ func (s *Server) getJobQueueSnapshot(ctx context.Context, in *batch.GetJobQueueS
 	if err := s.index.waitReady(ctx); err != nil {
 		return nil, err
 	}
-	jobs, last := s.index.frontOfQueue(q.JobQueueName, q.SchedulingPolicyArn != "", frontOfQueueSize)
+	now := s.now().UnixMilli()
+	fairShare := q.SchedulingPolicyArn != ""
+	jobs, last := s.index.frontOfQueue(q.JobQueueName, fairShare, frontOfQueueSize)
 	if last == 0 {
-		last = s.now().UnixMilli()
+		last = now
 	}
-	return &batch.GetJobQueueSnapshotOutput{FrontOfQueue: &batch.FrontOfQueueDetail{Jobs: jobs, LastUpdatedAt: last}}, nil
+	return &batch.GetJobQueueSnapshotOutput{
+		FrontOfQueue:     &batch.FrontOfQueueDetail{Jobs: jobs, LastUpdatedAt: last},
+		QueueUtilization: s.index.queueUtilization(q.JobQueueName, fairShare, now),
+	}, nil
 }
