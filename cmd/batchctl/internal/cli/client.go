@@ -25,7 +25,8 @@ const dummyKey = "batchctl"
 // client returns an AWS SDK Batch client for the endpoint, signing with
 // AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when set
 // and dummy keys otherwise. AWS_MAX_ATTEMPTS sets the attempts per call.
-func (a *app) client() *batch.Client {
+// Non-nil options are applied to the client.
+func (a *app) client(options ...func(*batch.Options)) *batch.Client {
 	id, secret, token := a.env.Getenv("AWS_ACCESS_KEY_ID"), a.env.Getenv("AWS_SECRET_ACCESS_KEY"), a.env.Getenv("AWS_SESSION_TOKEN")
 	if id == "" || secret == "" {
 		id, secret, token = dummyKey, dummyKey, ""
@@ -41,6 +42,11 @@ func (a *app) client() *batch.Client {
 	if a.debug {
 		opts.ClientLogMode = aws.LogRequestWithBody | aws.LogResponseWithBody | aws.LogRetries
 		opts.Logger = logging.NewStandardLogger(a.env.Stderr)
+	}
+	for _, o := range options {
+		if o != nil {
+			o(&opts)
+		}
 	}
 	return batch.New(opts)
 }

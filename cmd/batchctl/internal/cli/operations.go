@@ -27,6 +27,8 @@ type operation struct {
 	// resultKey is the wire name of the list a paginated answer holds; ""
 	// when the operation is not paginated.
 	resultKey string
+	// additions are batchd's members beyond AWS's request (additions.go).
+	additions []addition
 	call      func(ctx context.Context, c *batch.Client, in any, opts ...func(*batch.Options)) error
 }
 
@@ -55,11 +57,11 @@ func operations() []*operation {
 		newOperation("update-compute-environment", "UpdateComputeEnvironment", "Update a compute environment",
 			(*batch.Client).UpdateComputeEnvironment).requires("computeEnvironment"),
 		newOperation("create-job-queue", "CreateJobQueue", "Create a job queue",
-			(*batch.Client).CreateJobQueue).requires("jobQueueName", "priority"),
+			(*batch.Client).CreateJobQueue).requires("jobQueueName", "priority").withAdditions(maxRunningJobsAddition),
 		newOperation("describe-job-queues", "DescribeJobQueues", "Describe job queues",
 			(*batch.Client).DescribeJobQueues).args("jobQueues").pages("jobQueues"),
 		newOperation("update-job-queue", "UpdateJobQueue", "Update a job queue",
-			(*batch.Client).UpdateJobQueue).requires("jobQueue"),
+			(*batch.Client).UpdateJobQueue).requires("jobQueue").withAdditions(maxRunningJobsAddition),
 		newOperation("register-job-definition", "RegisterJobDefinition", "Register a job definition (a new revision)",
 			(*batch.Client).RegisterJobDefinition).requires("jobDefinitionName", "type"),
 		newOperation("describe-job-definitions", "DescribeJobDefinitions", "Describe job definitions",
@@ -137,6 +139,7 @@ takes the whole request; flags given as well override its fields.`,
 		cmd.Args = cobra.NoArgs
 	}
 	pf = newParamFlags(op, cmd)
+	registerAdditions(op, cmd)
 	return cmd
 }
 
@@ -150,8 +153,12 @@ func (a *app) runOperation(cmd *cobra.Command, op *operation, pf *paramFlags, ar
 	if err != nil {
 		return err
 	}
+	adds, err := additionValues(op, cmd)
+	if err != nil {
+		return err
+	}
 	ctx := cmd.Context()
-	c := a.client()
+	c := a.client(addToBody(adds))
 	paginate := op.resultKey != "" && !a.noPage && isNilField(in, "NextToken") && isNilField(in, "MaxResults")
 	if !paginate {
 		body, err := a.invoke(ctx, c, op, in.Interface())

@@ -3,6 +3,7 @@ package cli
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +66,28 @@ func TestResourceOperationsSendTheAWSRequests(t *testing.T) {
 		if tc.body != "" {
 			assertJSONEqual(t, reqs[0].Body, tc.body)
 		}
+	}
+}
+
+// TestMaxRunningJobsAddition checks --max-running-jobs, which the AWS SDK
+// cannot send: it is added to the JSON body the SDK serialized.
+func TestMaxRunningJobsAddition(t *testing.T) {
+	api, srv := newFakeAPI(t)
+	api.handle = func(string, map[string]any) answer { return answer{body: `{"jobQueueName":"q","jobQueueArn":"a"}`} }
+	r := runCLI(t, srv.URL, "create-job-queue", "--job-queue-name", "q", "--priority", "1", "--compute-environment-order", "order=1,computeEnvironment=ce", "--max-running-jobs", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	assertJSONEqual(t, api.requests()[0].Body, `{"jobQueueName":"q","priority":1,"computeEnvironmentOrder":[{"order":1,"computeEnvironment":"ce"}],"maxRunningJobs":3}`)
+	if r := runCLI(t, srv.URL, "update-job-queue", "--job-queue", "q", "--max-running-jobs", "0"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	assertJSONEqual(t, api.requests()[1].Body, `{"jobQueue":"q","maxRunningJobs":0}`)
+	if r := runCLI(t, srv.URL, "update-job-queue", "--job-queue", "q"); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	assertJSONEqual(t, api.requests()[2].Body, `{"jobQueue":"q"}`)
+	if r := runCLI(t, srv.URL, "update-job-queue", "--job-queue", "q", "--max-running-jobs", "many"); r.code != ExitUsage || !strings.Contains(r.stderr, `argument --max-running-jobs: invalid integer value "many"`) {
+		t.Fatalf("bad value: exit %d: %s", r.code, r.stderr)
 	}
 }
