@@ -21,7 +21,7 @@ if ! curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
 fi
 
 echo "== podman stays in the launcher"
-for dir in pkg services/api services/scheduler services/monitor services/notifier cmd/batchctl; do
+for dir in pkg services/api services/scheduler services/monitor services/notifier cmd/batchctl cmd/batchbench; do
   if go list -deps "./$dir/..." | grep -q 'containers/podman'; then
     echo "FAIL: $dir depends on Podman; only services/launcher (and cmd/batchd through it) may" >&2
     exit 1

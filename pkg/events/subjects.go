@@ -39,6 +39,10 @@ const (
 	HeaderStream        = "Batch-Stream"
 	HeaderType          = "Batch-Type"
 	HeaderLogTime       = "Batch-Time"
+	// HeaderDecidedAt on a job state change event is the RFC 3339 time
+	// (nanoseconds, UTC) at which the monitor stored the change in the job
+	// record, so a subscriber can tell how late it hears of it.
+	HeaderDecidedAt = "Batch-Decided-At"
 )
 
 // Token makes a job id usable as one subject token or KV key: array

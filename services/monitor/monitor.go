@@ -267,16 +267,23 @@ func (m *monitor) reannounce(ctx context.Context, jobID string) error {
 
 // announce publishes the job's current status. The event id names the job,
 // the attempt and the status, so announcing the same change twice stores
-// it once.
+// it once. It is called right after the record is stored: the header
+// Batch-Decided-At carries that moment.
 func (m *monitor) announce(ctx context.Context, job batch.JobDetail) error {
+	decided := m.clock() // the record holding this status is stored
 	id := fmt.Sprintf("%s/%d/%s", job.JobID, len(job.Attempts), job.Status)
-	ev := events.NewJobStateChange(id, m.clock(), job)
+	ev := events.NewJobStateChange(id, decided, job)
 	queue := job.JobQueueName
 	if queue == "" {
 		queue = batch.NameFromRef(batch.KindJobQueue, job.JobQueue)
 	}
-	if _, err := bus.Publish(ctx, m.js, events.EventSubject(queue, string(job.Status)), events.TypeJobStateChange, id, ev); err != nil {
+	msg, err := bus.NewMsg(ctx, events.EventSubject(queue, string(job.Status)), events.TypeJobStateChange, id, ev)
+	if err != nil {
 		return fmt.Errorf("announce %s: %w", id, err)
+	}
+	msg.Header.Set(events.HeaderDecidedAt, decided.UTC().Format(time.RFC3339Nano))
+	if _, err := m.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("announce %s: publish: %w", id, err)
 	}
 	return nil
 }
