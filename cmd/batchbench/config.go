@@ -15,9 +15,9 @@ type config struct {
 	scratch    string // data folder; empty: a new temporary folder
 	keep       bool   // keep the scratch folder
 	image      string
-	verbose    bool
 	timeout    time.Duration
 	podmanSock string
+	profileDir string // CPU profiles of batchd per phase
 
 	concurrency   int // e2e and latency: jobs (1 vCPU each) at once
 	e2eJobs       int
@@ -46,7 +46,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the scratch folder (batchd.log, the JetStream store)")
 	fs.StringVar(&c.image, "image", "localhost/batch-sample:latest", "local image of the trivial containers (must have true and sleep)")
 	fs.StringVar(&c.podmanSock, "podman-socket", "/run/podman/podman.sock", "Podman API socket (batchd's launcher uses it; the bench inspects containers there)")
-	fs.BoolVar(&c.verbose, "v", false, "log progress in more detail")
+	fs.StringVar(&c.profileDir, "profile", "", "write CPU profiles of batchd for each phase into this folder (5 s each: go tool pprof -top DIR/e2e-*.pprof)")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Minute, "give up after this long")
 	concurrency := fs.Int("concurrency", 0, "1-vCPU jobs at once in the e2e and latency phases, for batchd and for bare podman (default 2: one per core)")
 	e2e := fs.Int("e2e-jobs", 0, "trivial containers run through batchd and through bare podman (default 500; quick 30)")

@@ -70,10 +70,10 @@ func (b *bench) latency(ctx context.Context) error {
 	type job struct {
 		id                          string
 		runnable, starting, running time.Time
-		stopped                     time.Time
+		stopped, final              time.Time
 	}
 	var list []job
-	var stops []time.Time
+	var stops []job // the same jobs, in the order their containers stopped
 	for _, id := range ids {
 		j := job{id: id}
 		for status, t := range map[string]*time.Time{"RUNNABLE": &j.runnable, "STARTING": &j.starting, "RUNNING": &j.running} {
@@ -88,17 +88,24 @@ func (b *bench) latency(ctx context.Context) error {
 			return fmt.Errorf("job %s: DescribeJobs gives no stoppedAt", id)
 		}
 		j.stopped = time.UnixMilli(d.StoppedAt)
-		stops = append(stops, j.stopped)
+		if e, ok := b.rec.event(id, "SUCCEEDED"); ok {
+			j.final = e.decided
+		}
 		list = append(list, j)
 	}
+	stops = slices.Clone(list)
 	slices.SortFunc(list, func(a, b job) int { return a.starting.Compare(b.starting) })
-	slices.SortFunc(stops, func(a, b time.Time) int { return a.Compare(b) })
-	var figures, raw, owns []time.Duration
+	slices.SortFunc(stops, func(a, b job) int { return a.stopped.Compare(b.stopped) })
+	var figures, raw, owns, exitToFinal, finalToStarting, startingToRunning []time.Duration
 	for r, j := range list {
 		free := j.runnable
-		if r >= c && stops[r-c].After(free) {
-			free = stops[r-c]
+		if r >= c && stops[r-c].stopped.After(free) {
+			prev := stops[r-c]
+			free = prev.stopped
+			exitToFinal = append(exitToFinal, prev.final.Sub(prev.stopped))
+			finalToStarting = append(finalToStarting, j.starting.Sub(prev.final))
 		}
+		startingToRunning = append(startingToRunning, j.running.Sub(j.starting))
 		o := own[j.id]
 		ownStart := o.started.Sub(o.created)
 		figures = append(figures, j.running.Sub(free)-ownStart)
@@ -110,6 +117,13 @@ func (b *bench) latency(ctx context.Context) error {
 	f["runnable_to_running_p99_ms"] = round(percentile(figures, 99), 1)
 	f["runnable_to_running_raw_p50_ms"] = round(percentile(raw, 50), 1)
 	f["container_own_start_p50_ms"] = round(percentile(owns, 50), 1)
+	// Where the time goes, for the jobs that waited for capacity: the
+	// previous container's exit to its SUCCEEDED being stored, that to this
+	// job's STARTING (the scheduler placed it), and STARTING to RUNNING
+	// (the launcher created and started the container).
+	f["exit_to_succeeded_p50_ms"] = round(percentile(exitToFinal, 50), 1)
+	f["succeeded_to_starting_p50_ms"] = round(percentile(finalToStarting, 50), 1)
+	f["starting_to_running_p50_ms"] = round(percentile(startingToRunning, 50), 1)
 	f["latency_jobs"] = n
 	return nil
 }

@@ -82,6 +82,12 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		return nil, err
 	}
 	defer b.cl.close()
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return nil, err
+		}
+		b.logf("pprof of batchd: http://%s/debug/pprof/ (profiles of each phase go to %s)", srv.pprofAddr, cfg.profileDir)
+	}
 	if b.rec, err = newRecorder(b.cl.nc, queueWarm, queueSched, queueLatency, queueE2E); err != nil {
 		return nil, err
 	}
@@ -103,7 +109,10 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 	}
 	for _, p := range phases {
 		b.logf("phase: %s", p.name)
-		if err := p.fn(ctx); err != nil {
+		stopProfile := b.profilePhase(ctx, p.name)
+		err := p.fn(ctx)
+		stopProfile()
+		if err != nil {
 			if !srv.alive() {
 				err = fmt.Errorf("%w\nbatchd exited; its log ends:\n%s", err, srv.tail())
 			}

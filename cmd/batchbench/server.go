@@ -83,12 +83,13 @@ func buildBatchd(ctx context.Context, repo, out string) error {
 
 // server is the batchd child process under measurement.
 type server struct {
-	cmd      *exec.Cmd
-	data     string
-	httpAddr string
-	natsAddr string
-	logPath  string
-	done     chan struct{}
+	cmd       *exec.Cmd
+	data      string
+	httpAddr  string
+	natsAddr  string
+	pprofAddr string
+	logPath   string
+	done      chan struct{}
 }
 
 func freeAddr() (string, error) {
@@ -114,13 +115,17 @@ func startServer(ctx context.Context, bin, data string, vcpus int) (*server, err
 	if err != nil {
 		return nil, err
 	}
-	s := &server{data: data, httpAddr: h, natsAddr: n, logPath: filepath.Join(data, "batchd.log"), done: make(chan struct{})}
+	pp, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{data: data, httpAddr: h, natsAddr: n, pprofAddr: pp, logPath: filepath.Join(data, "batchd.log"), done: make(chan struct{})}
 	logf, err := os.Create(s.logPath)
 	if err != nil {
 		return nil, err
 	}
 	s.cmd = exec.Command(bin, "--data", filepath.Join(data, "store"), "--http", h, "--nats", n,
-		"--host-vcpus", strconv.Itoa(vcpus), "--host-memory", "8192", "--defaults=false", "--log-level", "warn")
+		"--host-vcpus", strconv.Itoa(vcpus), "--host-memory", "8192", "--defaults=false", "--log-level", "warn", "--pprof", pp)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()

@@ -28,6 +28,7 @@ type config struct {
 	network    string
 	logLevel   string
 	defaults   bool
+	pprofAddr  string
 }
 
 func parseFlags(args []string) (config, error) {
@@ -44,6 +45,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.network, "network", "host", "network mode of job containers: host, bridge or none")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.defaults, "defaults", true, "create the default compute environment and job queue")
+	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -60,6 +60,11 @@ func run(ctx context.Context, c config) error {
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
+	if c.pprofAddr != "" {
+		if err := servePprof(ctx, c.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	url := c.natsURL
 	if url == "" {
 		ns, err := startNATS(c, log)
