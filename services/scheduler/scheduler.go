@@ -65,12 +65,14 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketQueues, events.BucketEnvs, events.BucketHosts)
+	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketQueues, events.BucketEnvs, events.BucketHosts,
+		events.BucketPolicies, events.BucketResources)
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	s := &scheduler{log: d.Logger.With("service", "scheduler"), clock: d.Clock, js: js, jobs: kvs[events.BucketJobs],
 		state: plan.NewState(), tracer: otel.Tracer("batchd/scheduler")}
+	s.state.Clock = d.Clock
 
 	updates := make(chan update, 4096)
 	for name, kv := range kvs {
@@ -90,6 +92,10 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		}()
 	}
 	s.log.Info("scheduler started")
+	// No decision before every bucket's current values are in: a pass
+	// over jobs whose queues are not known yet would publish wrong wait
+	// reasons.
+	loading := len(kvs)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -98,79 +104,111 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			return nil
 		case <-tick.C:
 			s.pruneHosts()
-			s.pass(ctx)
 		case u := <-updates:
-			s.apply(u)
+			if s.apply(u) {
+				loading--
+			}
 		drain:
 			for i := 0; i < 10000; i++ {
 				select {
 				case u := <-updates:
-					s.apply(u)
+					if s.apply(u) {
+						loading--
+					}
 				default:
 					break drain
 				}
 			}
+		}
+		if loading <= 0 {
 			s.pass(ctx)
 		}
 	}
 }
 
 // apply folds one bucket change into the state. A nil entry marks the end
-// of a watcher's initial values.
-func (s *scheduler) apply(u update) {
+// of a watcher's initial values; apply reports it.
+func (s *scheduler) apply(u update) (loaded bool) {
 	e := u.entry
 	if e == nil {
-		return
+		return true
 	}
 	deleted := e.Operation() != jetstream.KeyValuePut
 	st := s.state
+	if u.bucket != events.BucketJobs {
+		st.Touch()
+	}
 	switch u.bucket {
 	case events.BucketJobs:
 		if deleted {
 			st.Remove(e.Key())
-			return
+			return false
 		}
 		var rec batch.JobDetail
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
 			s.log.Error("scheduler: bad job record", "key", e.Key(), "err", err)
-			return
+			return false
 		}
 		st.Upsert(planJob(&rec))
 	case events.BucketQueues:
 		if deleted {
 			delete(st.Queues, e.Key())
-			return
+			return false
 		}
 		var q batch.JobQueueDetail
 		if err := json.Unmarshal(e.Value(), &q); err != nil {
 			s.log.Error("scheduler: bad queue", "key", e.Key(), "err", err)
-			return
+			return false
 		}
 		st.Queues[q.JobQueueName] = planQueue(&q)
 	case events.BucketEnvs:
 		if deleted {
 			delete(st.Envs, e.Key())
-			return
+			return false
 		}
 		var ce batch.ComputeEnvironmentDetail
 		if err := json.Unmarshal(e.Value(), &ce); err != nil {
 			s.log.Error("scheduler: bad compute environment", "key", e.Key(), "err", err)
-			return
+			return false
 		}
 		st.Envs[ce.ComputeEnvironmentName] = &plan.Env{Name: ce.ComputeEnvironmentName,
 			Enabled: ce.State != "DISABLED", MaxVCPU: plan.ToMilli(ce.Capacity())}
 	case events.BucketHosts:
 		if deleted {
 			delete(st.Hosts, e.Key())
-			return
+			return false
 		}
 		var h events.Host
 		if err := json.Unmarshal(e.Value(), &h); err != nil {
 			s.log.Error("scheduler: bad host", "key", e.Key(), "err", err)
-			return
+			return false
 		}
 		st.Hosts[h.ID] = &h
+	case events.BucketPolicies:
+		if deleted {
+			delete(st.Policies, e.Key())
+			return false
+		}
+		var p batch.SchedulingPolicyDetail
+		if err := json.Unmarshal(e.Value(), &p); err != nil {
+			s.log.Error("scheduler: bad scheduling policy", "key", e.Key(), "err", err)
+			return false
+		}
+		st.Policies[p.Name] = planPolicy(&p)
+	case events.BucketResources:
+		if deleted {
+			delete(st.Resources, e.Key())
+			return false
+		}
+		var r batch.ConsumableResourceDetail
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			s.log.Error("scheduler: bad consumable resource", "key", e.Key(), "err", err)
+			return false
+		}
+		st.Resources[r.ConsumableResourceName] = &plan.Resource{Name: r.ConsumableResourceName, Total: r.TotalQuantity,
+			Replenishable: r.ResourceType != batch.ResourceNonReplenishable}
 	}
+	return false
 }
 
 func planJob(rec *batch.JobDetail) plan.Job {
@@ -188,11 +226,42 @@ func planJob(rec *batch.JobDetail) plan.Job {
 			j.DependsOn = append(j.DependsOn, d.JobID)
 		}
 	}
+	j.Share = rec.ShareIdentifier
+	if rec.SchedulingPriority != nil {
+		j.Priority = *rec.SchedulingPriority
+	}
+	if a := rec.ArrayProperties; a != nil && a.Index != nil {
+		j.ArrayMax = a.MaxRunningJobs
+	}
+	if c := rec.ConsumableResourceProperties; c != nil {
+		for _, r := range c.ConsumableResourceList {
+			j.Needs = append(j.Needs, plan.Need{Resource: batch.NameFromRef(batch.KindConsumableResource, r.ConsumableResource),
+				Quantity: r.Quantity})
+		}
+	}
+	if rec.Status == batch.StatusRunnable {
+		j.Reason = rec.StatusReason
+	}
 	return j
 }
 
+func planPolicy(p *batch.SchedulingPolicyDetail) *plan.Policy {
+	pp := &plan.Policy{Name: p.Name}
+	if f := p.FairsharePolicy; f != nil {
+		pp.DecaySeconds, pp.Reservation = f.ShareDecaySeconds, f.ComputeReservation
+		for _, a := range f.ShareDistribution {
+			pp.Shares = append(pp.Shares, plan.ShareRule{ID: a.ShareIdentifier, Weight: a.WeightFactor, MaxRunning: a.MaxRunningJobs})
+		}
+	}
+	return pp
+}
+
 func planQueue(q *batch.JobQueueDetail) *plan.Queue {
-	pq := &plan.Queue{Name: q.JobQueueName, Enabled: q.State != "DISABLED", Priority: q.Priority}
+	pq := &plan.Queue{Name: q.JobQueueName, Enabled: q.State != "DISABLED", Priority: q.Priority,
+		MaxRunning: q.MaxRunningJobs}
+	if q.SchedulingPolicyArn != "" {
+		pq.Policy = batch.NameFromRef(batch.KindSchedulingPolicy, q.SchedulingPolicyArn)
+	}
 	order := slices.Clone(q.ComputeEnvironmentOrder)
 	slices.SortStableFunc(order, func(a, b batch.ComputeEnvironmentOrder) int { return cmp.Compare(a.Order, b.Order) })
 	for _, o := range order {
@@ -208,6 +277,7 @@ func (s *scheduler) pruneHosts() {
 		if h.HeartbeatAt < stale {
 			s.log.Warn("scheduler: host lost", "host", id)
 			delete(s.state.Hosts, id)
+			s.state.Touch()
 		}
 	}
 }
@@ -216,24 +286,30 @@ func (s *scheduler) pruneHosts() {
 func (s *scheduler) pass(ctx context.Context) {
 	now := s.clock().UnixMilli()
 	var futures []jetstream.PubAckFuture
-	publish := func(subject, typ, id string, v any) {
+	publish := func(subject, typ, id string, v any) bool {
 		f, err := bus.PublishAsync(ctx, s.js, subject, typ, id, v)
 		if err != nil {
 			s.log.Error("scheduler: publish", "subject", subject, "err", err)
-			return
+			return false
 		}
 		futures = append(futures, f)
+		return true
 	}
 	for _, g := range s.state.Gates() {
 		ev := events.JobGated{JobID: g.Job.ID, Status: g.Status, Reason: g.Reason, Time: now}
 		publish(events.GateSubject(g.Job.ID), events.TypeJobGated, ev.MsgID(), ev)
+	}
+	if s.state.Settled() {
+		// Nothing changed since the last decisions: none would differ.
+		s.flush(ctx, futures)
+		return
 	}
 	places, waits := s.state.Place()
 	for _, p := range places {
 		ev, err := s.placement(ctx, p, now)
 		if err != nil {
 			s.log.Error("scheduler: placement", "job", p.Job.ID, "err", err)
-			p.Job.Placed = 0
+			s.state.Unplace(p.Job)
 			continue
 		}
 		publish(events.PlacedSubject(p.Host, p.Job.ID), events.TypeJobPlaced, ev.MsgID(), ev)
@@ -241,8 +317,16 @@ func (s *scheduler) pass(ctx context.Context) {
 	}
 	for _, w := range waits {
 		ev := events.JobWaiting{JobID: w.Job.ID, Attempt: w.Job.Attempts + 1, Reason: w.Reason}
-		publish(events.WaitSubject(w.Job.ID), events.TypeJobWaiting, "", ev)
+		if !publish(events.WaitSubject(w.Job.ID), events.TypeJobWaiting, "", ev) {
+			w.Job.Reason = "" // say it again next pass
+			s.state.Touch()
+		}
 	}
+	s.flush(ctx, futures)
+}
+
+// flush waits for the acknowledgements of a pass's publications.
+func (s *scheduler) flush(ctx context.Context, futures []jetstream.PubAckFuture) {
 	for _, f := range futures {
 		select {
 		case <-f.Ok():

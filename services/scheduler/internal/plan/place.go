@@ -2,40 +2,110 @@ package plan
 
 import (
 	"cmp"
+	"container/heap"
 	"slices"
+	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
 )
 
-// usage sums what placed and running jobs hold per environment and host.
-type usage struct {
-	env  map[string]Milli
-	cpu  map[string]Milli
+// pass is the bookkeeping of one Place: what the running and placed jobs
+// hold, and what this pass found out about job shapes.
+type pass struct {
+	now   time.Time
+	hosts []*events.Host
+
+	env  map[string]Milli // vCPUs held per environment
+	cpu  map[string]Milli // per host
 	mem  map[string]int64
 	gpus map[string]int
+
+	queueRun   map[string]int   // jobs running per queue
+	queueVCPU  map[string]Milli // vCPUs held per queue
+	shareRun   map[shareKey]int
+	shareVCPU  map[shareKey]Milli
+	arrayRun   map[string]int
+	resources  map[string]int64 // quantity held per consumable resource
+	capacities map[string]Milli // per queue, for computeReservation
+
+	// static holds per shape the reason it can never run ("" when it
+	// can); full the capacity reason of shapes that did not fit: room
+	// only shrinks during a pass, so they will not fit later either.
+	static map[shape]string
+	full   map[shape]string
+
+	places []Placement
+	waits  []Wait
 }
 
-func (s *State) usage() usage {
-	u := usage{env: map[string]Milli{}, cpu: map[string]Milli{}, mem: map[string]int64{}, gpus: map[string]int{}}
-	for _, j := range s.Jobs {
-		if !j.occupies() {
-			continue
-		}
-		u.env[j.Env] += j.VCPU
-		u.cpu[j.Host] += j.VCPU
-		u.mem[j.Host] += j.MemoryMiB
-		u.gpus[j.Host] += j.GPUs
+// shape is what decides whether a job fits a queue's environments.
+type shape struct {
+	queue string
+	vcpu  Milli
+	mem   int64
+	gpus  int
+}
+
+func shapeOf(j *Job) shape { return shape{j.Queue, j.VCPU, j.MemoryMiB, j.GPUs} }
+
+func (s *State) newPass() *pass {
+	p := &pass{now: s.Clock(),
+		env: map[string]Milli{}, cpu: map[string]Milli{}, mem: map[string]int64{}, gpus: map[string]int{},
+		queueRun: map[string]int{}, queueVCPU: map[string]Milli{}, shareRun: map[shareKey]int{},
+		shareVCPU: map[shareKey]Milli{}, arrayRun: map[string]int{}, resources: map[string]int64{},
+		capacities: map[string]Milli{}, static: map[shape]string{}, full: map[shape]string{}}
+	p.hosts = make([]*events.Host, 0, len(s.Hosts))
+	for _, h := range s.Hosts {
+		p.hosts = append(p.hosts, h)
 	}
-	return u
+	slices.SortFunc(p.hosts, func(a, b *events.Host) int { return cmp.Compare(a.ID, b.ID) })
+	for _, j := range s.occ {
+		p.hold(j)
+	}
+	for _, j := range s.held {
+		for _, n := range j.Needs {
+			if r := s.Resources[n.Resource]; r != nil && (j.occupies() || !r.Replenishable) {
+				p.resources[n.Resource] += n.Quantity
+			}
+		}
+	}
+	return p
 }
 
-// Place decides which RUNNABLE jobs start now: queues by priority (higher
-// first), jobs in submit order, environments in the queue's order, hosts
-// with the most free vCPUs first. A job that does not fit does not block
-// smaller ones behind it. It also returns the wait reasons that changed.
+// hold counts a running or placed job, but not its consumable resources.
+func (p *pass) hold(j *Job) {
+	p.env[j.Env] += j.VCPU
+	p.cpu[j.Host] += j.VCPU
+	p.mem[j.Host] += j.MemoryMiB
+	p.gpus[j.Host] += j.GPUs
+	p.queueRun[j.Queue]++
+	p.queueVCPU[j.Queue] += j.VCPU
+	k := shareKey{j.Queue, j.Share}
+	p.shareRun[k]++
+	p.shareVCPU[k] += j.VCPU
+	if a := j.array(); a != "" {
+		p.arrayRun[a]++
+	}
+}
+
+// wait records the reason a job waits, when it changed.
+func (p *pass) wait(j *Job, reason string) {
+	if j.Reason != reason {
+		j.Reason = reason
+		p.waits = append(p.waits, Wait{Job: j, Reason: reason})
+	}
+}
+
+// Place decides which RUNNABLE jobs start now, and returns them with the
+// wait reasons that changed. Queues go by priority (higher first); a FIFO
+// queue's jobs in submit order, a fair-share queue's by share (see
+// fairshare.go); each job tries the queue's environments in order and,
+// in an environment, the host with the most free vCPUs. A job that does
+// not fit does not block the ones behind it. Every RUNNABLE job that is
+// not placed gets a reason (reasons.go).
 func (s *State) Place() ([]Placement, []Wait) {
-	u := s.usage()
+	p := s.newPass()
 	queues := make([]*Queue, 0, len(s.Queues))
 	for _, q := range s.Queues {
 		queues = append(queues, q)
@@ -46,73 +116,240 @@ func (s *State) Place() ([]Placement, []Wait) {
 		}
 		return cmp.Compare(a.Name, b.Name)
 	})
-	hosts := make([]*events.Host, 0, len(s.Hosts))
-	for _, h := range s.Hosts {
-		hosts = append(hosts, h)
-	}
-	slices.SortFunc(hosts, func(a, b *events.Host) int { return cmp.Compare(a.ID, b.ID) })
-
-	var places []Placement
-	var waits []Wait
 	for _, q := range queues {
-		list := s.compact(q.Name)
-		for _, j := range list {
-			if j.Placed != 0 {
-				continue
-			}
-			if p, ok := s.fit(q, j, hosts, &u); ok {
-				j.Placed = p.Attempt
-				j.Host, j.Env = p.Host, p.Env
-				j.Reason = ""
-				places = append(places, p)
-				continue
-			}
-			if r := s.waitReason(q, j, hosts); r != j.Reason {
-				j.Reason = r
-				waits = append(waits, Wait{Job: j, Reason: r})
+		s.placeQueue(p, q)
+	}
+	// Jobs of queues that do not exist (deleted, or not seen yet).
+	var orphans []string
+	for name := range s.lists {
+		if s.Queues[name] == nil {
+			orphans = append(orphans, name)
+		}
+	}
+	slices.Sort(orphans)
+	for _, name := range orphans {
+		r := reasonNoQueue(name)
+		for _, l := range s.compact(name, false) {
+			for _, j := range l.jobs {
+				p.wait(j, r)
 			}
 		}
 	}
-	return places, waits
+	s.dirty = false
+	return p.places, p.waits
 }
 
-// compact drops the jobs that are no longer waiting and sorts the rest.
-func (s *State) compact(queue string) []*Job {
-	list := s.runnable[queue]
-	kept := list[:0]
-	for _, j := range list {
-		if j.Status == batch.StatusRunnable && j.Placed == 0 && s.Jobs[j.ID] == j {
-			kept = append(kept, j)
+func (s *State) placeQueue(p *pass, q *Queue) {
+	fair := q.Policy != ""
+	lists := s.compact(q.Name, fair)
+	var pol *Policy
+	if fair {
+		pol = s.Policies[q.Policy] // nil: the defaults until it is known
+		s.account(p, q, lists)
+		defer func() {
+			for share, u := range s.usage[q.Name] {
+				u.held = p.shareVCPU[shareKey{q.Name, share}]
+			}
+		}()
+	}
+	if len(lists) == 0 {
+		return
+	}
+	if !q.Enabled {
+		r := reasonQueueDisabled(q.Name)
+		for _, l := range lists {
+			for _, j := range l.jobs {
+				p.wait(j, r)
+			}
+		}
+		return
+	}
+	// The vCPUs the queue may hold: all, or what computeReservation
+	// leaves.
+	limit := Milli(-1)
+	if fair {
+		active := 0
+		for _, l := range lists {
+			if p.shareRun[shareKey{q.Name, l.share}] == 0 {
+				active++
+			}
+		}
+		for k, n := range p.shareRun {
+			if k.queue == q.Name && n > 0 {
+				active++
+			}
+		}
+		if r := pol.reserved(active); r > 0 {
+			limit = Milli((1 - r) * float64(s.capacity(p, q)))
+		}
+	}
+	h := &cursors{fair: fair}
+	for _, l := range lists {
+		c := &cursor{l: l}
+		if fair {
+			c.weight = pol.weight(l.share)
+			c.rule, _ = pol.rule(l.share)
+			c.use = s.usage[q.Name][l.share]
+			c.key = h.keyOf(p, q, c)
+		}
+		h.items = append(h.items, c)
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		c := h.items[0]
+		j := c.l.jobs[c.i]
+		c.i++
+		if s.consider(p, q, c, j, limit) && fair {
+			c.key = h.keyOf(p, q, c)
+		}
+		if c.i < len(c.l.jobs) {
+			heap.Fix(h, 0)
 		} else {
-			j.listed = false
+			heap.Pop(h)
 		}
 	}
-	clear(list[len(kept):])
-	if s.unsorted[queue] {
-		slices.SortFunc(kept, func(a, b *Job) int { return cmp.Compare(a.Seq, b.Seq) })
-		delete(s.unsorted, queue)
-	}
-	s.runnable[queue] = kept
-	return kept
 }
 
-func (s *State) fit(q *Queue, j *Job, hosts []*events.Host, u *usage) (Placement, bool) {
+// consider places a job or says why it waits; it reports a placement.
+func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli) bool {
+	sh := shapeOf(j)
+	static, ok := p.static[sh]
+	if !ok {
+		static = s.staticReason(p, q, j)
+		p.static[sh] = static
+	}
+	if static != "" {
+		p.wait(j, static)
+		return false
+	}
+	if r := s.resourceReason(p, j, false); r != "" {
+		p.wait(j, r)
+		return false
+	}
+	switch {
+	case q.MaxRunning > 0 && p.queueRun[q.Name] >= q.MaxRunning:
+		p.wait(j, reasonQueueLimit(q))
+		return false
+	case c.rule.MaxRunning > 0 && p.shareRun[shareKey{q.Name, j.Share}] >= c.rule.MaxRunning:
+		p.wait(j, reasonShareLimit(q, j.Share, c.rule.MaxRunning))
+		return false
+	}
+	if a := j.array(); a != "" && p.arrayRun[a] >= j.ArrayMax {
+		p.wait(j, reasonArrayLimit(a, j.ArrayMax))
+		return false
+	}
+	if r := s.resourceReason(p, j, true); r != "" {
+		p.wait(j, r)
+		return false
+	}
+	if limit >= 0 && p.queueVCPU[q.Name]+j.VCPU > limit {
+		p.wait(j, reasonReservation(q))
+		return false
+	}
+	if r, ok := p.full[sh]; ok {
+		p.wait(j, r)
+		return false
+	}
+	pl, ok := s.fit(p, q, j)
+	if !ok {
+		r := s.capacityReason(q, j)
+		p.full[sh] = r
+		p.wait(j, r)
+		return false
+	}
+	fresh := !j.consumed()
+	j.Placed = pl.Attempt
+	j.Host, j.Env = pl.Host, pl.Env
+	j.Reason = ""
+	p.hold(j)
+	for _, n := range j.Needs {
+		if s.Resources[n.Resource].Replenishable || fresh {
+			p.resources[n.Resource] += n.Quantity
+		}
+	}
+	s.track(j)
+	p.places = append(p.places, pl)
+	return true
+}
+
+// compact drops the jobs that are no longer waiting, sorts the rest, and
+// returns the queue's non-empty lists by share identifier.
+func (s *State) compact(queue string, fair bool) []*shareList {
+	byShare := s.lists[queue]
+	out := make([]*shareList, 0, len(byShare))
+	for share, l := range byShare {
+		kept := l.jobs[:0]
+		for _, j := range l.jobs {
+			if j.Status == batch.StatusRunnable && j.Placed == 0 && s.Jobs[j.ID] == j && j.Queue == queue && j.Share == share {
+				kept = append(kept, j)
+			} else {
+				j.listed = false
+			}
+		}
+		clear(l.jobs[len(kept):])
+		l.jobs = kept
+		if len(kept) == 0 {
+			delete(byShare, share)
+			continue
+		}
+		if l.unsorted || l.fair != fair {
+			l.fair = fair
+			l.sort()
+		}
+		out = append(out, l)
+	}
+	if len(byShare) == 0 {
+		delete(s.lists, queue)
+	}
+	slices.SortFunc(out, func(a, b *shareList) int { return cmp.Compare(a.share, b.share) })
+	return out
+}
+
+// capacity is the vCPUs of a queue's enabled environments: each
+// environment's maxvCpus, or the vCPUs of the hosts serving it when they
+// are fewer.
+func (s *State) capacity(p *pass, q *Queue) Milli {
+	if c, ok := p.capacities[q.Name]; ok {
+		return c
+	}
+	var total Milli
 	for _, name := range q.Envs {
 		e := s.Envs[name]
 		if e == nil || !e.Enabled {
 			continue
 		}
-		if e.MaxVCPU > 0 && u.env[name]+j.VCPU > e.MaxVCPU {
+		var hosts Milli
+		for _, h := range p.hosts {
+			if h.Serves(name) {
+				hosts += ToMilli(h.VCPUs)
+			}
+		}
+		if e.MaxVCPU > 0 && e.MaxVCPU < hosts {
+			hosts = e.MaxVCPU
+		}
+		total += hosts
+	}
+	p.capacities[q.Name] = total
+	return total
+}
+
+func (s *State) fit(p *pass, q *Queue, j *Job) (Placement, bool) {
+	for _, name := range q.Envs {
+		e := s.Envs[name]
+		if e == nil || !e.Enabled {
+			continue
+		}
+		if e.MaxVCPU > 0 && p.env[name]+j.VCPU > e.MaxVCPU {
 			continue
 		}
 		var best *events.Host
 		var bestFree Milli
-		for _, h := range hosts {
+		for _, h := range p.hosts {
 			if !h.Serves(name) {
 				continue
 			}
-			free := ToMilli(h.VCPUs) - u.cpu[h.ID]
-			if free < j.VCPU || h.MemoryMiB-u.mem[h.ID] < j.MemoryMiB || h.GPUs-u.gpus[h.ID] < j.GPUs {
+			free := ToMilli(h.VCPUs) - p.cpu[h.ID]
+			if free < j.VCPU || h.MemoryMiB-p.mem[h.ID] < j.MemoryMiB || h.GPUs-p.gpus[h.ID] < j.GPUs {
 				continue
 			}
 			if best == nil || free > bestFree {
@@ -122,11 +359,81 @@ func (s *State) fit(q *Queue, j *Job, hosts []*events.Host, u *usage) (Placement
 		if best == nil {
 			continue
 		}
-		u.env[name] += j.VCPU
-		u.cpu[best.ID] += j.VCPU
-		u.mem[best.ID] += j.MemoryMiB
-		u.gpus[best.ID] += j.GPUs
 		return Placement{Job: j, Attempt: j.Attempts + 1, Host: best.ID, Env: name}, true
 	}
 	return Placement{}, false
+}
+
+// cursor walks one share list during a pass.
+type cursor struct {
+	l      *shareList
+	i      int
+	weight float64
+	rule   ShareRule
+	use    *shareUse
+	key    float64
+}
+
+// cursors is the heap of a queue's share lists: by the head job's submit
+// order on a FIFO queue, by weighted usage on a fair-share queue.
+type cursors struct {
+	fair  bool
+	items []*cursor
+}
+
+func (h *cursors) keyOf(p *pass, q *Queue, c *cursor) float64 {
+	held := float64(p.shareVCPU[shareKey{q.Name, c.l.share}])
+	avg := 0.0
+	if c.use != nil {
+		avg = c.use.avg
+	}
+	return (avg + held) * c.weight
+}
+
+func (h *cursors) Len() int { return len(h.items) }
+func (h *cursors) Less(a, b int) bool {
+	x, y := h.items[a], h.items[b]
+	if h.fair {
+		if x.key != y.key {
+			return x.key < y.key
+		}
+		return x.l.share < y.l.share
+	}
+	return x.l.jobs[x.i].Seq < y.l.jobs[y.i].Seq
+}
+func (h *cursors) Swap(a, b int) { h.items[a], h.items[b] = h.items[b], h.items[a] }
+func (h *cursors) Push(x any)    { h.items = append(h.items, x.(*cursor)) }
+func (h *cursors) Pop() any {
+	n := len(h.items)
+	x := h.items[n-1]
+	h.items = h.items[:n-1]
+	return x
+}
+
+// account brings the fair-share usage of a queue's shares forward to the
+// pass's time, creating it for new shares and forgetting shares that have
+// neither jobs nor usage left.
+func (s *State) account(p *pass, q *Queue, lists []*shareList) {
+	uses := s.usage[q.Name]
+	if uses == nil {
+		uses = map[string]*shareUse{}
+		s.usage[q.Name] = uses
+	}
+	decay := s.Policies[q.Policy].decay()
+	for share, u := range uses {
+		u.advance(p.now, decay)
+		if u.avg < 1 && p.shareRun[shareKey{q.Name, share}] == 0 && u.held == 0 {
+			delete(uses, share)
+		}
+	}
+	for _, l := range lists {
+		if uses[l.share] == nil {
+			uses[l.share] = &shareUse{at: p.now}
+		}
+	}
+	for k := range p.shareRun {
+		if k.queue == q.Name && uses[k.share] == nil {
+			uses[k.share] = &shareUse{at: p.now}
+		}
+	}
 }

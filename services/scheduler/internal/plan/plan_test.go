@@ -116,17 +116,26 @@ func TestPlaceCapacity(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("placed %v, want %v", got, tc.want)
 			}
-			if len(waits) != 0 {
-				t.Errorf("waits %v, want none (waiting for capacity has no reason)", waitsOf(waits))
+			// Every job left waits for capacity (or a host), and says so.
+			wantWaits := WaitCapacity
+			if len(tc.hosts) == 0 {
+				wantWaits = WaitHost
+			}
+			got2 := waitsOf(waits)
+			for i := range tc.jobs {
+				id := fmt.Sprintf("j%02d", i+1)
+				if r, ok := got2[id]; slices.Contains(tc.want, id) == ok || (ok && !strings.HasPrefix(r, wantWaits)) {
+					t.Errorf("%s: wait reason %q (placed %v), want %q... for the jobs not placed", id, r, slices.Contains(tc.want, id), wantWaits)
+				}
 			}
 			for _, p := range places {
 				if p.Attempt != 1 || p.Env != "ce" || p.Job.Placed != 1 {
 					t.Errorf("placement %+v", p)
 				}
 			}
-			// The same state places nothing more.
-			if again, _ := w.place(); len(again) != 0 {
-				t.Errorf("second pass placed %v", ids(again))
+			// The same state places nothing more, and says nothing again.
+			if again, waits := w.place(); len(again) != 0 || len(waits) != 0 {
+				t.Errorf("second pass placed %v, waits %v", ids(again), waitsOf(waits))
 			}
 		})
 	}
@@ -291,8 +300,13 @@ func TestPlaceEnvOrder(t *testing.T) {
 					t.Errorf("%s placed, want waiting", id)
 				}
 			}
-			if len(waits) != 0 {
-				t.Errorf("waits %v, want none", waitsOf(waits))
+			for _, id := range tc.waiting {
+				if r := waitsOf(waits)[id]; !strings.HasPrefix(r, WaitCapacity+": no room for 2 vCPUs") {
+					t.Errorf("%s waits with %q, want %s...", id, r, WaitCapacity)
+				}
+			}
+			if len(waits) != len(tc.waiting) {
+				t.Errorf("waits %v, want one for each of %v", waitsOf(waits), tc.waiting)
 			}
 		})
 	}
@@ -398,7 +412,7 @@ func TestWaitReasons(t *testing.T) {
 		{
 			name:  "no hosts yet is no misconfiguration",
 			setup: func(w *world) { w.env("a", 16).queue("q", 1, "a") },
-			vcpu:  8, mem: 1, prefix: "",
+			vcpu:  8, mem: 1, prefix: WaitHost,
 		},
 	}
 	for _, tc := range tests {
@@ -410,13 +424,7 @@ func TestWaitReasons(t *testing.T) {
 			if len(places) != 0 {
 				t.Fatalf("placed %v", ids(places))
 			}
-			if tc.prefix == "" {
-				if len(waits) != 0 {
-					t.Fatalf("waits %v, want none", waitsOf(waits))
-				}
-				return
-			}
-			if len(waits) != 1 || waits[0].Job.ID != "big" || !strings.HasPrefix(waits[0].Reason, tc.prefix+" - ") {
+			if len(waits) != 1 || waits[0].Job.ID != "big" || !strings.HasPrefix(waits[0].Reason, tc.prefix) {
 				t.Fatalf("waits %v, want big: %s - ...", waitsOf(waits), tc.prefix)
 			}
 			if waits[0].Job.Reason != waits[0].Reason {
@@ -445,12 +453,12 @@ func TestWaitReasonClearedWhenFixed(t *testing.T) {
 		t.Fatalf("placed %v waits %v", ids(places), waitsOf(waits))
 	}
 	w.start(places[0])
-	// The cap is raised, but "other" holds the room: big waits for
-	// capacity, which has no reason, so the old reason is cleared.
+	// The cap is raised, but "other" holds the room: big now waits for
+	// capacity.
 	w.s.Envs["ce"].MaxVCPU = ToMilli(4)
 	places, waits = w.place()
-	if len(places) != 0 || len(waits) != 1 || waits[0].Reason != "" {
-		t.Fatalf("placed %v waits %v, want the reason cleared", ids(places), waitsOf(waits))
+	if len(places) != 0 || len(waits) != 1 || !strings.HasPrefix(waits[0].Reason, WaitCapacity+": no room for 4 vCPUs") {
+		t.Fatalf("placed %v waits %v, want big waiting for capacity", ids(places), waitsOf(waits))
 	}
 	w.finish("other", batch.StatusSucceeded)
 	places, waits = w.place()

@@ -352,11 +352,25 @@ func (m *sim) pass() {
 		if _, ok := placedBy[w.Job.ID]; ok {
 			t.Fatalf("%s both placed and waiting", w.Job.ID)
 		}
-		if w.Reason != "" && m.feasible(w.Job) {
+		if neverFits(w.Reason) && m.feasible(w.Job) {
 			t.Fatalf("%s waits with %q but could run on an idle system", w.Job.ID, w.Reason)
+		}
+		if w.Reason == "" {
+			t.Fatalf("%s waits with no reason", w.Job.ID)
 		}
 		m.stream = append(m.stream, simFact{kind: factWait, id: w.Job.ID, attempt: w.Job.Attempts + 1, reason: w.Reason})
 	}
+}
+
+// neverFits says whether a reason says the job cannot run on an idle
+// system.
+func neverFits(reason string) bool {
+	for _, p := range []string{ReasonEnvMaxResource, ReasonJobRequirement, ReasonInvalidEnvs} {
+		if strings.HasPrefix(reason, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // gatedFailed says whether a FAILED gate of the job is in the stream.

@@ -1,12 +1,15 @@
 // Package plan is the scheduler's decision logic, free of I/O: given the
-// queues, compute environments, hosts and jobs it knows, it decides which
-// jobs leave SUBMITTED/PENDING, which RUNNABLE jobs go to which host, and
-// why the others wait. The scheduler service feeds it from JetStream and
-// publishes its decisions.
+// queues, compute environments, hosts, scheduling policies, consumable
+// resources and jobs it knows, it decides which jobs leave
+// SUBMITTED/PENDING, which RUNNABLE jobs go to which host, and why the
+// others wait. The scheduler service feeds it from JetStream and publishes
+// its decisions.
 package plan
 
 import (
 	"math"
+	"strings"
+	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
@@ -33,6 +36,16 @@ type Job struct {
 	GPUs      int
 	DependsOn []string
 	Attempts  int // finished attempts
+	// Share is the job's share identifier; Priority its schedulingPriority
+	// (higher first within its share). Both count on fair-share queues
+	// only.
+	Share    string
+	Priority int
+	// ArrayMax is the maxRunningJobs of the array the job is a child of
+	// (0: no limit); the array is the job id before its last ':'.
+	ArrayMax int
+	// Needs are the consumable resources the job holds while it runs.
+	Needs []Need
 	// Host and Env are where the job runs (STARTING/RUNNING) or was placed.
 	Host, Env string
 	// Placed is the attempt placed by this planner and not yet confirmed
@@ -40,10 +53,17 @@ type Job struct {
 	Placed int
 	// Gated is the status this planner moved the job to, not yet confirmed.
 	Gated batch.JobStatus
-	// Reason is the wait reason last published.
+	// Reason is the wait reason last published (or, for a job the planner
+	// has just learnt of, the record's statusReason).
 	Reason string
 
-	listed bool // in its queue's runnable list
+	listed bool // in its queue's runnable lists
+}
+
+// Need is a quantity of a consumable resource, by name.
+type Need struct {
+	Resource string
+	Quantity int64
 }
 
 // occupies reports whether the job holds capacity on its host.
@@ -55,6 +75,22 @@ func (j *Job) occupies() bool {
 		return j.Placed == j.Attempts+1
 	}
 	return false
+}
+
+// consumed reports whether the job holds its NON_REPLENISHABLE resources:
+// it has left RUNNABLE for STARTING at least once (pkg/batch contract).
+func (j *Job) consumed() bool { return j.occupies() || j.Attempts > 0 }
+
+// array is the id of the array whose maxRunningJobs limits the job, "" for
+// none.
+func (j *Job) array() string {
+	if j.ArrayMax <= 0 {
+		return ""
+	}
+	if i := strings.LastIndexByte(j.ID, ':'); i > 0 {
+		return j.ID[:i]
+	}
+	return ""
 }
 
 // Env is a compute environment as the planner sees it.
@@ -70,6 +106,36 @@ type Queue struct {
 	Enabled  bool
 	Priority int
 	Envs     []string // in order
+	// Policy names the queue's fair-share scheduling policy; "" for a
+	// FIFO queue.
+	Policy string
+	// MaxRunning is the queue's maxRunningJobs (0: no limit).
+	MaxRunning int
+}
+
+// Policy is a fair-share scheduling policy.
+type Policy struct {
+	Name string
+	// DecaySeconds is the shareDecaySeconds: usage fades with this time
+	// constant (0: 600).
+	DecaySeconds int
+	// Reservation is the computeReservation, 0-99.
+	Reservation int
+	Shares      []ShareRule
+}
+
+// ShareRule is one shareDistribution entry.
+type ShareRule struct {
+	ID         string // may end with '*' for a prefix
+	Weight     float64
+	MaxRunning int
+}
+
+// Resource is a consumable resource.
+type Resource struct {
+	Name          string
+	Total         int64
+	Replenishable bool
 }
 
 // Placement is a decision to run a job's next attempt on a host.
@@ -93,37 +159,59 @@ type Wait struct {
 	Reason string
 }
 
-// State is everything the planner knows.
+// State is everything the planner knows. The scheduler changes Queues,
+// Envs, Hosts, Policies and Resources directly and then calls Touch.
 type State struct {
-	Jobs   map[string]*Job
-	Queues map[string]*Queue
-	Envs   map[string]*Env
-	Hosts  map[string]*events.Host
+	Jobs      map[string]*Job
+	Queues    map[string]*Queue
+	Envs      map[string]*Env
+	Hosts     map[string]*events.Host
+	Policies  map[string]*Policy
+	Resources map[string]*Resource
+	// Clock is the time fair-share usage decays by.
+	Clock func() time.Time
 
 	// waiters maps a job id to the jobs whose dependsOn names it.
 	waiters map[string][]string
 	// gating holds SUBMITTED/PENDING jobs whose dependencies may have moved.
 	gating map[string]bool
-	// runnable holds per queue the RUNNABLE jobs; stale entries are
-	// dropped lazily.
-	runnable map[string][]*Job
-	unsorted map[string]bool
+	// lists holds per queue and share identifier the RUNNABLE jobs; stale
+	// entries are dropped lazily.
+	lists map[string]map[string]*shareList
+	// occ holds the jobs that occupy capacity; held the jobs holding a
+	// consumable resource (running, placed, or having consumed it).
+	occ, held map[string]*Job
+	// usage is the decayed fair-share usage per queue and share.
+	usage map[string]map[string]*shareUse
+	// dirty: something changed that may allow a placement or change a
+	// wait reason since the last Place.
+	dirty bool
 }
 
 // NewState returns an empty state.
 func NewState() *State {
 	return &State{
 		Jobs: map[string]*Job{}, Queues: map[string]*Queue{}, Envs: map[string]*Env{},
-		Hosts: map[string]*events.Host{}, waiters: map[string][]string{}, gating: map[string]bool{},
-		runnable: map[string][]*Job{}, unsorted: map[string]bool{},
+		Hosts: map[string]*events.Host{}, Policies: map[string]*Policy{}, Resources: map[string]*Resource{},
+		Clock: time.Now, waiters: map[string][]string{}, gating: map[string]bool{},
+		lists: map[string]map[string]*shareList{}, occ: map[string]*Job{}, held: map[string]*Job{},
+		usage: map[string]map[string]*shareUse{}, dirty: true,
 	}
 }
+
+// Touch says that a queue, environment, host, policy or resource changed.
+func (s *State) Touch() { s.dirty = true }
+
+// Settled reports that nothing changed since the last Place: another Place
+// would decide nothing new.
+func (s *State) Settled() bool { return !s.dirty }
 
 // Upsert records what a job record says. The record is the truth, except
 // that a gate or placement this planner made and the record does not show
 // yet is kept.
 func (s *State) Upsert(rec Job) {
 	j, ok := s.Jobs[rec.ID]
+	wasOcc, oldStatus := false, batch.JobStatus("")
 	if !ok {
 		j = &Job{}
 		*j = rec
@@ -132,9 +220,14 @@ func (s *State) Upsert(rec Job) {
 			s.waiters[d] = append(s.waiters[d], rec.ID)
 		}
 	} else {
+		wasOcc, oldStatus = j.occupies(), j.Status
 		placed, gated, reason, listed, host, env := j.Placed, j.Gated, j.Reason, j.listed, j.Host, j.Env
 		*j = rec
-		j.Placed, j.Gated, j.Reason, j.listed = placed, gated, reason, listed
+		j.Placed, j.Gated, j.listed = placed, gated, listed
+		if oldStatus == batch.StatusRunnable {
+			// The record may lag behind what this planner published.
+			j.Reason = reason
+		}
 		if j.Placed != 0 && j.Host == "" {
 			// The record does not show our placement yet: keep where we put it.
 			j.Host, j.Env = host, env
@@ -165,6 +258,27 @@ func (s *State) Upsert(rec Job) {
 			s.gating[w] = true
 		}
 	}
+	occ := j.occupies()
+	s.track(j)
+	// Confirmations of placements (STARTING, RUNNING) change nothing the
+	// planner decides on; anything else may.
+	if !(wasOcc && occ) && (!ok || j.Status != oldStatus || wasOcc != occ) {
+		s.dirty = true
+	}
+}
+
+// track files the job in the sets of jobs holding capacity or resources.
+func (s *State) track(j *Job) {
+	if j.occupies() {
+		s.occ[j.ID] = j
+	} else {
+		delete(s.occ, j.ID)
+	}
+	if len(j.Needs) > 0 && j.consumed() {
+		s.held[j.ID] = j
+	} else {
+		delete(s.held, j.ID)
+	}
 }
 
 func (s *State) addRunnable(j *Job) {
@@ -172,12 +286,43 @@ func (s *State) addRunnable(j *Job) {
 		return
 	}
 	j.listed = true
-	list := s.runnable[j.Queue]
-	if n := len(list); n > 0 && list[n-1].Seq > j.Seq {
-		s.unsorted[j.Queue] = true
+	s.dirty = true
+	byShare := s.lists[j.Queue]
+	if byShare == nil {
+		byShare = map[string]*shareList{}
+		s.lists[j.Queue] = byShare
 	}
-	s.runnable[j.Queue] = append(list, j)
+	l := byShare[j.Share]
+	if l == nil {
+		l = &shareList{share: j.Share}
+		byShare[j.Share] = l
+	}
+	if n := len(l.jobs); n > 0 && !l.before(l.jobs[n-1], j) {
+		l.unsorted = true
+	}
+	l.jobs = append(l.jobs, j)
+}
+
+// Unplace takes back a placement that could not be published.
+func (s *State) Unplace(j *Job) {
+	j.Placed = 0
+	s.track(j)
+	if j.Status == batch.StatusRunnable {
+		s.addRunnable(j)
+	}
+	s.dirty = true
 }
 
 // Remove forgets a job (its record was deleted).
-func (s *State) Remove(id string) { delete(s.Jobs, id); delete(s.gating, id) }
+func (s *State) Remove(id string) {
+	if j := s.Jobs[id]; j != nil {
+		if j.listed || j.occupies() || len(j.Needs) > 0 {
+			s.dirty = true
+		}
+		j.listed = false
+	}
+	delete(s.Jobs, id)
+	delete(s.gating, id)
+	delete(s.occ, id)
+	delete(s.held, id)
+}

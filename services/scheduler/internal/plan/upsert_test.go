@@ -183,7 +183,8 @@ func TestPlaceGPUs(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(map[string]string{"g1": "gpu", "c1": "cpu"}) {
 		t.Errorf("placed %v, want g1 on gpu and c1 on cpu", got)
 	}
-	if r := waitsOf(waits); len(r) != 1 || !strings.HasPrefix(r["g3"], ReasonJobRequirement) {
-		t.Errorf("waits %v, want g3: %s", r, ReasonJobRequirement)
+	if r := waitsOf(waits); len(r) != 2 || !strings.HasPrefix(r["g3"], ReasonJobRequirement) ||
+		r["g2"] != WaitCapacity+": no room for 1 vCPUs, 0 MiB of memory and 1 GPUs in compute environment ce of job queue q." {
+		t.Errorf("waits %v, want g2 waiting for capacity and g3: %s", r, ReasonJobRequirement)
 	}
 }

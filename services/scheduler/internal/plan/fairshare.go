@@ -1,0 +1,116 @@
+package plan
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Fair share. A queue with a scheduling policy serves its share
+// identifiers in proportion to 1/weightFactor: the next job comes from the
+// share whose weighted usage, (decayed usage + vCPUs held now) ×
+// weightFactor, is lowest. The decayed usage is an exponentially weighted
+// average of the vCPUs the share held, with shareDecaySeconds as the time
+// constant, so a share that ran much recently yields to the others for a
+// while. Within a share, jobs go by schedulingPriority (higher first),
+// then submit order.
+
+// DefaultDecaySeconds is the usage window when shareDecaySeconds is 0.
+const DefaultDecaySeconds = 600
+
+type shareKey struct{ queue, share string }
+
+// shareUse is the fair-share accounting of one share of one queue.
+type shareUse struct {
+	avg  float64   // decayed average of the milli-vCPUs held
+	held Milli     // milli-vCPUs held at the end of the last pass
+	at   time.Time // when avg was last brought forward
+}
+
+// advance brings the decayed average forward to now, the share having
+// held u.held since u.at.
+func (u *shareUse) advance(now time.Time, decay time.Duration) {
+	if u.at.IsZero() {
+		u.at = now
+		return
+	}
+	dt := now.Sub(u.at)
+	if dt <= 0 {
+		return
+	}
+	f := math.Exp(-float64(dt) / float64(decay))
+	u.avg = u.avg*f + float64(u.held)*(1-f)
+	u.at = now
+}
+
+// shareList is the RUNNABLE jobs of one share identifier of one queue.
+type shareList struct {
+	share    string
+	jobs     []*Job
+	unsorted bool
+	fair     bool // sorted by priority first
+}
+
+func (l *shareList) before(a, b *Job) bool { return l.compare(a, b) < 0 }
+
+func (l *shareList) compare(a, b *Job) int {
+	if l.fair {
+		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(a.Seq, b.Seq)
+}
+
+func (l *shareList) sort() {
+	slices.SortStableFunc(l.jobs, l.compare)
+	l.unsorted = false
+}
+
+// decay is the policy's usage time constant.
+func (p *Policy) decay() time.Duration {
+	sec := DefaultDecaySeconds
+	if p != nil && p.DecaySeconds > 0 {
+		sec = p.DecaySeconds
+	}
+	return time.Duration(sec) * time.Second
+}
+
+// rule finds the shareDistribution entry of a share identifier: an exact
+// match, else the longest matching prefix entry ("foo*").
+func (p *Policy) rule(share string) (ShareRule, bool) {
+	if p == nil {
+		return ShareRule{}, false
+	}
+	best, found := ShareRule{}, false
+	for _, r := range p.Shares {
+		if r.ID == share {
+			return r, true
+		}
+		if prefix, ok := strings.CutSuffix(r.ID, "*"); ok && strings.HasPrefix(share, prefix) {
+			if !found || len(r.ID) > len(best.ID) {
+				best, found = r, true
+			}
+		}
+	}
+	return best, found
+}
+
+// weight is the weightFactor of a share identifier (1 when not listed).
+func (p *Policy) weight(share string) float64 {
+	if r, ok := p.rule(share); ok && r.Weight > 0 {
+		return r.Weight
+	}
+	return 1
+}
+
+// reserved is the fraction of a queue's capacity held back for share
+// identifiers that are not active: (computeReservation/100)^active.
+func (p *Policy) reserved(active int) float64 {
+	if p == nil || p.Reservation <= 0 || active <= 0 {
+		return 0
+	}
+	return math.Pow(float64(p.Reservation)/100, float64(active))
+}
