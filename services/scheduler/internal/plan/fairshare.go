@@ -47,10 +47,12 @@ func (u *shareUse) advance(now time.Time, decay time.Duration) {
 
 // shareList is the RUNNABLE jobs of one share identifier of one queue.
 type shareList struct {
-	share    string
-	jobs     []*Job
-	unsorted bool
-	fair     bool // sorted by priority first
+	queue, share string
+	jobs         []*Job
+	unsorted     bool
+	fair         bool  // sorted by priority first
+	stale        bool  // holds jobs that left it
+	min          shape // no job of the list is smaller in any dimension
 }
 
 func (l *shareList) before(a, b *Job) bool { return l.compare(a, b) < 0 }

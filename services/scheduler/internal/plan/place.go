@@ -34,6 +34,9 @@ type pass struct {
 	// only shrinks during a pass, so they will not fit later either.
 	static map[shape]string
 	full   map[shape]string
+	// The same for the last shape seen: jobs in a row are often alike.
+	last                 shape
+	lastStatic, lastFull string
 
 	places []Placement
 	waits  []Wait
@@ -49,13 +52,38 @@ type shape struct {
 
 func shapeOf(j *Job) shape { return shape{j.Queue, j.VCPU, j.MemoryMiB, j.GPUs} }
 
+// least is the smallest shape in every dimension.
+func (a shape) least(b shape) shape {
+	return shape{a.queue, min(a.vcpu, b.vcpu), min(a.mem, b.mem), min(a.gpus, b.gpus)}
+}
+
 func (s *State) newPass() *pass {
-	p := &pass{now: s.Clock(),
-		env: map[string]Milli{}, cpu: map[string]Milli{}, mem: map[string]int64{}, gpus: map[string]int{},
-		queueRun: map[string]int{}, queueVCPU: map[string]Milli{}, shareRun: map[shareKey]int{},
-		shareVCPU: map[shareKey]Milli{}, arrayRun: map[string]int{}, resources: map[string]int64{},
-		capacities: map[string]Milli{}, static: map[shape]string{}, full: map[shape]string{}}
-	p.hosts = make([]*events.Host, 0, len(s.Hosts))
+	p := s.scratch
+	if p == nil {
+		p = &pass{env: map[string]Milli{}, cpu: map[string]Milli{}, mem: map[string]int64{}, gpus: map[string]int{},
+			queueRun: map[string]int{}, queueVCPU: map[string]Milli{}, shareRun: map[shareKey]int{},
+			shareVCPU: map[shareKey]Milli{}, arrayRun: map[string]int{}, resources: map[string]int64{},
+			capacities: map[string]Milli{}, static: map[shape]string{}, full: map[shape]string{}}
+		s.scratch = p
+	} else {
+		// The maps of the last pass, emptied: no growing them again.
+		clear(p.env)
+		clear(p.cpu)
+		clear(p.mem)
+		clear(p.gpus)
+		clear(p.queueRun)
+		clear(p.queueVCPU)
+		clear(p.shareRun)
+		clear(p.shareVCPU)
+		clear(p.arrayRun)
+		clear(p.resources)
+		clear(p.capacities)
+		clear(p.static)
+		clear(p.full)
+	}
+	p.now, p.last, p.lastStatic, p.lastFull = s.Clock(), shape{vcpu: -1}, "", ""
+	p.places, p.waits = nil, nil
+	p.hosts = p.hosts[:0]
 	for _, h := range s.Hosts {
 		p.hosts = append(p.hosts, h)
 	}
@@ -157,9 +185,13 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 	}
 	if !q.Enabled {
 		r := reasonQueueDisabled(q.Name)
+		sig := tailSig{epoch: s.epoch, limit: -2}
 		for _, l := range lists {
 			for _, j := range l.jobs {
-				p.wait(j, r)
+				if j.sig != sig {
+					p.wait(j, r)
+					j.sig = sig
+				}
 			}
 		}
 		return
@@ -184,7 +216,9 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 		}
 	}
 	h := &cursors{fair: fair}
+	smallest := lists[0].min
 	for _, l := range lists {
+		smallest = smallest.least(l.min)
 		c := &cursor{l: l}
 		if fair {
 			c.weight = pol.weight(l.share)
@@ -194,30 +228,81 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 		}
 		h.items = append(h.items, c)
 	}
+	// Jobs in order while the queue may still place one; once not even
+	// its smallest job would fit, order no longer matters and the rest
+	// only need their reasons.
 	heap.Init(h)
-	for h.Len() > 0 {
+	for open := !s.exhausted(p, q, smallest, limit); open && h.Len() > 0; {
 		c := h.items[0]
 		j := c.l.jobs[c.i]
 		c.i++
-		if s.consider(p, q, c, j, limit) && fair {
-			c.key = h.keyOf(p, q, c)
+		placed := s.consider(p, q, c, j, limit, false)
+		if placed {
+			if fair {
+				c.key = h.keyOf(p, q, c)
+			}
+			open = !s.exhausted(p, q, smallest, limit)
 		}
-		if c.i < len(c.l.jobs) {
-			heap.Fix(h, 0)
-		} else {
+		switch {
+		case c.i >= len(c.l.jobs):
 			heap.Pop(h)
+		case placed || !fair:
+			heap.Fix(h, 0)
+		}
+	}
+	// A tail job whose reason was worked out under the same signature has
+	// it still.
+	sig := tailSig{epoch: s.epoch, counts: s.counts, limit: limit,
+		queueFull: q.MaxRunning > 0 && p.queueRun[q.Name] >= q.MaxRunning}
+	if limit >= 0 {
+		sig.queueVCPU = p.queueVCPU[q.Name]
+	}
+	for _, c := range h.items {
+		sig.shareFull = c.rule.MaxRunning > 0 && p.shareRun[shareKey{q.Name, c.l.share}] >= c.rule.MaxRunning
+		for _, j := range c.l.jobs[c.i:] {
+			if j.sig == sig {
+				continue
+			}
+			s.consider(p, q, c, j, limit, true)
+			j.sig = sig
 		}
 	}
 }
 
-// consider places a job or says why it waits; it reports a placement.
-func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli) bool {
-	sh := shapeOf(j)
-	static, ok := p.static[sh]
-	if !ok {
-		static = s.staticReason(p, q, j)
-		p.static[sh] = static
+// tailSig is everything a waiting job's reason depends on at the tail of
+// a queue that has no room left, besides the job itself.
+type tailSig struct {
+	epoch, counts        uint64
+	limit, queueVCPU     Milli
+	queueFull, shareFull bool
+}
+
+// exhausted reports that a queue can place nothing more in this pass: at
+// its maxRunningJobs, or no room for a job of the smallest shape.
+func (s *State) exhausted(p *pass, q *Queue, smallest shape, limit Milli) bool {
+	if q.MaxRunning > 0 && p.queueRun[q.Name] >= q.MaxRunning {
+		return true
 	}
+	if limit >= 0 && p.queueVCPU[q.Name]+smallest.vcpu > limit {
+		return true
+	}
+	_, ok := s.fit(p, q, &Job{VCPU: smallest.vcpu, MemoryMiB: smallest.mem, GPUs: smallest.gpus})
+	return !ok
+}
+
+// consider places a job or says why it waits; it reports a placement.
+// With full, the queue has no room left and the job only gets its reason.
+func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli, full bool) bool {
+	sh := shapeOf(j)
+	if sh != p.last {
+		p.last, p.lastFull = sh, ""
+		var ok bool
+		if p.lastStatic, ok = p.static[sh]; !ok {
+			p.lastStatic = s.staticReason(p, q, j)
+			p.static[sh] = p.lastStatic
+		}
+	}
+	static := p.lastStatic
 	if static != "" {
 		p.wait(j, static)
 		return false
@@ -246,14 +331,23 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli) bool
 		p.wait(j, reasonReservation(q))
 		return false
 	}
+	if p.lastFull != "" {
+		p.wait(j, p.lastFull)
+		return false
+	}
 	if r, ok := p.full[sh]; ok {
+		p.lastFull = r
 		p.wait(j, r)
 		return false
 	}
-	pl, ok := s.fit(p, q, j)
+	var pl Placement
+	ok := false
+	if !full {
+		pl, ok = s.fit(p, q, j)
+	}
 	if !ok {
 		r := s.capacityReason(q, j)
-		p.full[sh] = r
+		p.full[sh], p.lastFull = r, r
 		p.wait(j, r)
 		return false
 	}
@@ -261,6 +355,7 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli) bool
 	j.Placed = pl.Attempt
 	j.Host, j.Env = pl.Host, pl.Env
 	j.Reason = ""
+	j.list.stale = true
 	p.hold(j)
 	for _, n := range j.Needs {
 		if s.Resources[n.Resource].Replenishable || fresh {
@@ -278,16 +373,26 @@ func (s *State) compact(queue string, fair bool) []*shareList {
 	byShare := s.lists[queue]
 	out := make([]*shareList, 0, len(byShare))
 	for share, l := range byShare {
-		kept := l.jobs[:0]
-		for _, j := range l.jobs {
-			if j.Status == batch.StatusRunnable && j.Placed == 0 && s.Jobs[j.ID] == j && j.Queue == queue && j.Share == share {
-				kept = append(kept, j)
-			} else {
-				j.listed = false
+		if l.stale {
+			kept := l.jobs[:0]
+			for _, j := range l.jobs {
+				switch {
+				case j.list != l:
+				case j.Status == batch.StatusRunnable && j.Placed == 0 && !j.removed:
+					if len(kept) == 0 {
+						l.min = shapeOf(j)
+					}
+					l.min = l.min.least(shapeOf(j))
+					kept = append(kept, j)
+				default:
+					j.list = nil
+				}
 			}
+			clear(l.jobs[len(kept):])
+			l.jobs = kept
+			l.stale = false
 		}
-		clear(l.jobs[len(kept):])
-		l.jobs = kept
+		kept := l.jobs
 		if len(kept) == 0 {
 			delete(byShare, share)
 			continue

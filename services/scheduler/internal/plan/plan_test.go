@@ -150,11 +150,13 @@ func TestPlaceRaiseMaxVCPU(t *testing.T) {
 		t.Fatalf("placed %v", got)
 	}
 	w.s.Envs["ce"].MaxVCPU = ToMilli(10)
+	w.s.Touch()
 	if got := w.startAll(); !slices.Equal(got, []string{"j03", "j04", "j05"}) {
 		t.Fatalf("after raising to 10: placed %v", got)
 	}
 	// Lowering the cap stops nothing and places nothing.
 	w.s.Envs["ce"].MaxVCPU = ToMilli(2)
+	w.s.Touch()
 	if got := w.startAll(); len(got) != 0 {
 		t.Fatalf("after lowering to 2: placed %v", got)
 	}
@@ -456,6 +458,7 @@ func TestWaitReasonClearedWhenFixed(t *testing.T) {
 	// The cap is raised, but "other" holds the room: big now waits for
 	// capacity.
 	w.s.Envs["ce"].MaxVCPU = ToMilli(4)
+	w.s.Touch()
 	places, waits = w.place()
 	if len(places) != 0 || len(waits) != 1 || !strings.HasPrefix(waits[0].Reason, WaitCapacity+": no room for 4 vCPUs") {
 		t.Fatalf("placed %v waits %v, want big waiting for capacity", ids(places), waitsOf(waits))

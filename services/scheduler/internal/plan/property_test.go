@@ -522,6 +522,7 @@ func (m *sim) drain(fixEnvs bool) {
 	if fixEnvs {
 		for _, e := range m.s.Envs {
 			e.Enabled = true
+			m.s.Touch()
 		}
 	}
 	for round := 0; ; round++ {
@@ -631,6 +632,7 @@ func TestPlannerProperties(t *testing.T) {
 				} else {
 					e.MaxVCPU = ToMilli(rapid.SampledFrom(envMaxes).Draw(t, "max"))
 				}
+				m.s.Touch()
 			},
 			"cycle": func(t *rapid.T) {
 				// A pass, then part of what it said applied and part of

@@ -326,6 +326,7 @@ func TestDisabledQueue(t *testing.T) {
 		t.Errorf("the running job of a DISABLED queue stopped holding capacity")
 	}
 	w.s.Queues["q"].Enabled = true
+	w.s.Touch()
 	if got := w.startAll(); !slices.Equal(got, []string{"b"}) {
 		t.Fatalf("placed %v after enabling, want b", got)
 	}
@@ -385,6 +386,7 @@ func TestReasonPrecedence(t *testing.T) {
 		t.Errorf("limited waits with %q, want the resource", got)
 	}
 	w.s.Resources["r"].Total = 2
+	w.s.Touch()
 	_, waits = w.place()
 	if got := waitsOf(waits)["limited"]; !strings.HasPrefix(got, WaitCapacity) {
 		t.Errorf("limited waits with %q, want capacity", got)

@@ -57,7 +57,9 @@ type Job struct {
 	// has just learnt of, the record's statusReason).
 	Reason string
 
-	listed bool // in its queue's runnable lists
+	list    *shareList // the runnable list the job is in, if any
+	removed bool       // its record was deleted
+	sig     tailSig    // what Reason was last worked out from, at a queue's tail
 }
 
 // Need is a quantity of a consumable resource, by name.
@@ -186,6 +188,12 @@ type State struct {
 	// dirty: something changed that may allow a placement or change a
 	// wait reason since the last Place.
 	dirty bool
+	// epoch counts Touch calls; counts the changes to what array children
+	// and consumable resource holders hold. Wait reasons worked out
+	// under the same values need no second look (tailSig).
+	epoch, counts uint64
+	// scratch is the last pass, whose maps the next one reuses.
+	scratch *pass
 }
 
 // NewState returns an empty state.
@@ -195,12 +203,12 @@ func NewState() *State {
 		Hosts: map[string]*events.Host{}, Policies: map[string]*Policy{}, Resources: map[string]*Resource{},
 		Clock: time.Now, waiters: map[string][]string{}, gating: map[string]bool{},
 		lists: map[string]map[string]*shareList{}, occ: map[string]*Job{}, held: map[string]*Job{},
-		usage: map[string]map[string]*shareUse{}, dirty: true,
+		usage: map[string]map[string]*shareUse{}, dirty: true, epoch: 1,
 	}
 }
 
 // Touch says that a queue, environment, host, policy or resource changed.
-func (s *State) Touch() { s.dirty = true }
+func (s *State) Touch() { s.dirty = true; s.epoch++ }
 
 // Settled reports that nothing changed since the last Place: another Place
 // would decide nothing new.
@@ -221,9 +229,17 @@ func (s *State) Upsert(rec Job) {
 		}
 	} else {
 		wasOcc, oldStatus = j.occupies(), j.Status
-		placed, gated, reason, listed, host, env := j.Placed, j.Gated, j.Reason, j.listed, j.Host, j.Env
+		placed, gated, reason, list, host, env, sig := j.Placed, j.Gated, j.Reason, j.list, j.Host, j.Env, j.sig
 		*j = rec
-		j.Placed, j.Gated, j.listed = placed, gated, listed
+		j.Placed, j.Gated, j.list = placed, gated, list
+		if oldStatus == batch.StatusRunnable && j.Status == batch.StatusRunnable {
+			j.sig = sig
+		}
+		if list != nil && (j.Queue != list.queue || j.Share != list.share) {
+			// Moved: the old list drops it, the new one takes it.
+			list.stale = true
+			j.list = nil
+		}
 		if oldStatus == batch.StatusRunnable {
 			// The record may lag behind what this planner published.
 			j.Reason = reason
@@ -245,13 +261,14 @@ func (s *State) Upsert(rec Job) {
 	if j.Placed != 0 && (j.Attempts >= j.Placed || (j.Status != batch.StatusRunnable && j.Status != batch.StatusSubmitted && j.Status != batch.StatusPending)) {
 		j.Placed = 0
 	}
-	switch j.Status {
-	case batch.StatusSubmitted, batch.StatusPending:
+	switch {
+	case j.Status == batch.StatusSubmitted || j.Status == batch.StatusPending:
 		s.gating[j.ID] = true
-	case batch.StatusRunnable:
-		if j.Placed == 0 {
-			s.addRunnable(j)
-		}
+	case j.Status == batch.StatusRunnable && j.Placed == 0:
+		s.addRunnable(j)
+	}
+	if j.list != nil && (j.Status != batch.StatusRunnable || j.Placed != 0) {
+		j.list.stale = true
 	}
 	if j.Status.Final() {
 		for _, w := range s.waiters[j.ID] {
@@ -269,23 +286,28 @@ func (s *State) Upsert(rec Job) {
 
 // track files the job in the sets of jobs holding capacity or resources.
 func (s *State) track(j *Job) {
-	if j.occupies() {
+	_, wasOcc := s.occ[j.ID]
+	_, wasHeld := s.held[j.ID]
+	occ, held := j.occupies(), len(j.Needs) > 0 && j.consumed()
+	if occ {
 		s.occ[j.ID] = j
 	} else {
 		delete(s.occ, j.ID)
 	}
-	if len(j.Needs) > 0 && j.consumed() {
+	if held {
 		s.held[j.ID] = j
 	} else {
 		delete(s.held, j.ID)
 	}
+	if wasHeld != held || (wasOcc != occ && (j.ArrayMax > 0 || len(j.Needs) > 0)) {
+		s.counts++
+	}
 }
 
 func (s *State) addRunnable(j *Job) {
-	if j.listed {
+	if j.list != nil {
 		return
 	}
-	j.listed = true
 	s.dirty = true
 	byShare := s.lists[j.Queue]
 	if byShare == nil {
@@ -294,13 +316,15 @@ func (s *State) addRunnable(j *Job) {
 	}
 	l := byShare[j.Share]
 	if l == nil {
-		l = &shareList{share: j.Share}
+		l = &shareList{queue: j.Queue, share: j.Share, min: shapeOf(j)}
 		byShare[j.Share] = l
 	}
 	if n := len(l.jobs); n > 0 && !l.before(l.jobs[n-1], j) {
 		l.unsorted = true
 	}
 	l.jobs = append(l.jobs, j)
+	l.min = l.min.least(shapeOf(j))
+	j.list = l
 }
 
 // Unplace takes back a placement that could not be published.
@@ -316,10 +340,16 @@ func (s *State) Unplace(j *Job) {
 // Remove forgets a job (its record was deleted).
 func (s *State) Remove(id string) {
 	if j := s.Jobs[id]; j != nil {
-		if j.listed || j.occupies() || len(j.Needs) > 0 {
+		if j.list != nil || j.occupies() || len(j.Needs) > 0 {
 			s.dirty = true
 		}
-		j.listed = false
+		if j.list != nil {
+			j.list.stale = true
+		}
+		j.removed = true
+		if len(j.Needs) > 0 || (j.ArrayMax > 0 && j.occupies()) {
+			s.counts++
+		}
 	}
 	delete(s.Jobs, id)
 	delete(s.gating, id)
