@@ -40,6 +40,7 @@ type pass struct {
 
 	places []Placement
 	waits  []Wait
+	quiet  bool // deciding placements only: reasons come later
 }
 
 // shape is what decides whether a job fits a queue's environments.
@@ -119,7 +120,7 @@ func (p *pass) hold(j *Job) {
 
 // wait records the reason a job waits, when it changed.
 func (p *pass) wait(j *Job, reason string) {
-	if j.Reason != reason {
+	if !p.quiet && j.Reason != reason {
 		j.Reason = reason
 		p.waits = append(p.waits, Wait{Job: j, Reason: reason})
 	}
@@ -144,8 +145,16 @@ func (s *State) Place() ([]Placement, []Wait) {
 		}
 		return cmp.Compare(a.Name, b.Name)
 	})
+	var walks []*walk
 	for _, q := range queues {
-		s.placeQueue(p, q)
+		if w := s.placeQueue(p, q); w != nil {
+			walks = append(walks, w)
+		}
+	}
+	// Reasons last, from what every queue holds at the end of the pass:
+	// queues share consumable resources.
+	for _, w := range walks {
+		s.explain(p, w)
 	}
 	// Jobs of queues that do not exist (deleted, or not seen yet).
 	var orphans []string
@@ -167,7 +176,18 @@ func (s *State) Place() ([]Placement, []Wait) {
 	return p.places, p.waits
 }
 
-func (s *State) placeQueue(p *pass, q *Queue) {
+// walk is what a queue's ordered walk leaves for explain: the jobs it
+// passed over and the cursors where it stopped.
+type walk struct {
+	q      *Queue
+	limit  Milli
+	passed []waiting
+	rest   []*cursor
+}
+
+// placeQueue places what it can of a queue's jobs, in order; the wait
+// reasons come after every queue (explain).
+func (s *State) placeQueue(p *pass, q *Queue) *walk {
 	fair := q.Policy != ""
 	lists := s.compact(q.Name, fair)
 	var pol *Policy
@@ -181,7 +201,7 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 		}()
 	}
 	if len(lists) == 0 {
-		return
+		return nil
 	}
 	if !q.Enabled {
 		r := reasonQueueDisabled(q.Name)
@@ -194,7 +214,7 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 				}
 			}
 		}
-		return
+		return nil
 	}
 	// The vCPUs the queue may hold: all, or what computeReservation
 	// leaves.
@@ -230,13 +250,21 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 	}
 	// Jobs in order while the queue may still place one; once not even
 	// its smallest job would fit, order no longer matters and the rest
-	// only need their reasons.
+	// only need their reasons. The reasons of the jobs passed over come
+	// last too, from the counts at the end of the pass: a later placement
+	// may have filled a limit.
+	var passed []waiting
 	heap.Init(h)
 	for open := !s.exhausted(p, q, smallest, limit); open && h.Len() > 0; {
 		c := h.items[0]
 		j := c.l.jobs[c.i]
 		c.i++
+		p.quiet = true
 		placed := s.consider(p, q, c, j, limit, false)
+		p.quiet = false
+		if !placed {
+			passed = append(passed, waiting{c, j})
+		}
 		if placed {
 			if fair {
 				c.key = h.keyOf(p, q, c)
@@ -250,15 +278,29 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 			heap.Fix(h, 0)
 		}
 	}
-	// A tail job whose reason was worked out under the same signature has
-	// it still.
+	return &walk{q: q, limit: limit, passed: passed, rest: h.items}
+}
+
+// explain gives the reasons of a queue's jobs that were not placed. A
+// job left at the tail whose reason was worked out under the same
+// signature has it still.
+func (s *State) explain(p *pass, w *walk) {
+	q, limit := w.q, w.limit
 	sig := tailSig{epoch: s.epoch, counts: s.counts, limit: limit,
 		queueFull: q.MaxRunning > 0 && p.queueRun[q.Name] >= q.MaxRunning}
 	if limit >= 0 {
 		sig.queueVCPU = p.queueVCPU[q.Name]
 	}
-	for _, c := range h.items {
-		sig.shareFull = c.rule.MaxRunning > 0 && p.shareRun[shareKey{q.Name, c.l.share}] >= c.rule.MaxRunning
+	shareFull := func(c *cursor) bool {
+		return c.rule.MaxRunning > 0 && p.shareRun[shareKey{q.Name, c.l.share}] >= c.rule.MaxRunning
+	}
+	for _, pw := range w.passed {
+		sig.shareFull = shareFull(pw.c)
+		s.consider(p, q, pw.c, pw.j, limit, true)
+		pw.j.sig = sig
+	}
+	for _, c := range w.rest {
+		sig.shareFull = shareFull(c)
 		for _, j := range c.l.jobs[c.i:] {
 			if j.sig == sig {
 				continue
@@ -267,6 +309,12 @@ func (s *State) placeQueue(p *pass, q *Queue) {
 			j.sig = sig
 		}
 	}
+}
+
+// waiting is a job passed over in a queue's ordered walk.
+type waiting struct {
+	c *cursor
+	j *Job
 }
 
 // tailSig is everything a waiting job's reason depends on at the tail of

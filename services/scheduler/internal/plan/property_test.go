@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
@@ -22,7 +23,11 @@ import (
 //   - a model launcher starts and ends the attempts placed on its hosts,
 //     with random outcomes (success, failure with or without retries left,
 //     timeouts, start failures);
-//   - environments' maxvCpus and state change underneath.
+//   - environments' maxvCpus and state change underneath;
+//   - queues may have a maxRunningJobs and a fair-share policy (share
+//     identifiers with weights and maxRunningJobs), jobs may be children
+//     of arrays with a maxRunningJobs, and may need consumable resources
+//     (one REPLENISHABLE, one NON_REPLENISHABLE).
 //
 // "Live" attempts, the capacity in use as the planner was told about it,
 // run from their placement until the monitor applies their exit.
@@ -80,6 +85,7 @@ type sim struct {
 	live    map[attemptKey]*liveAttempt
 	placed  map[attemptKey]bool // every placement ever made
 	pending []int               // spec indexes not submitted yet
+	fair    map[string]bool     // fair-share queues
 }
 
 // rapid draws small values and the first elements more often: the lists
@@ -95,7 +101,12 @@ var (
 
 func newSim(t *rapid.T) *sim {
 	m := &sim{t: t, s: NewState(), maxAtt: map[string]int{}, prio: map[string]int{}, recs: map[string]*simRecord{},
-		live: map[attemptKey]*liveAttempt{}, placed: map[attemptKey]bool{}}
+		live: map[attemptKey]*liveAttempt{}, placed: map[attemptKey]bool{}, fair: map[string]bool{}}
+	m.s.Clock = func() time.Time { return time.Unix(1_700_000_000, 0) }
+	if rapid.Bool().Draw(t, "resources") {
+		m.s.Resources["r0"] = &Resource{Name: "r0", Total: rapid.Int64Range(1, 4).Draw(t, "r0.total"), Replenishable: true}
+		m.s.Resources["r1"] = &Resource{Name: "r1", Total: rapid.Int64Range(1, 6).Draw(t, "r1.total")}
+	}
 
 	nEnvs := rapid.IntRange(1, 3).Draw(t, "envs")
 	var envNames []string
@@ -124,24 +135,56 @@ func newSim(t *rapid.T) *sim {
 		name := fmt.Sprintf("q%d", i)
 		queueNames = append(queueNames, name)
 		q := &Queue{Name: name, Enabled: true, Priority: rapid.IntRange(0, 3).Draw(t, name+".priority"),
-			Envs: rapid.SliceOfNDistinct(rapid.SampledFrom(envNames), 1, nEnvs, rapid.ID[string]).Draw(t, name+".envs")}
+			Envs:       rapid.SliceOfNDistinct(rapid.SampledFrom(envNames), 1, nEnvs, rapid.ID[string]).Draw(t, name+".envs"),
+			MaxRunning: rapid.SampledFrom([]int{0, 0, 0, 1, 2, 3}).Draw(t, name+".maxRunning")}
+		if rapid.IntRange(0, 2).Draw(t, name+".fair") == 0 {
+			q.Policy = "p-" + name
+			m.fair[name] = true
+			pol := &Policy{Name: q.Policy}
+			for k := range 3 {
+				pol.Shares = append(pol.Shares, ShareRule{ID: fmt.Sprintf("s%d", k),
+					Weight:     rapid.SampledFrom([]float64{0.5, 1, 2}).Draw(t, fmt.Sprintf("%s.s%d.weight", name, k)),
+					MaxRunning: rapid.SampledFrom([]int{0, 0, 1, 2}).Draw(t, fmt.Sprintf("%s.s%d.max", name, k))})
+			}
+			m.s.Policies[pol.Name] = pol
+		}
 		m.s.Queues[name] = q
 		m.prio[name] = q.Priority
 	}
 	nJobs := rapid.IntRange(1, 25).Draw(t, "jobs")
+	arrayMax := []int{1, 2, 3}
 	for i := range nJobs {
 		id := fmt.Sprintf("j%02d", i+1)
 		j := Job{ID: id, Queue: rapid.SampledFrom(queueNames).Draw(t, id+".queue"), Seq: uint64(i + 1),
 			VCPU: rapid.SampledFrom(jobVCPUs).Draw(t, id+".vcpu"), MemoryMiB: rapid.SampledFrom(jobMems).Draw(t, id+".mem"),
 			GPUs: rapid.SampledFrom(jobGPUs).Draw(t, id+".gpus")}
+		if a := rapid.IntRange(0, 5).Draw(t, id+".array"); a < len(arrayMax) {
+			// A child of array a<k>: its id is "a<k>:<id>", the limit is
+			// the array's.
+			j.ID, j.ArrayMax = fmt.Sprintf("a%d:%s", a, id), arrayMax[a]
+		}
+		if m.fair[j.Queue] {
+			j.Share = fmt.Sprintf("s%d", rapid.IntRange(0, 3).Draw(t, id+".share"))
+			j.Priority = rapid.IntRange(0, 2).Draw(t, id+".priority")
+		}
+		if len(m.s.Resources) > 0 {
+			switch rapid.IntRange(0, 5).Draw(t, id+".needs") {
+			case 0:
+				j.Needs = []Need{{"r0", rapid.Int64Range(1, 2).Draw(t, id+".r0")}}
+			case 1:
+				j.Needs = []Need{{"r1", 1}}
+			case 2:
+				j.Needs = []Need{{"r0", 1}, {"r1", rapid.Int64Range(1, 2).Draw(t, id+".r1")}}
+			}
+		}
 		if i > 0 && rapid.IntRange(0, 2).Draw(t, id+".hasDeps") == 0 {
 			deps := rapid.SliceOfNDistinct(rapid.IntRange(0, i-1), 1, 2, rapid.ID[int]).Draw(t, id+".deps")
 			for _, d := range deps {
-				j.DependsOn = append(j.DependsOn, fmt.Sprintf("j%02d", d+1))
+				j.DependsOn = append(j.DependsOn, m.specs[d].ID)
 			}
 		}
 		m.specs = append(m.specs, j)
-		m.maxAtt[id] = rapid.IntRange(1, 3).Draw(t, id+".attempts")
+		m.maxAtt[j.ID] = rapid.IntRange(1, 3).Draw(t, id+".attempts")
 		m.pending = append(m.pending, i)
 	}
 	return m
@@ -196,6 +239,11 @@ func (m *sim) usage(skip attemptKey) (map[string]Milli, map[string]*liveAttempt)
 
 // feasible says whether the job could run on an idle system.
 func (m *sim) feasible(j *Job) bool {
+	for _, n := range j.Needs {
+		if r := m.s.Resources[n.Resource]; r == nil || n.Quantity > r.Total {
+			return false
+		}
+	}
 	q := m.s.Queues[j.Queue]
 	idle := map[string]*liveAttempt{}
 	for id := range m.s.Hosts {
@@ -209,6 +257,119 @@ func (m *sim) feasible(j *Job) bool {
 		}
 	}
 	return false
+}
+
+// limited says which limit keeps a job from running now, by the live
+// attempts and the jobs that consumed NON_REPLENISHABLE resources: "limit"
+// (the queue's, the share's or the array's maxRunningJobs), "resource",
+// or "" for none.
+func (m *sim) limited(j *Job) string {
+	q := m.s.Queues[j.Queue]
+	var inQueue, inShare, inArray int
+	used := map[string]int64{}
+	for k, a := range m.live {
+		lj := m.s.Jobs[k.id]
+		_ = a
+		if lj.Queue == q.Name {
+			inQueue++
+			if lj.Share == j.Share {
+				inShare++
+			}
+		}
+		if j.array() != "" && lj.array() == j.array() {
+			inArray++
+		}
+		for _, n := range lj.Needs {
+			if m.s.Resources[n.Resource].Replenishable {
+				used[n.Resource] += n.Quantity
+			}
+		}
+	}
+	for id := range m.consumers() {
+		for _, n := range m.s.Jobs[id].Needs {
+			if !m.s.Resources[n.Resource].Replenishable {
+				used[n.Resource] += n.Quantity
+			}
+		}
+	}
+	switch {
+	case q.MaxRunning > 0 && inQueue >= q.MaxRunning:
+		return "limit"
+	case m.fair[q.Name] && m.shareMax(q, j.Share) > 0 && inShare >= m.shareMax(q, j.Share):
+		return "limit"
+	case j.array() != "" && inArray >= j.ArrayMax:
+		return "limit"
+	}
+	consumed := m.consumers()[j.ID]
+	for _, n := range j.Needs {
+		r := m.s.Resources[n.Resource]
+		if r.Replenishable || !consumed {
+			if used[n.Resource]+n.Quantity > r.Total {
+				return "resource"
+			}
+		}
+	}
+	return ""
+}
+
+func (m *sim) shareMax(q *Queue, share string) int {
+	r, _ := m.s.Policies[q.Policy].rule(share)
+	return r.MaxRunning
+}
+
+// consumers are the jobs that hold their NON_REPLENISHABLE resources:
+// every job that was ever placed.
+func (m *sim) consumers() map[string]bool {
+	out := map[string]bool{}
+	for k := range m.placed {
+		out[k.id] = true
+	}
+	return out
+}
+
+// checkLimits: no limit is exceeded by the live attempts.
+func (m *sim) checkLimits() {
+	t := m.t
+	perQueue, perShare, perArray := map[string]int{}, map[shareKey]int{}, map[string]int{}
+	used := map[string]int64{}
+	for k := range m.live {
+		j := m.s.Jobs[k.id]
+		perQueue[j.Queue]++
+		perShare[shareKey{j.Queue, j.Share}]++
+		if a := j.array(); a != "" {
+			perArray[a]++
+			if perArray[a] > j.ArrayMax {
+				t.Fatalf("array %s runs %d children, over its maxRunningJobs of %d", a, perArray[a], j.ArrayMax)
+			}
+		}
+		for _, n := range j.Needs {
+			if m.s.Resources[n.Resource].Replenishable {
+				used[n.Resource] += n.Quantity
+			}
+		}
+	}
+	for id := range m.consumers() {
+		for _, n := range m.s.Jobs[id].Needs {
+			if !m.s.Resources[n.Resource].Replenishable {
+				used[n.Resource] += n.Quantity
+			}
+		}
+	}
+	for name, n := range perQueue {
+		if q := m.s.Queues[name]; q.MaxRunning > 0 && n > q.MaxRunning {
+			t.Fatalf("queue %s runs %d jobs, over its maxRunningJobs of %d", name, n, q.MaxRunning)
+		}
+	}
+	for k, n := range perShare {
+		if q := m.s.Queues[k.queue]; m.fair[q.Name] && m.shareMax(q, k.share) > 0 && n > m.shareMax(q, k.share) {
+			t.Fatalf("share %s of queue %s runs %d jobs, over its maxRunningJobs of %d", k.share, k.queue, n, m.shareMax(q, k.share))
+		}
+	}
+	for name, n := range used {
+		if r := m.s.Resources[name]; n > r.Total {
+			t.Fatalf("consumable resource %s: %d in use, over its total of %d", name, n, r.Total)
+		}
+	}
 }
 
 func (m *sim) hostsSorted() []*events.Host {
@@ -313,6 +474,7 @@ func (m *sim) pass() {
 			t.Fatalf("env %s over maxvCpus: %d > %d", name, envUse[name], e.MaxVCPU)
 		}
 	}
+	m.checkLimits()
 
 	// Every job still waiting: nothing fits it now (the pass is maximal),
 	// and no job behind it took a slot it would have fitted: not one of a
@@ -328,6 +490,22 @@ func (m *sim) pass() {
 			continue
 		}
 		q := m.s.Queues[j.Queue]
+		lim := m.limited(j)
+		switch {
+		case j.Reason == "":
+			t.Fatalf("%s waits with no reason", j.ID)
+		case neverFits(j.Reason) || strings.HasPrefix(j.Reason, WaitHost):
+		case !m.feasible(j):
+		case lim == "limit" && !strings.HasPrefix(j.Reason, WaitLimit):
+			t.Fatalf("%s is at a concurrency limit but waits with %q", j.ID, j.Reason)
+		case lim == "resource" && !strings.HasPrefix(j.Reason, WaitResource):
+			t.Fatalf("%s waits for a consumable resource but says %q", j.ID, j.Reason)
+		case lim == "" && !strings.HasPrefix(j.Reason, WaitCapacity):
+			t.Fatalf("%s is held by no limit but waits with %q", j.ID, j.Reason)
+		}
+		if lim != "" {
+			continue
+		}
 		for _, e := range q.Envs {
 			for _, h := range hosts {
 				if m.fits(j, e, h, envUse, hostUse) {
@@ -336,7 +514,7 @@ func (m *sim) pass() {
 			}
 		}
 		for _, p := range places {
-			behind := m.prio[p.Job.Queue] < q.Priority || (p.Job.Queue == q.Name && p.Job.Seq > j.Seq)
+			behind := m.prio[p.Job.Queue] < q.Priority || (p.Job.Queue == q.Name && p.Job.Seq > j.Seq && !m.fair[q.Name])
 			if !behind || !slices.Contains(q.Envs, p.Env) {
 				continue
 			}
@@ -357,6 +535,9 @@ func (m *sim) pass() {
 		}
 		if w.Reason == "" {
 			t.Fatalf("%s waits with no reason", w.Job.ID)
+		}
+		if strings.HasPrefix(w.Reason, WaitLimit) && m.limited(w.Job) != "limit" {
+			t.Fatalf("%s says %q but no limit holds it", w.Job.ID, w.Reason)
 		}
 		m.stream = append(m.stream, simFact{kind: factWait, id: w.Job.ID, attempt: w.Job.Attempts + 1, reason: w.Reason})
 	}
@@ -553,7 +734,7 @@ func (m *sim) drain(fixEnvs bool) {
 		switch r.job.Status {
 		case batch.StatusSucceeded, batch.StatusFailed:
 		case batch.StatusRunnable:
-			if m.feasible(&r.job) {
+			if m.feasible(&r.job) && m.limited(m.s.Jobs[spec.ID]) != "resource" {
 				t.Fatalf("%s stuck RUNNABLE although it fits an idle system", spec.ID)
 			}
 		case batch.StatusPending:

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"testing"
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
@@ -13,12 +12,18 @@ import (
 // applies it, and the record is fed back with Upsert, as the scheduler's
 // KV watcher does.
 type world struct {
-	tb   testing.TB
+	tb   tester
 	s    *State
 	recs map[string]Job
 }
 
-func newWorld(tb testing.TB) *world {
+// tester is what the world needs of *testing.T, *testing.B and *rapid.T.
+type tester interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
+func newWorld(tb tester) *world {
 	return &world{tb: tb, s: NewState(), recs: map[string]Job{}}
 }
 
