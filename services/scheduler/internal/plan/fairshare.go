@@ -10,8 +10,9 @@ import (
 
 // Fair share. A queue with a scheduling policy serves its share
 // identifiers in proportion to 1/weightFactor: the next job comes from the
-// share whose weighted usage, (decayed usage + vCPUs held now) ×
-// weightFactor, is lowest. The decayed usage is an exponentially weighted
+// share whose weighted usage, (decayed usage + vCPUs held now + half a
+// job) × weightFactor, is lowest. The half job makes the rounding to whole
+// jobs fair (the Sainte-Laguë method). The decayed usage is an exponentially weighted
 // average of the vCPUs the share held, with shareDecaySeconds as the time
 // constant, so a share that ran much recently yields to the others for a
 // while. Within a share, jobs go by schedulingPriority (higher first),
@@ -53,6 +54,9 @@ type shareList struct {
 	fair         bool  // sorted by priority first
 	stale        bool  // holds jobs that left it
 	min          shape // no job of the list is smaller in any dimension
+	// clean: every job of the list has its reason worked out under this
+	// signature (zero: not known).
+	clean tailSig
 }
 
 func (l *shareList) before(a, b *Job) bool { return l.compare(a, b) < 0 }

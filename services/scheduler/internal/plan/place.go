@@ -207,12 +207,16 @@ func (s *State) placeQueue(p *pass, q *Queue) *walk {
 		r := reasonQueueDisabled(q.Name)
 		sig := tailSig{epoch: s.epoch, limit: -2}
 		for _, l := range lists {
+			if l.clean == sig {
+				continue
+			}
 			for _, j := range l.jobs {
 				if j.sig != sig {
 					p.wait(j, r)
 					j.sig = sig
 				}
 			}
+			l.clean = sig
 		}
 		return nil
 	}
@@ -301,12 +305,24 @@ func (s *State) explain(p *pass, w *walk) {
 	}
 	for _, c := range w.rest {
 		sig.shareFull = shareFull(c)
+		if c.l.clean == sig {
+			continue // the whole list is explained under sig
+		}
 		for _, j := range c.l.jobs[c.i:] {
 			if j.sig == sig {
 				continue
 			}
 			s.consider(p, q, c, j, limit, true)
 			j.sig = sig
+		}
+		c.l.clean = sig
+	}
+	// Lists the ordered walk went through to the end: their jobs are
+	// placed or were passed over and explained above.
+	for _, pw := range w.passed {
+		if pw.c.i >= len(pw.c.l.jobs) {
+			sig.shareFull = shareFull(pw.c)
+			pw.c.l.clean = sig
 		}
 	}
 }
@@ -535,7 +551,9 @@ type cursors struct {
 }
 
 func (h *cursors) keyOf(p *pass, q *Queue, c *cursor) float64 {
-	held := float64(p.shareVCPU[shareKey{q.Name, c.l.share}])
+	// Half a job on top (Sainte-Laguë): comparing usage before the next
+	// job would favour the small shares, after it the large ones.
+	held := float64(p.shareVCPU[shareKey{q.Name, c.l.share}]) + float64(c.l.min.vcpu)/2
 	avg := 0.0
 	if c.use != nil {
 		avg = c.use.avg

@@ -324,12 +324,17 @@ func (s *State) addRunnable(j *Job) {
 	}
 	l.jobs = append(l.jobs, j)
 	l.min = l.min.least(shapeOf(j))
+	l.clean = tailSig{}
 	j.list = l
 }
 
 // Unplace takes back a placement that could not be published.
 func (s *State) Unplace(j *Job) {
 	j.Placed = 0
+	j.sig = tailSig{}
+	if j.list != nil {
+		j.list.clean = tailSig{}
+	}
 	s.track(j)
 	if j.Status == batch.StatusRunnable {
 		s.addRunnable(j)
