@@ -52,16 +52,16 @@ func reasonNoQueue(queue string) string {
 }
 
 func reasonQueueLimit(q *Queue) string {
-	return fmt.Sprintf("%s: job queue %s runs its maxRunningJobs of %d jobs.", WaitLimit, q.Name, q.MaxRunning)
+	return fmt.Sprintf("%s: job queue %s is at its maxRunningJobs limit of %d.", WaitLimit, q.Name, q.MaxRunning)
 }
 
 func reasonShareLimit(q *Queue, share string, max int) string {
-	return fmt.Sprintf("%s: share identifier %s of job queue %s runs its maxRunningJobs of %d jobs (scheduling policy %s).",
+	return fmt.Sprintf("%s: share identifier %s of job queue %s is at its maxRunningJobs limit of %d (scheduling policy %s).",
 		WaitLimit, share, q.Name, max, q.Policy)
 }
 
 func reasonArrayLimit(array string, max int) string {
-	return fmt.Sprintf("%s: array job %s runs its maxRunningJobs of %d children.", WaitLimit, array, max)
+	return fmt.Sprintf("%s: array job %s is at its maxRunningJobs limit of %d.", WaitLimit, array, max)
 }
 
 func reasonReservation(q *Queue) string {

@@ -184,7 +184,7 @@ func TestQueueMaxRunning(t *testing.T) {
 	if got := ids(places); !slices.Equal(got, []string{"o1", "q0", "q1"}) && !slices.Equal(got, []string{"q0", "q1", "o1"}) {
 		t.Fatalf("placed %v", got)
 	}
-	want := WaitLimit + ": job queue q runs its maxRunningJobs of 2 jobs."
+	want := WaitLimit + ": job queue q is at its maxRunningJobs limit of 2."
 	for _, id := range []string{"q2", "q3", "q4"} {
 		if r := waitsOf(waits)[id]; r != want {
 			t.Errorf("%s waits with %q, want %q", id, r, want)
@@ -217,7 +217,7 @@ func TestShareMaxRunning(t *testing.T) {
 	if !slices.Equal(got, []string{"u1a", "u2a", "xa", "xb"}) {
 		t.Fatalf("placed %v; the limit is per share identifier", got)
 	}
-	if r := waitsOf(waits)["u1b"]; r != WaitLimit+": share identifier u1 of job queue q runs its maxRunningJobs of 1 jobs (scheduling policy p)." {
+	if r := waitsOf(waits)["u1b"]; r != WaitLimit+": share identifier u1 of job queue q is at its maxRunningJobs limit of 1 (scheduling policy p)." {
 		t.Errorf("u1b waits with %q", r)
 	}
 }
@@ -233,7 +233,7 @@ func TestArrayMaxRunning(t *testing.T) {
 	if got := ids(places); !slices.Equal(got, []string{"arr:0", "arr:1", "other:0", "plain"}) {
 		t.Fatalf("placed %v", got)
 	}
-	if r := waitsOf(waits)["arr:2"]; r != WaitLimit+": array job arr runs its maxRunningJobs of 2 children." {
+	if r := waitsOf(waits)["arr:2"]; r != WaitLimit+": array job arr is at its maxRunningJobs limit of 2." {
 		t.Errorf("arr:2 waits with %q", r)
 	}
 	w.start(places[0])
