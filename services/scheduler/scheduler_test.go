@@ -152,7 +152,7 @@ func TestSchedulerFairShareAndResources(t *testing.T) {
 	r.put(events.BucketResources, "lic", batch.ConsumableResourceDetail{ConsumableResourceName: "lic",
 		ConsumableResourceArn: batch.ARN(batch.KindConsumableResource, "lic"), TotalQuantity: 1, ResourceType: batch.ResourceReplenishable})
 	r.put(events.BucketQueues, "fair", batch.JobQueueDetail{JobQueueName: "fair", State: "ENABLED", Priority: 10,
-		SchedulingPolicyArn: batch.ARN(batch.KindSchedulingPolicy, "fs"),
+		SchedulingPolicyArn:     batch.ARN(batch.KindSchedulingPolicy, "fs"),
 		ComputeEnvironmentOrder: []batch.ComputeEnvironmentOrder{{Order: 1, ComputeEnvironment: batch.ARN(batch.KindComputeEnvironment, "ce")}}})
 	r.put(events.BucketQueues, "fifo", batch.JobQueueDetail{JobQueueName: "fifo", State: "ENABLED", Priority: 1,
 		ComputeEnvironmentOrder: []batch.ComputeEnvironmentOrder{{Order: 1, ComputeEnvironment: "ce2"}}})
