@@ -135,7 +135,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 	}
 	deleted := e.Operation() != jetstream.KeyValuePut
 	st := s.state
-	if u.bucket != events.BucketJobs {
+	if u.bucket != events.BucketJobs && u.bucket != events.BucketHosts {
 		st.Touch()
 	}
 	switch u.bucket {
@@ -176,12 +176,18 @@ func (s *scheduler) apply(u update) (loaded bool) {
 	case events.BucketHosts:
 		if deleted {
 			delete(st.Hosts, e.Key())
+			st.Touch()
 			return false
 		}
 		var h events.Host
 		if err := json.Unmarshal(e.Value(), &h); err != nil {
 			s.log.Error("scheduler: bad host", "key", e.Key(), "err", err)
 			return false
+		}
+		// A heartbeat that changes only its time changes no decision.
+		if old := st.Hosts[h.ID]; old == nil || old.VCPUs != h.VCPUs || old.MemoryMiB != h.MemoryMiB ||
+			old.GPUs != h.GPUs || !slices.Equal(old.ComputeEnvironments, h.ComputeEnvironments) {
+			st.Touch()
 		}
 		st.Hosts[h.ID] = &h
 	case events.BucketPolicies:

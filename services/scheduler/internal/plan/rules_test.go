@@ -481,3 +481,40 @@ func TestUnplace(t *testing.T) {
 		t.Fatalf("after unplace placed %v, want a again", ids(places))
 	}
 }
+
+func TestPrioritySharedEnvsAndFallThrough(t *testing.T) {
+	// hi (priority 10) and lo (1) share env a; hi falls through to b when
+	// a is full, lo has only a. hi takes a first, so lo waits, and names a.
+	w := newWorld(t).env("a", 2).env("b", 2).host("h", 64, 1<<20).queue("hi", 10, "a", "b").queue("lo", 1, "a")
+	w.job(Job{ID: "lo1", Queue: "lo", Seq: 1})
+	w.job(Job{ID: "lo2", Queue: "lo", Seq: 2})
+	for i := range 5 {
+		w.job(Job{ID: fmt.Sprintf("hi%d", i), Queue: "hi", Seq: uint64(10 + i)})
+	}
+	places, waits := w.place()
+	got := map[string]string{}
+	for _, p := range places {
+		got[p.Job.ID] = p.Env
+	}
+	if want := map[string]string{"hi0": "a", "hi1": "a", "hi2": "b", "hi3": "b"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("placed %v, want %v", got, want)
+	}
+	r := waitsOf(waits)
+	if r["hi4"] != WaitCapacity+": no room for 1 vCPUs and 0 MiB of memory in compute environments a, b of job queue hi." ||
+		r["lo1"] != WaitCapacity+": no room for 1 vCPUs and 0 MiB of memory in compute environment a of job queue lo." {
+		t.Errorf("reasons %v", r)
+	}
+	for _, p := range places {
+		w.start(p)
+	}
+	// A slot of a frees: hi4, not lo1 that waits longer, takes it.
+	w.finish("hi0", batch.StatusSucceeded)
+	if got := w.startAll(); !slices.Equal(got, []string{"hi4"}) {
+		t.Fatalf("placed %v, want hi4", got)
+	}
+	// hi has nothing left: lo gets a's next slot.
+	w.finish("hi1", batch.StatusSucceeded)
+	if got := w.startAll(); !slices.Equal(got, []string{"lo1"}) {
+		t.Fatalf("placed %v, want lo1", got)
+	}
+}
