@@ -96,23 +96,68 @@ type jobRecord struct {
 	ConsumableResourceProperties *batch.ConsumableResourceProperties `json:"consumableResourceProperties"`
 }
 
-// recordContainer is the part of a job's container the index reads.
+// recordContainer is the part of a job's container the index reads. The
+// resources are kept raw and read once per job (they never change).
 type recordContainer struct {
-	ExitCode             *int                        `json:"exitCode"`
-	Reason               string                      `json:"reason"`
-	Vcpus                int                         `json:"vcpus"`
-	ResourceRequirements []batch.ResourceRequirement `json:"resourceRequirements"`
+	ExitCode             *int            `json:"exitCode"`
+	Reason               string          `json:"reason"`
+	Vcpus                int             `json:"vcpus"`
+	ResourceRequirements json.RawMessage `json:"resourceRequirements"`
 }
 
-// elementCount decodes a JSON list as the number of its elements.
+// vcpuMilli returns the thousandths of vCPUs the container needs.
+func (c *recordContainer) vcpuMilli() int64 {
+	var reqs []batch.ResourceRequirement
+	if len(c.ResourceRequirements) > 0 {
+		_ = json.Unmarshal(c.ResourceRequirements, &reqs)
+	}
+	res, err := batch.ParseResources(reqs, c.Vcpus, 0)
+	if err != nil {
+		return 0
+	}
+	return int64(math.Round(res.VCPUs * 1000))
+}
+
+// elementCount decodes a JSON list as the number of its elements, without
+// decoding them.
 type elementCount int
 
 func (c *elementCount) UnmarshalJSON(data []byte) error {
-	var elems []json.RawMessage
-	if err := json.Unmarshal(data, &elems); err != nil {
-		return err
+	n, depth, inString, escaped, empty := 0, 0, false, false, true
+	for _, b := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case b == '\\':
+				escaped = true
+			case b == '"':
+				inString = false
+			}
+			continue
+		case b == '"':
+			inString = true
+		case b == '[' || b == '{':
+			depth++
+			continue
+		case b == ']' || b == '}':
+			depth--
+			continue
+		case b == ',' && depth == 1:
+			n++
+			continue
+		case b == ' ' || b == '\t' || b == '\n' || b == '\r':
+			continue
+		}
+		if depth >= 1 {
+			empty = false
+		}
 	}
-	*c = elementCount(len(elems))
+	if !empty {
+		n++
+	}
+	*c = elementCount(n)
 	return nil
 }
 
@@ -209,8 +254,9 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 		}
 		return
 	}
-	runnableAt := at
+	runnableAt, vcpus := at, int64(-1)
 	if e != nil {
+		vcpus = e.vcpuMilli
 		x.unlinkRunnable(e)
 		x.unlinkResources(e)
 		x.unlinkUsage(e)
@@ -244,8 +290,9 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 		if c.ExitCode != nil {
 			e.exitCode, e.hasExitCode = int32(*c.ExitCode), true
 		}
-		if res, err := batch.ParseResources(c.ResourceRequirements, c.Vcpus, 0); err == nil {
-			e.vcpuMilli = int64(math.Round(res.VCPUs * 1000))
+		e.vcpuMilli = vcpus
+		if vcpus < 0 {
+			e.vcpuMilli = c.vcpuMilli()
 		}
 	}
 	if a := r.ArrayProperties; a != nil && !child {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"testing"
@@ -150,4 +151,15 @@ func TestJobIndexMemory(t *testing.T) {
 		t.Fatalf("index uses %.0f bytes per job, want at most 600", per)
 	}
 	runtime.KeepAlive(x)
+}
+
+func TestElementCount(t *testing.T) {
+	for in, want := range map[string]int{
+		`[]`: 0, ` [ ] `: 0, `[1]`: 1, `[{"a":[1,2],"b":"x,]"}]`: 1, `[{},{"s":"\"],["},[1,[2,3]]]`: 3, `["a\",b"]`: 1, `["a\\",["b"]]`: 2, `null`: 0,
+	} {
+		var c elementCount
+		if err := json.Unmarshal([]byte(in), &c); err != nil || int(c) != want {
+			t.Errorf("%s: %d (%v), want %d", in, c, err, want)
+		}
+	}
 }
