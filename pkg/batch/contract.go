@@ -88,3 +88,74 @@ const (
 	// ConditionAny: the dependency must reach a final state, whatever it is.
 	ConditionAny = "ANY"
 )
+
+// MaxDependencies is how many dependsOn entries a job may have (AWS allows
+// 20). The scheduler keeps, per job, only the ids it waits for and, per
+// dependency, the jobs waiting for it, so a job with this many costs a few
+// tens of kilobytes of planner memory.
+const MaxDependencies = 1000
+
+// Time limit actions (JobStateTimeLimitAction.Action). CANCEL is AWS's;
+// TERMINATE is an addition (the job is failed as TerminateJob does, with
+// isTerminated set).
+const (
+	TimeLimitCancel    = "CANCEL"
+	TimeLimitTerminate = "TERMINATE"
+)
+
+// JobStateTimeLimitAction is one entry of a queue's
+// jobStateTimeLimitActions (AWS's shape) and of a job's (an addition,
+// SubmitJobInput.JobStateTimeLimitActions). AWS allows State RUNNABLE
+// only and matches Reason against the code of the job's statusReason; this
+// system adds State PENDING and Reason "*" (any reason, or none). The
+// monitor enforces them (services/monitor/timelimits.go).
+type JobStateTimeLimitAction struct {
+	Reason         string `json:"reason"`
+	State          string `json:"state"`
+	MaxTimeSeconds int    `json:"maxTimeSeconds"`
+	Action         string `json:"action"`
+}
+
+// ArrayParentOf returns the parent id of an array child ("p:3" -> "p",
+// 3, true).
+func ArrayParentOf(jobID string) (parent string, index int, ok bool) {
+	i := len(jobID) - 1
+	for i >= 0 && jobID[i] >= '0' && jobID[i] <= '9' {
+		i--
+	}
+	if i <= 0 || i == len(jobID)-1 || jobID[i] != ':' {
+		return "", 0, false
+	}
+	n := 0
+	for _, c := range jobID[i+1:] {
+		n = n*10 + int(c-'0')
+		if n > 1_000_000 {
+			return "", 0, false
+		}
+	}
+	return jobID[:i], n, true
+}
+
+// ArrayChildID names child index of an array parent.
+func ArrayChildID(parent string, index int) string {
+	return parent + ":" + itoa(index)
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// IsArrayParent reports whether the job is the parent of an array job.
+func (j *JobDetail) IsArrayParent() bool {
+	return j.ArrayProperties != nil && j.ArrayProperties.Size > 0 && j.ArrayProperties.Index == nil
+}

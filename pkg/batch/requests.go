@@ -25,6 +25,12 @@ type SubmitJobInput struct {
 	// consumable resources, per resource.
 	ConsumableResourcePropertiesOverride *ConsumableResourceProperties `json:"consumableResourcePropertiesOverride,omitempty"`
 
+	// Additions. ClientToken makes the submit idempotent: a submit with
+	// the token of an existing job returns that job. JobStateTimeLimitActions
+	// are time limits on the job's PENDING and RUNNABLE states.
+	ClientToken              string                    `json:"clientToken,omitempty"`
+	JobStateTimeLimitActions []JobStateTimeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
+
 	NodeOverrides         json.RawMessage `json:"nodeOverrides,omitempty"`
 	EksPropertiesOverride json.RawMessage `json:"eksPropertiesOverride,omitempty"`
 	EcsPropertiesOverride json.RawMessage `json:"ecsPropertiesOverride,omitempty"`
@@ -44,6 +50,24 @@ type SubmitJobOutput struct {
 	JobName string `json:"jobName"`
 	JobID   string `json:"jobId"`
 }
+
+// CancelJobInput is the CancelJob request.
+type CancelJobInput struct {
+	JobID  string `json:"jobId"`
+	Reason string `json:"reason"`
+}
+
+// CancelJobOutput is the (empty) CancelJob answer.
+type CancelJobOutput struct{}
+
+// TerminateJobInput is the TerminateJob request.
+type TerminateJobInput struct {
+	JobID  string `json:"jobId"`
+	Reason string `json:"reason"`
+}
+
+// TerminateJobOutput is the (empty) TerminateJob answer.
+type TerminateJobOutput struct{}
 
 // DescribeJobsInput is the DescribeJobs request.
 type DescribeJobsInput struct {

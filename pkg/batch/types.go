@@ -120,6 +120,8 @@ type ContainerProperties struct {
 
 // ContainerOverrides are the submit-time changes to the container.
 type ContainerOverrides struct {
+	// Image is an addition: it replaces the definition's image.
+	Image                string                `json:"image,omitempty"`
 	Vcpus                int                   `json:"vcpus,omitempty"`
 	Memory               int                   `json:"memory,omitempty"`
 	Command              []string              `json:"command,omitempty"`
@@ -247,6 +249,13 @@ type JobDetail struct {
 	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 
 	// Additions (not in the AWS model).
+	// JobStateTimeLimitActions are the job's own time limits in
+	// SUBMITTED-to-RUNNABLE states (see JobStateTimeLimitAction).
+	JobStateTimeLimitActions []JobStateTimeLimitAction `json:"jobStateTimeLimitActions,omitempty"`
+	// StatusChangedAt is when the job entered its current status.
+	StatusChangedAt int64 `json:"statusChangedAt,omitempty"`
+	// ClientToken is the idempotency token the job was submitted with.
+	ClientToken            string `json:"clientToken,omitempty"`
 	JobQueueName           string `json:"jobQueueName,omitempty"`
 	ComputeEnvironmentName string `json:"computeEnvironmentName,omitempty"`
 	HostID                 string `json:"hostId,omitempty"`

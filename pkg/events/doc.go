@@ -18,6 +18,9 @@
 //	launcher   batch.job.started.<job>       JobStarted     (STARTING -> RUNNING)
 //	launcher   batch.job.exited.<job>        JobExited      (-> SUCCEEDED/FAILED/RUNNABLE)
 //	api        batch.job.tag.<job>           JobTagged      (TagResource/UntagResource on a job)
+//	api        batch.job.cancel.<job>        JobCancel      (CancelJob; also the monitor's time limits)
+//	api        batch.job.terminate.<job>     JobTerminate   (TerminateJob)
+//	monitor    batch.job.stop.<host>.<job>   JobStop        (stop a terminated job's container)
 //	launcher   batch.logs.<job>.<attempt>    log lines
 //	monitor    batch.events.job.<queue>.<status> JobStateChange (EventBridge shape)
 //

@@ -15,6 +15,9 @@ const (
 	TypeJobStarted     = "batch.job.v1.started"
 	TypeJobExited      = "batch.job.v1.exited"
 	TypeJobStateChange = "batch.event.v1.job-state-change"
+	TypeJobCancel      = "batch.job.v1.cancel"
+	TypeJobTerminate   = "batch.job.v1.terminate"
+	TypeJobStop        = "batch.job.v1.stop"
 )
 
 // JobSubmitted creates a job. Job is the complete record in status
@@ -109,3 +112,52 @@ type JobExited struct {
 
 // MsgID is the de-duplication id of the exit.
 func (e JobExited) MsgID() string { return fmt.Sprintf("exited/%s/%d", e.JobID, e.Attempt) }
+
+// Who asked for a cancel or termination (JobCancel.By, JobTerminate.By).
+const (
+	ByUser      = "user"      // CancelJob / TerminateJob
+	ByArray     = "array"     // the array parent was cancelled or terminated
+	ByTimeLimit = "timelimit" // a jobStateTimeLimitAction
+)
+
+// JobCancel asks to cancel a job (CancelJob): a SUBMITTED, PENDING or
+// RUNNABLE job becomes FAILED with Reason and isCancelled; a job that is
+// STARTING, RUNNING or final is left alone. On an array parent it applies
+// to every child.
+type JobCancel struct {
+	JobID  string `json:"jobId"`
+	Reason string `json:"reason"`
+	By     string `json:"by,omitempty"`
+	Time   int64  `json:"time"`
+}
+
+// MsgID is the de-duplication id of the cancel: one per request.
+func (e JobCancel) MsgID() string { return fmt.Sprintf("cancel/%s/%d", e.JobID, e.Time) }
+
+// JobTerminate asks to terminate a job (TerminateJob): a job before
+// STARTING becomes FAILED at once; a STARTING or RUNNING job is marked
+// isTerminated and its container stopped (JobStop), and it becomes FAILED
+// with Reason when the attempt ends, never retried. On an array parent it
+// applies to every child.
+type JobTerminate struct {
+	JobID  string `json:"jobId"`
+	Reason string `json:"reason"`
+	By     string `json:"by,omitempty"`
+	Time   int64  `json:"time"`
+}
+
+// MsgID is the de-duplication id of the termination: one per request.
+func (e JobTerminate) MsgID() string { return fmt.Sprintf("terminate/%s/%d", e.JobID, e.Time) }
+
+// JobStop tells the launcher of HostID to stop the container of an
+// attempt of a terminated job (SIGTERM, SIGKILL after the grace period) or
+// not to start it. The monitor publishes it.
+type JobStop struct {
+	JobID   string `json:"jobId"`
+	Attempt int    `json:"attempt"`
+	HostID  string `json:"hostId"`
+	Reason  string `json:"reason"`
+}
+
+// MsgID is the de-duplication id of the stop: one per attempt.
+func (e JobStop) MsgID() string { return fmt.Sprintf("stop/%s/%d", e.JobID, e.Attempt) }

@@ -72,6 +72,19 @@ func StartedSubject(jobID string) string { return "batch.job.started." + Token(j
 // ExitedSubject is where a launcher says an attempt ended.
 func ExitedSubject(jobID string) string { return "batch.job.exited." + Token(jobID) }
 
+// CancelSubject is where CancelJob (and a time limit) asks to cancel a job.
+func CancelSubject(jobID string) string { return "batch.job.cancel." + Token(jobID) }
+
+// TerminateSubject is where TerminateJob asks to terminate a job.
+func TerminateSubject(jobID string) string { return "batch.job.terminate." + Token(jobID) }
+
+// StopSubject is where the monitor tells a host's launcher to stop a job's
+// container.
+func StopSubject(hostID, jobID string) string { return "batch.job.stop." + hostID + "." + Token(jobID) }
+
+// StopHostFilter is the filter a launcher consumes its stops with.
+func StopHostFilter(hostID string) string { return "batch.job.stop." + hostID + ".*" }
+
 // LogSubject is where the lines of one attempt go.
 func LogSubject(jobID string, attempt int) string {
 	return "batch.logs." + Token(jobID) + "." + strconv.Itoa(attempt)
