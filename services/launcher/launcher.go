@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,7 @@ type launcher struct {
 	started time.Time
 
 	mu      sync.Mutex
-	running map[string]bool // "<job>/<attempt>" being supervised
+	running map[string]*attemptRun // "<job>/<attempt>" being supervised
 	wg      sync.WaitGroup
 }
 
@@ -127,7 +128,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	l := &launcher{cfg: cfg, log: d.Logger.With("service", "launcher", "host", cfg.HostID), clock: d.Clock, js: js,
-		rt: d.Runtime, running: map[string]bool{}, tracer: otel.Tracer("batchd/launcher"), started: d.Clock()}
+		rt: d.Runtime, running: map[string]*attemptRun{}, tracer: otel.Tracer("batchd/launcher"), started: d.Clock()}
 
 	// Re-adopt before taking new work, so a redelivered placement finds
 	// its container already supervised.
@@ -145,12 +146,19 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
 		Durable: "launcher-" + cfg.HostID, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute,
-		MaxAckPending: 1000, FilterSubject: events.PlacedHostFilter(cfg.HostID), DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 1000, DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubjects: []string{events.PlacedHostFilter(cfg.HostID), events.StopHostFilter(cfg.HostID)},
 	})
 	if err != nil {
 		return fmt.Errorf("launcher: consumer: %w", err)
 	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) { l.onPlaced(ctx, msg) })
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		if strings.HasPrefix(msg.Subject(), stopPrefix) {
+			l.onStop(ctx, msg)
+			return
+		}
+		l.onPlaced(ctx, msg)
+	})
 	if err != nil {
 		return fmt.Errorf("launcher: consume: %w", err)
 	}
@@ -199,19 +207,9 @@ func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.TermWithReason("undecodable placement")
 		return
 	}
-	if !l.claim(p.JobID, p.Attempt) {
+	run := l.claim(p.JobID, p.Attempt)
+	if run == nil {
 		_ = msg.Ack() // already supervised (re-adopted or redelivered)
-		return
-	}
-	if ok, err := l.stillWanted(ctx, p); err != nil || !ok {
-		l.release(p.JobID, p.Attempt)
-		if err != nil {
-			l.log.Warn("launcher: read job record", "job", p.JobID, "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			return
-		}
-		l.log.Info("launcher: placement no longer wanted", "job", p.JobID, "attempt", p.Attempt)
-		_ = msg.Ack()
 		return
 	}
 	ctx = bus.Extract(ctx, msg.Headers())
@@ -219,42 +217,108 @@ func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
 	go func() {
 		defer l.wg.Done()
 		defer l.release(p.JobID, p.Attempt)
-		l.run(ctx, p, msg)
+		verdict, rec, err := l.stillWanted(ctx, p)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				l.log.Warn("launcher: read job record", "job", p.JobID, "err", err)
+			}
+			_ = msg.NakWithDelay(time.Second)
+		case verdict == placementLagging:
+			_ = msg.NakWithDelay(time.Second) // the monitor has not recorded it yet
+		case verdict == placementTerminated:
+			l.reportNotStarted(ctx, p, rec.StatusReason, msg)
+		case verdict == placementUnwanted:
+			l.log.Info("launcher: placement no longer wanted", "job", p.JobID, "attempt", p.Attempt, "status", rec.Status)
+			_ = msg.Ack()
+		default:
+			l.run(ctx, p, run, msg)
+		}
 	}()
 }
 
-// stillWanted reports whether a placement should start a container: the
-// job record must not show the attempt running or over. A placement
-// redelivered after its attempt ran (and its container was removed) must
-// not run it again.
-func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (bool, error) {
-	var rec batch.JobDetail
-	if _, err := bus.GetJSON(ctx, l.jobs, events.Token(p.JobID), &rec); err != nil {
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return false, nil
+// What the job record says of a placement.
+type placementVerdict int
+
+const (
+	placementWanted     placementVerdict = iota
+	placementUnwanted                    // cancelled, over, or running already
+	placementLagging                     // the record does not show it yet
+	placementTerminated                  // TerminateJob came before the container
+)
+
+// stillWanted reads the job record to decide whether a placement starts a
+// container. Only a record that shows this attempt STARTING does: a job
+// cancelled before the monitor recorded the placement is FAILED, and a
+// placement redelivered after its attempt ran shows the attempt over. A
+// record that still shows the job waiting (the monitor has not applied the
+// placement yet) is read again for a short while.
+func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placementVerdict, batch.JobDetail, error) {
+	wait := time.Millisecond
+	deadline := l.clock().Add(2 * time.Second)
+	for {
+		var rec batch.JobDetail
+		if _, err := bus.GetJSON(ctx, l.jobs, events.Token(p.JobID), &rec); err != nil {
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				return placementUnwanted, rec, nil
+			}
+			return 0, rec, err
 		}
-		return false, err
+		switch {
+		case len(rec.Attempts) >= p.Attempt || rec.Status.Final() || rec.Status == batch.StatusRunning:
+			return placementUnwanted, rec, nil
+		case rec.Status == batch.StatusStarting && len(rec.Attempts)+1 == p.Attempt && rec.IsTerminated:
+			return placementTerminated, rec, nil
+		case rec.Status == batch.StatusStarting && len(rec.Attempts)+1 == p.Attempt:
+			return placementWanted, rec, nil
+		}
+		if l.clock().After(deadline) {
+			return placementLagging, rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, rec, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 100*time.Millisecond)
 	}
-	// The record may lag behind the scheduler (still SUBMITTED while the
-	// gate is on its way); it must not show this attempt as running or over.
-	switch {
-	case rec.Status.Final(), rec.Status == batch.StatusRunning, len(rec.Attempts) >= p.Attempt:
-		return false, nil
+}
+
+// reportNotStarted ends an attempt whose job was terminated before its
+// container started: no container, FAILED with the termination reason.
+func (l *launcher) reportNotStarted(ctx context.Context, p events.JobPlaced, reason string, msg jetstream.Msg) {
+	ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
+		StatusReason: reason, StoppedAt: l.clock().UnixMilli(), NoRetry: true}
+	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
+		l.log.Error("launcher: report terminated attempt", "job", p.JobID, "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
 	}
-	return true, nil
+	l.log.Info("launcher: job terminated before its container started", "job", p.JobID, "attempt", p.Attempt)
+	_ = msg.Ack()
 }
 
 func attemptKey(job string, attempt int) string { return fmt.Sprintf("%s/%d", job, attempt) }
 
-func (l *launcher) claim(job string, attempt int) bool {
+// claim marks an attempt as supervised by this launcher; nil when it is
+// already.
+func (l *launcher) claim(job string, attempt int) *attemptRun {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k := attemptKey(job, attempt)
-	if l.running[k] {
-		return false
+	if l.running[k] != nil {
+		return nil
 	}
-	l.running[k] = true
-	return true
+	run := &attemptRun{}
+	l.running[k] = run
+	return run
+}
+
+// supervised returns the run of an attempt this launcher supervises.
+func (l *launcher) supervised(job string, attempt int) *attemptRun {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.running[attemptKey(job, attempt)]
 }
 
 func (l *launcher) release(job string, attempt int) {

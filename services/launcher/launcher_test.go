@@ -56,13 +56,17 @@ func (r *rig) start(t *testing.T) {
 
 func (r *rig) record(job string, status batch.JobStatus, attempts int) {
 	r.t.Helper()
+	r.put(batch.JobDetail{JobID: job, Status: status, Attempts: make([]batch.AttemptDetail, attempts)})
+}
+
+func (r *rig) put(rec batch.JobDetail) {
+	r.t.Helper()
 	kv, err := r.js.KeyValue(context.Background(), events.BucketJobs)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	rec := batch.JobDetail{JobID: job, Status: status, Attempts: make([]batch.AttemptDetail, attempts)}
 	b, _ := json.Marshal(rec)
-	if _, err := kv.Put(context.Background(), events.Token(job), b); err != nil {
+	if _, err := kv.Put(context.Background(), events.Token(rec.JobID), b); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -97,7 +101,7 @@ func TestRunsPlacedAttempt(t *testing.T) {
 	r.rt.SetImage("img", fake.Script{ExitCode: 3, Duration: 50 * time.Millisecond,
 		Output: []runtime.LogLine{{Stream: "stdout", Text: "one"}, {Stream: "stderr", Text: "two"}}})
 	r.start(t)
-	r.record("j1", batch.StatusRunnable, 0)
+	r.record("j1", batch.StatusStarting, 0)
 	r.place("j1", 1, "img", 0)
 	var started events.JobStarted
 	_ = json.Unmarshal(r.next("started", 5*time.Second).Data, &started)
@@ -134,7 +138,7 @@ func TestAttemptTimeout(t *testing.T) {
 	r := newRig(t)
 	r.rt.SetImage("slow", fake.Script{Duration: time.Hour})
 	r.start(t)
-	r.record("j2", batch.StatusRunnable, 0)
+	r.record("j2", batch.StatusStarting, 0)
 	r.place("j2", 1, "slow", 1)
 	var exited events.JobExited
 	_ = json.Unmarshal(r.next("exited", 5*time.Second).Data, &exited)
@@ -150,7 +154,7 @@ func TestPlacementOfFinishedAttemptIsDropped(t *testing.T) {
 	r.start(t)
 	r.record("j3", batch.StatusRunnable, 1) // attempt 1 already recorded
 	r.place("j3", 1, "img", 0)
-	r.record("j4", batch.StatusRunnable, 0)
+	r.record("j4", batch.StatusStarting, 0)
 	r.place("j4", 1, "img", 0) // a control that does run
 	r.next("exited", 5*time.Second)
 	for _, s := range r.rt.Started() {
@@ -176,5 +180,69 @@ func TestReadoptsRunningContainer(t *testing.T) {
 	_ = json.Unmarshal(r.next("exited", 5*time.Second).Data, &exited)
 	if exited.JobID != "j5" || exited.ContainerID != c.ID || len(r.rt.Started()) != 1 {
 		t.Fatalf("want the adopted container reported once, got %+v and %d starts", exited, len(r.rt.Started()))
+	}
+}
+
+// A placement the record does not show yet (the monitor lags) waits for
+// it; a job cancelled before the monitor recorded the placement (the
+// record is FAILED) starts nothing.
+func TestPlacementWaitsForTheRecord(t *testing.T) {
+	r := newRig(t)
+	r.rt.SetImage("img", fake.Script{Duration: 10 * time.Millisecond})
+	r.start(t)
+	r.record("lag", batch.StatusRunnable, 0)
+	r.record("gone", batch.StatusFailed, 0)
+	r.place("gone", 1, "img", 0)
+	r.place("lag", 1, "img", 0)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(r.rt.Started()); n != 0 {
+		t.Fatalf("%d containers started before the record showed the placement", n)
+	}
+	r.record("lag", batch.StatusStarting, 0)
+	var exited events.JobExited
+	_ = json.Unmarshal(r.next("exited", 5*time.Second).Data, &exited)
+	if exited.JobID != "lag" {
+		t.Fatalf("exited %+v", exited)
+	}
+	for _, s := range r.rt.Started() {
+		if s.Name == "batch-gone-1" {
+			t.Fatal("a cancelled job's container was started")
+		}
+	}
+}
+
+// TerminateJob: the monitor's stop makes the launcher stop the running
+// container; the exit is reported with the reason and never retried.
+func TestStopTerminatedJob(t *testing.T) {
+	r := newRig(t)
+	r.rt.SetImage("slow", fake.Script{Duration: time.Hour})
+	r.start(t)
+	r.record("t1", batch.StatusStarting, 0)
+	r.place("t1", 1, "slow", 0)
+	r.next("started", 5*time.Second)
+	stop := events.JobStop{JobID: "t1", Attempt: 1, HostID: "h1", Reason: "operator said so"}
+	if _, err := bus.Publish(context.Background(), r.js, events.StopSubject("h1", "t1"), events.TypeJobStop, stop.MsgID(), stop); err != nil {
+		t.Fatal(err)
+	}
+	var exited events.JobExited
+	_ = json.Unmarshal(r.next("exited", 5*time.Second).Data, &exited)
+	if exited.StatusReason != "operator said so" || !exited.NoRetry || exited.ExitCode == nil {
+		t.Fatalf("want the stopped container reported with the reason, not retried; got %+v", exited)
+	}
+}
+
+// A job terminated while STARTING, before its container ran: no container,
+// the attempt is reported ended with the reason.
+func TestTerminatedBeforeStart(t *testing.T) {
+	r := newRig(t)
+	r.rt.SetImage("img", fake.Script{Duration: time.Hour})
+	r.start(t)
+	r.put(batch.JobDetail{JobID: "t2", Status: batch.StatusStarting, IsTerminated: true, StatusReason: "too late",
+		Attempts: []batch.AttemptDetail{}})
+	r.place("t2", 1, "img", 0)
+	var exited events.JobExited
+	_ = json.Unmarshal(r.next("exited", 5*time.Second).Data, &exited)
+	if exited.StatusReason != "too late" || !exited.NoRetry || exited.ExitCode != nil || len(r.rt.Started()) != 0 {
+		t.Fatalf("exited %+v, %d containers", exited, len(r.rt.Started()))
 	}
 }

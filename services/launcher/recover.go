@@ -20,7 +20,8 @@ func (l *launcher) recover(ctx context.Context) error {
 		if job == "" || err != nil {
 			continue
 		}
-		if !l.claim(job, attempt) {
+		run := l.claim(job, attempt)
+		if run == nil {
 			continue
 		}
 		timeout, _ := strconv.Atoi(c.Labels[labelTimeout])
@@ -30,7 +31,7 @@ func (l *launcher) recover(ctx context.Context) error {
 		go func() {
 			defer l.wg.Done()
 			defer l.release(job, attempt)
-			l.supervise(ctx, job, attempt, c, timeout, from, nil)
+			l.supervise(ctx, job, attempt, run, c, timeout, from, nil)
 		}()
 	}
 	return nil

@@ -33,7 +33,7 @@ func containerName(job string, attempt int) string {
 }
 
 // run starts a placed attempt and supervises it to its end.
-func (l *launcher) run(ctx context.Context, p events.JobPlaced, msg jetstream.Msg) {
+func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun, msg jetstream.Msg) {
 	ctx, span := l.tracer.Start(ctx, "launcher.start", trace.WithAttributes(
 		attribute.String("batch.job_id", p.JobID), attribute.Int("batch.attempt", p.Attempt)))
 	spec := runtime.Spec{
@@ -70,7 +70,7 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, msg jetstream.Ms
 		_ = msg.Ack()
 		return
 	}
-	l.supervise(ctx, p.JobID, p.Attempt, c, p.Container.TimeoutSeconds, resumePoint{}, msg)
+	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, msg)
 }
 
 // startFailureReason words a start failure as AWS Batch does.
@@ -93,8 +93,14 @@ func truncate(s string, n int) string {
 // container. placement, when not nil, is acknowledged once the start is
 // reported. When ctx ends first the container is left running for the
 // next launcher to re-adopt.
-func (l *launcher) supervise(ctx context.Context, job string, attempt int, c runtime.Container, timeoutSec int, logsFrom resumePoint, placement jetstream.Msg) {
+func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *attemptRun, c runtime.Container, timeoutSec int, logsFrom resumePoint, placement jetstream.Msg) {
 	log := l.log.With("job", job, "attempt", attempt, "container", c.ID)
+	run.attach(func(reason string) {
+		log.Info("launcher: job terminated, stopping its container", "reason", reason)
+		if err := l.rt.Stop(context.WithoutCancel(ctx), c.ID, l.cfg.StopGrace); err != nil {
+			log.Warn("launcher: stop", "err", err)
+		}
+	})
 	startedAt := l.clock()
 	started := events.JobStarted{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, StartedAt: startedAt.UnixMilli()}
 	if _, err := bus.Publish(ctx, l.js, events.StartedSubject(job), events.TypeJobStarted, started.MsgID(), started); err != nil {
@@ -146,6 +152,9 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, c run
 	}
 	if timedOut.Load() {
 		ev.StatusReason, ev.NoRetry = reasonTimeout, true
+	}
+	if reason, stopped := run.stopped(); stopped {
+		ev.StatusReason, ev.NoRetry = reason, true
 	}
 	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(job), events.TypeJobExited, ev.MsgID(), ev); err != nil {
 		log.Error("launcher: report exit", "err", err)

@@ -16,6 +16,8 @@ const (
 
 func applyGate(j *batch.JobDetail, f events.JobGated) bool {
 	switch {
+	case j.IsArrayParent():
+		return false // the parent's status follows its children
 	case f.Status != batch.StatusPending && f.Status != batch.StatusRunnable && f.Status != batch.StatusFailed:
 		return false
 	case j.Status != batch.StatusSubmitted && j.Status != batch.StatusPending:
@@ -98,6 +100,17 @@ func applyExited(j *batch.JobDetail, f events.JobExited) bool {
 	}
 	succeeded := f.ExitCode != nil && *f.ExitCode == 0 && f.StatusReason == ""
 	switch {
+	case j.IsTerminated:
+		// TerminateJob stopped it: FAILED with the caller's reason, never
+		// retried, whatever the exit code.
+		reason := j.StatusReason
+		if reason == "" {
+			reason = statusReason
+		}
+		j.Attempts[len(j.Attempts)-1].StatusReason = reason
+		j.Status = batch.StatusFailed
+		j.StatusReason = reason
+		j.StoppedAt = f.StoppedAt
 	case succeeded:
 		j.Status = batch.StatusSucceeded
 		j.StatusReason = ""
@@ -111,5 +124,53 @@ func applyExited(j *batch.JobDetail, f events.JobExited) bool {
 		j.StatusReason = statusReason
 		j.StoppedAt = f.StoppedAt
 	}
+	return true
+}
+
+// cancellable reports whether CancelJob still fails the job: it has not
+// been placed on a host yet.
+func cancellable(st batch.JobStatus) bool {
+	return st == batch.StatusSubmitted || st == batch.StatusPending || st == batch.StatusRunnable
+}
+
+// applyCancel is CancelJob on one job (an array parent only records the
+// request; its children are cancelled one by one). A job that is
+// STARTING, RUNNING or final is left alone, as AWS does.
+func applyCancel(j *batch.JobDetail, f events.JobCancel) bool {
+	if j.IsArrayParent() {
+		if j.Status.Final() || j.IsCancelled || j.IsTerminated {
+			return false
+		}
+		j.IsCancelled = true
+		j.StatusReason = f.Reason
+		return true
+	}
+	if !cancellable(j.Status) {
+		return false
+	}
+	j.Status = batch.StatusFailed
+	j.StatusReason = f.Reason
+	j.IsCancelled = true
+	j.StoppedAt = f.Time
+	return true
+}
+
+// applyTerminate is TerminateJob on one job. Before STARTING the job fails
+// at once; a STARTING or RUNNING job is marked terminated and fails when
+// its attempt ends (the launcher stops the container).
+func applyTerminate(j *batch.JobDetail, f events.JobTerminate) bool {
+	switch {
+	case j.Status.Final(), j.IsTerminated:
+		return false
+	case j.IsArrayParent():
+		j.IsTerminated = true
+		j.StatusReason = f.Reason
+		return true
+	case cancellable(j.Status):
+		j.Status = batch.StatusFailed
+		j.StoppedAt = f.Time
+	}
+	j.IsTerminated = true
+	j.StatusReason = f.Reason
 	return true
 }

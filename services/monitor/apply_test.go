@@ -54,6 +54,10 @@ func applyFact(t *testing.T, j *batch.JobDetail, f any) bool {
 		return applyStarted(j, f)
 	case events.JobExited:
 		return applyExited(j, f)
+	case events.JobCancel:
+		return applyCancel(j, f)
+	case events.JobTerminate:
+		return applyTerminate(j, f)
 	}
 	t.Fatalf("unknown fact %T", f)
 	return false
@@ -485,6 +489,16 @@ func TestApplyStale(t *testing.T) {
 		{"exited for an old attempt while the next runs", job(batch.StatusRunning, 1, retry3), exited(1, intp(1))},
 		{"exited for a future attempt", job(batch.StatusRunning, 0, retry3), exited(2, intp(1))},
 		{"exited when PENDING", job(batch.StatusPending, 0, nil), exited(1, intp(1))},
+		{"cancel when STARTING", job(batch.StatusStarting, 0, nil), cancel("r")},
+		{"cancel when RUNNING", job(batch.StatusRunning, 0, nil), cancel("r")},
+		{"cancel when SUCCEEDED", job(batch.StatusSucceeded, 1, nil), cancel("r")},
+		{"cancel when FAILED", job(batch.StatusFailed, 1, nil), cancel("r")},
+		{"terminate when SUCCEEDED", job(batch.StatusSucceeded, 1, nil), terminate("r")},
+		{"terminate when FAILED", job(batch.StatusFailed, 1, nil), terminate("r")},
+		{"terminate twice while RUNNING", terminated(job(batch.StatusRunning, 0, nil), "first"), terminate("second")},
+		{"gate on a terminated STARTING record", terminated(job(batch.StatusStarting, 0, nil), "r"), gate(batch.StatusRunnable)},
+		{"gate on an array parent", arrayParent(batch.StatusSubmitted, 3), gate(batch.StatusRunnable)},
+		{"cancel a finished array parent", arrayParent(batch.StatusSucceeded, 3), cancel("r")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -576,4 +590,137 @@ func TestApplyLifecycle(t *testing.T) {
 			t.Errorf("record = %s %q exit %v", j.Status, j.StatusReason, *j.Container.ExitCode)
 		}
 	})
+}
+
+func cancel(reason string) events.JobCancel {
+	return events.JobCancel{JobID: testJobID, Reason: reason, By: events.ByUser, Time: 777}
+}
+
+func terminate(reason string) events.JobTerminate {
+	return events.JobTerminate{JobID: testJobID, Reason: reason, By: events.ByUser, Time: 777}
+}
+
+func terminated(j batch.JobDetail, reason string) batch.JobDetail {
+	j.IsTerminated, j.StatusReason = true, reason
+	return j
+}
+
+func arrayParent(st batch.JobStatus, size int) batch.JobDetail {
+	j := job(st, 0, nil)
+	j.ArrayProperties = &batch.ArrayPropertiesDetail{Size: size}
+	return j
+}
+
+// TestApplyCancelTerminate is CancelJob and TerminateJob on every status.
+func TestApplyCancelTerminate(t *testing.T) {
+	retry3 := &batch.RetryStrategy{Attempts: 3}
+	for _, st := range []batch.JobStatus{batch.StatusSubmitted, batch.StatusPending, batch.StatusRunnable} {
+		t.Run("cancel "+string(st), func(t *testing.T) {
+			j := job(st, 0, nil)
+			if !applyFact(t, &j, cancel("not needed")) {
+				t.Fatal("not applied")
+			}
+			wantStatus(t, &j, batch.StatusFailed, "not needed")
+			if !j.IsCancelled || j.IsTerminated || j.StoppedAt != 777 {
+				t.Fatalf("isCancelled %v isTerminated %v stoppedAt %d", j.IsCancelled, j.IsTerminated, j.StoppedAt)
+			}
+			// Nothing that comes late brings it back.
+			for _, f := range []any{events.JobGated{JobID: testJobID, Status: batch.StatusRunnable}, placed(1), started(1), exited(1, intp(0)), cancel("again"), terminate("again")} {
+				if applyFact(t, &j, f) {
+					t.Fatalf("%T applied to a cancelled job", f)
+				}
+			}
+			wantStatus(t, &j, batch.StatusFailed, "not needed")
+		})
+		t.Run("terminate "+string(st), func(t *testing.T) {
+			j := job(st, 0, nil)
+			if !applyFact(t, &j, terminate("stop it")) {
+				t.Fatal("not applied")
+			}
+			wantStatus(t, &j, batch.StatusFailed, "stop it")
+			if !j.IsTerminated || j.StoppedAt != 777 {
+				t.Fatalf("isTerminated %v stoppedAt %d", j.IsTerminated, j.StoppedAt)
+			}
+		})
+	}
+	t.Run("terminate RUNNING then exit", func(t *testing.T) {
+		j := job(batch.StatusRunning, 0, retry3)
+		if !applyFact(t, &j, terminate("stop it")) {
+			t.Fatal("not applied")
+		}
+		if j.Status != batch.StatusRunning || !j.IsTerminated {
+			t.Fatalf("a terminated running job stays RUNNING until its container stops; got %s", j.Status)
+		}
+		// SIGTERM made the container exit 143; attempts remain, but a
+		// terminated job is never retried.
+		if !applyFact(t, &j, exited(1, intp(143))) {
+			t.Fatal("exit not applied")
+		}
+		wantStatus(t, &j, batch.StatusFailed, "stop it")
+		wantAttempts(t, &j, 1)
+		if a := j.Attempts[0]; a.StatusReason != "stop it" || *a.Container.ExitCode != 143 {
+			t.Fatalf("attempt %+v", a)
+		}
+	})
+	t.Run("terminate STARTING, container never started", func(t *testing.T) {
+		j := job(batch.StatusStarting, 0, retry3)
+		applyFact(t, &j, terminate("stop it"))
+		if !applyFact(t, &j, events.JobExited{JobID: testJobID, Attempt: 1, HostID: "h1", StatusReason: "stop it", NoRetry: true, StoppedAt: 900}) {
+			t.Fatal("exit not applied")
+		}
+		wantStatus(t, &j, batch.StatusFailed, "stop it")
+		wantAttempts(t, &j, 1)
+	})
+	t.Run("terminate STARTING, container starts then stops", func(t *testing.T) {
+		j := job(batch.StatusStarting, 0, nil)
+		applyFact(t, &j, terminate("stop it"))
+		if !applyFact(t, &j, started(1)) || j.Status != batch.StatusRunning || !j.IsTerminated {
+			t.Fatalf("started: %s terminated %v", j.Status, j.IsTerminated)
+		}
+		applyFact(t, &j, exited(1, intp(0)))
+		wantStatus(t, &j, batch.StatusFailed, "stop it")
+	})
+	t.Run("array parent records the request", func(t *testing.T) {
+		j := arrayParent(batch.StatusPending, 3)
+		if !applyFact(t, &j, cancel("all of it")) || j.Status != batch.StatusPending || !j.IsCancelled {
+			t.Fatalf("parent %s cancelled %v", j.Status, j.IsCancelled)
+		}
+		if applyFact(t, &j, cancel("again")) {
+			t.Fatal("cancelled twice")
+		}
+	})
+}
+
+// TestArrayStatus is the parent's status from its children's summary.
+func TestArrayStatus(t *testing.T) {
+	sum := func(kv ...any) map[string]int {
+		m := emptySummary()
+		for i := 0; i < len(kv); i += 2 {
+			m[string(kv[i].(batch.JobStatus))] = kv[i+1].(int)
+		}
+		return m
+	}
+	tests := []struct {
+		sum  map[string]int
+		want batch.JobStatus
+	}{
+		{sum(batch.StatusPending, 3), batch.StatusPending},
+		{sum(batch.StatusRunning, 2, batch.StatusSucceeded, 1), batch.StatusPending},
+		{sum(batch.StatusFailed, 1, batch.StatusRunning, 2), batch.StatusPending},
+		{sum(batch.StatusSucceeded, 3), batch.StatusSucceeded},
+		{sum(batch.StatusSucceeded, 2, batch.StatusFailed, 1), batch.StatusFailed},
+	}
+	for _, tc := range tests {
+		if got := arrayStatus(3, tc.sum); got != tc.want {
+			t.Errorf("arrayStatus(%v) = %s, want %s", tc.sum, got, tc.want)
+		}
+	}
+	p := arrayParent(batch.StatusPending, 3)
+	if !applySummary(&p, sum(batch.StatusSucceeded, 2, batch.StatusFailed, 1), 50) || p.Status != batch.StatusFailed || p.StoppedAt != 50 ||
+		p.StatusReason != "Array Child Job failed: 1 of 3 children failed" {
+		t.Fatalf("parent %s %q %d", p.Status, p.StatusReason, p.StoppedAt)
+	}
+	if applySummary(&p, sum(batch.StatusSucceeded, 3), 60) {
+		t.Fatal("a final parent changed")
+	}
 }

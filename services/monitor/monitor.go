@@ -24,6 +24,13 @@ type Config struct {
 	Consumer string
 	// Retention of the streams, passed to bus.EnsureStreams.
 	Retention bus.Retention
+	// JobRetention is how long the records of finished jobs are kept; 0
+	// keeps them for ever.
+	JobRetention time.Duration
+	// HistoryInterval is how often finished jobs are swept (default 1 min).
+	HistoryInterval time.Duration
+	// TimeLimitInterval is how often time limits are checked (default 5 s).
+	TimeLimitInterval time.Duration
 }
 
 // DefaultConfig returns the configuration used by batchd.
@@ -45,6 +52,11 @@ type monitor struct {
 	js     jetstream.JetStream
 	jobs   jetstream.KeyValue
 	tracer trace.Tracer
+	arrays *arrayTally
+	view   *jobView
+	// deferAck is set by apply when the message must be acknowledged only
+	// once the array summary it changed is stored.
+	deferAck bool
 }
 
 // Run applies job facts until ctx ends.
@@ -71,6 +83,14 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}
 	m := &monitor{cfg: cfg, log: d.Logger.With("service", "monitor"), clock: d.Clock, js: js, jobs: jobs,
 		tracer: otel.Tracer("batchd/monitor")}
+	m.arrays = newArrayTally(m)
+	go m.arrays.run(ctx)
+	m.view = newJobView(cfg.JobRetention > 0)
+	if err := m.view.watch(ctx, js); err != nil {
+		return fmt.Errorf("monitor: watch jobs: %w", err)
+	}
+	go m.enforceTimeLimits(ctx)
+	go m.sweepHistory(ctx)
 	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
 		Durable: cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
 		MaxAckPending: 20000, FilterSubjects: []string{events.SubjectJobs},
@@ -103,8 +123,11 @@ func (m *monitor) handle(ctx context.Context, msg jetstream.Msg) {
 	kind := subjectKind(msg.Subject())
 	ctx, span := m.tracer.Start(ctx, "monitor."+kind, trace.WithSpanKind(trace.SpanKindConsumer))
 	defer span.End()
+	m.deferAck = false
 	err := m.apply(ctx, kind, msg)
 	switch {
+	case err == nil && m.deferAck:
+		m.arrays.ackAfterFlush(msg)
 	case err == nil:
 		if err := msg.Ack(); err != nil {
 			m.log.Warn("monitor: ack", "subject", msg.Subject(), "err", err)
@@ -154,37 +177,77 @@ func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) err
 		if err := decode(msg, &f); err != nil {
 			return err
 		}
-		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyGate(j, f) })
+		_, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyGate(j, f) })
+		return err
 	case "wait":
 		var f events.JobWaiting
 		if err := decode(msg, &f); err != nil {
 			return err
 		}
-		return m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyWaiting(j, f) })
+		_, err := m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyWaiting(j, f) })
+		return err
 	case "placed":
 		var f events.JobPlaced
 		if err := decode(msg, &f); err != nil {
 			return err
 		}
-		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyPlaced(j, f) })
+		_, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyPlaced(j, f) })
+		return err
 	case "started":
 		var f events.JobStarted
 		if err := decode(msg, &f); err != nil {
 			return err
 		}
-		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyStarted(j, f) })
+		job, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyStarted(j, f) })
+		if err != nil {
+			return err
+		}
+		return m.stopIfTerminated(ctx, job)
 	case "exited":
 		var f events.JobExited
 		if err := decode(msg, &f); err != nil {
 			return err
 		}
-		return m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyExited(j, f) })
+		_, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyExited(j, f) })
+		return err
 	case "tag":
 		var f events.JobTagged
 		if err := decode(msg, &f); err != nil {
 			return err
 		}
-		return m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyTagged(j, f) })
+		_, err := m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyTagged(j, f) })
+		return err
+	case "cancel":
+		var f events.JobCancel
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		job, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyCancel(j, f) })
+		if err != nil || !job.IsArrayParent() {
+			return err
+		}
+		return m.fanOut(ctx, job, func(child string) (string, string, string, any) {
+			ev := events.JobCancel{JobID: child, Reason: f.Reason, By: events.ByArray, Time: f.Time}
+			return events.CancelSubject(child), events.TypeJobCancel, ev.MsgID(), ev
+		})
+	case "terminate":
+		var f events.JobTerminate
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		job, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyTerminate(j, f) })
+		if err != nil {
+			return err
+		}
+		if job.IsArrayParent() {
+			return m.fanOut(ctx, job, func(child string) (string, string, string, any) {
+				ev := events.JobTerminate{JobID: child, Reason: f.Reason, By: events.ByArray, Time: f.Time}
+				return events.TerminateSubject(child), events.TypeJobTerminate, ev.MsgID(), ev
+			})
+		}
+		return m.stopIfTerminated(ctx, job)
+	case "stop":
+		return nil // for the launcher
 	default:
 		m.log.Debug("monitor: ignoring unknown subject", "subject", msg.Subject())
 		return nil
@@ -194,6 +257,9 @@ func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) err
 func (m *monitor) create(ctx context.Context, job batch.JobDetail, seq uint64, redelivered bool) error {
 	job.Status = batch.StatusSubmitted
 	job.Seq = seq
+	if job.StatusChangedAt == 0 {
+		job.StatusChangedAt = job.CreatedAt
+	}
 	if job.Attempts == nil {
 		job.Attempts = []batch.AttemptDetail{}
 	}
@@ -208,53 +274,94 @@ func (m *monitor) create(ctx context.Context, job batch.JobDetail, seq uint64, r
 		return fmt.Errorf("%w: encode job: %v", errPoison, err)
 	}
 	if _, err := m.jobs.Create(ctx, events.Token(job.JobID), data); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			if redelivered {
-				return m.reannounce(ctx, job.JobID)
-			}
-			return nil
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("create job %s: %w", job.JobID, err)
 		}
-		return fmt.Errorf("create job %s: %w", job.JobID, err)
+		if job.IsArrayParent() {
+			// A redelivered submit of an array: finish creating the
+			// children, then count them again.
+			return m.expandArray(ctx, job, true)
+		}
+		if redelivered {
+			return m.reannounce(ctx, job.JobID)
+		}
+		return nil
 	}
-	return m.announce(ctx, job)
+	if err := m.announce(ctx, job); err != nil {
+		return err
+	}
+	if job.IsArrayParent() {
+		return m.expandArray(ctx, job, redelivered)
+	}
+	return nil
 }
 
 // update reads the record, applies fn and writes it back with
-// compare-and-set, retrying when another replica wrote in between.
-func (m *monitor) update(ctx context.Context, jobID string, redelivered bool, fn func(*batch.JobDetail) bool) error {
+// compare-and-set, retrying when another replica wrote in between. It
+// returns the record as it is now. A status change of an array child is
+// counted in its parent's statusSummary (the message is acknowledged once
+// that is stored).
+func (m *monitor) update(ctx context.Context, jobID string, redelivered bool, fn func(*batch.JobDetail) bool) (batch.JobDetail, error) {
 	key := events.Token(jobID)
 	for try := 0; try < 10; try++ {
 		var job batch.JobDetail
 		rev, err := bus.GetJSON(ctx, m.jobs, key, &job)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("job %s not created yet", jobID)
+			return job, fmt.Errorf("job %s not created yet", jobID)
 		}
 		if err != nil {
-			return fmt.Errorf("read job %s: %w", jobID, err)
+			return job, fmt.Errorf("read job %s: %w", jobID, err)
 		}
 		before := job.Status
 		if !fn(&job) {
 			if redelivered {
-				return m.announce(ctx, job)
+				if parent, _, ok := batch.ArrayParentOf(jobID); ok {
+					// The count of a change applied before a crash may
+					// be lost: count the array again.
+					m.arrays.recount(parent)
+					m.deferAck = true
+				}
+				return job, m.announce(ctx, job)
 			}
-			return nil
+			return job, nil
+		}
+		if job.Status != before {
+			job.StatusChangedAt = m.clock().UnixMilli()
 		}
 		data, err := json.Marshal(job)
 		if err != nil {
-			return fmt.Errorf("encode job %s: %w", jobID, err)
+			return job, fmt.Errorf("encode job %s: %w", jobID, err)
 		}
 		if _, err := m.jobs.Update(ctx, key, data, rev); err != nil {
 			if errors.Is(err, jetstream.ErrKeyExists) {
 				continue // a concurrent writer; read again
 			}
-			return fmt.Errorf("write job %s: %w", jobID, err)
+			return job, fmt.Errorf("write job %s: %w", jobID, err)
 		}
-		if job.Status != before {
-			return m.announce(ctx, job)
+		if job.Status == before {
+			return job, nil
 		}
+		if parent, _, ok := batch.ArrayParentOf(jobID); ok {
+			m.arrays.count(parent, before, job.Status)
+			m.deferAck = true
+		}
+		return job, m.announce(ctx, job)
+	}
+	return batch.JobDetail{}, fmt.Errorf("job %s: too many concurrent updates", jobID)
+}
+
+// stopIfTerminated tells the launcher to stop the container of a
+// terminated job that is STARTING or RUNNING. Repeating it is harmless
+// (one stop per attempt is stored).
+func (m *monitor) stopIfTerminated(ctx context.Context, job batch.JobDetail) error {
+	if !job.IsTerminated || (job.Status != batch.StatusStarting && job.Status != batch.StatusRunning) || job.HostID == "" {
 		return nil
 	}
-	return fmt.Errorf("job %s: too many concurrent updates", jobID)
+	ev := events.JobStop{JobID: job.JobID, Attempt: len(job.Attempts) + 1, HostID: job.HostID, Reason: job.StatusReason}
+	if _, err := bus.Publish(ctx, m.js, events.StopSubject(job.HostID, job.JobID), events.TypeJobStop, ev.MsgID(), ev); err != nil {
+		return fmt.Errorf("stop %s: %w", job.JobID, err)
+	}
+	return nil
 }
 
 func (m *monitor) reannounce(ctx context.Context, jobID string) error {
@@ -270,6 +377,18 @@ func (m *monitor) reannounce(ctx context.Context, jobID string) error {
 // it once. It is called right after the record is stored: the header
 // Batch-Decided-At carries that moment.
 func (m *monitor) announce(ctx context.Context, job batch.JobDetail) error {
+	msg, id, err := m.stateChange(ctx, job)
+	if err != nil {
+		return err
+	}
+	if _, err := m.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("announce %s: publish: %w", id, err)
+	}
+	return nil
+}
+
+// stateChange is the event message of a job's current status, and its id.
+func (m *monitor) stateChange(ctx context.Context, job batch.JobDetail) (*nats.Msg, string, error) {
 	decided := m.clock() // the record holding this status is stored
 	id := fmt.Sprintf("%s/%d/%s", job.JobID, len(job.Attempts), job.Status)
 	ev := events.NewJobStateChange(id, decided, job)
@@ -279,11 +398,8 @@ func (m *monitor) announce(ctx context.Context, job batch.JobDetail) error {
 	}
 	msg, err := bus.NewMsg(ctx, events.EventSubject(queue, string(job.Status)), events.TypeJobStateChange, id, ev)
 	if err != nil {
-		return fmt.Errorf("announce %s: %w", id, err)
+		return nil, id, fmt.Errorf("announce %s: %w", id, err)
 	}
 	msg.Header.Set(events.HeaderDecidedAt, decided.UTC().Format(time.RFC3339Nano))
-	if _, err := m.js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("announce %s: publish: %w", id, err)
-	}
-	return nil
+	return msg, id, nil
 }

@@ -227,10 +227,9 @@ func planJob(rec *batch.JobDetail) plan.Job {
 		r := rec.Container.Resources()
 		j.VCPU, j.MemoryMiB, j.GPUs = plan.ToMilli(r.VCPUs), r.MemoryMiB, r.GPUs
 	}
-	for _, d := range rec.DependsOn {
-		if d.JobID != "" {
-			j.DependsOn = append(j.DependsOn, d.JobID)
-		}
+	j.DependsOn, j.DependsAny = plan.ResolveDependencies(rec.JobID, rec.ArrayProperties, rec.DependsOn)
+	if rec.IsArrayParent() {
+		j.ArraySize = rec.ArrayProperties.Size
 	}
 	j.Share = rec.ShareIdentifier
 	if rec.SchedulingPriority != nil {
@@ -344,6 +343,23 @@ func (s *scheduler) flush(ctx context.Context, futures []jetstream.PubAckFuture)
 	}
 }
 
+// arraySize is the size of the array a child belongs to: from the
+// planner's view of the parent, else from the parent's record.
+func (s *scheduler) arraySize(ctx context.Context, childID string) int {
+	parent, _, ok := batch.ArrayParentOf(childID)
+	if !ok {
+		return 0
+	}
+	if pj := s.state.Jobs[parent]; pj != nil && pj.ArraySize > 0 {
+		return pj.ArraySize
+	}
+	var rec batch.JobDetail
+	if _, err := bus.GetJSON(ctx, s.jobs, events.Token(parent), &rec); err != nil || rec.ArrayProperties == nil {
+		return 0
+	}
+	return rec.ArrayProperties.Size
+}
+
 // placement builds the launch order of an attempt from the job record.
 func (s *scheduler) placement(ctx context.Context, p plan.Placement, now int64) (events.JobPlaced, error) {
 	var rec batch.JobDetail
@@ -371,6 +387,9 @@ func (s *scheduler) placement(ctx context.Context, p plan.Placement, now int64) 
 	env["AWS_BATCH_CE_NAME"] = p.Env
 	if a := rec.ArrayProperties; a != nil && a.Index != nil {
 		env["AWS_BATCH_JOB_ARRAY_INDEX"] = strconv.Itoa(*a.Index)
+		if size := s.arraySize(ctx, rec.JobID); size > 0 {
+			env["AWS_BATCH_JOB_ARRAY_SIZE"] = strconv.Itoa(size)
+		}
 	}
 	spec := events.ContainerSpec{Image: c.Image, Command: c.Command, Environment: env, VCPUs: r.VCPUs,
 		MemoryMiB: r.MemoryMiB, GPUs: r.GPUs, User: c.User, Privileged: c.Privileged, ReadOnlyRoot: c.ReadonlyRootFilesystem}

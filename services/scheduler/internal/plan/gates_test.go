@@ -127,3 +127,137 @@ func TestGatesUnconfirmed(t *testing.T) {
 		t.Fatalf("placed %v", ids(places))
 	}
 }
+
+func TestResolveDependencies(t *testing.T) {
+	idx := func(i int) *batch.ArrayPropertiesDetail { return &batch.ArrayPropertiesDetail{Index: &i} }
+	deps := []batch.JobDependency{
+		{JobID: "x"},
+		{JobID: "A", Type: batch.DependencyNToN},
+		{Type: batch.DependencySequential},
+		{JobID: "y", Condition: batch.ConditionAny},
+	}
+	tests := []struct {
+		id       string
+		array    *batch.ArrayPropertiesDetail
+		all, any []string
+	}{
+		{"p:0", idx(0), []string{"x", "A:0"}, []string{"y"}},
+		{"p:3", idx(3), []string{"x", "A:3", "p:2"}, []string{"y"}},
+		{"p", &batch.ArrayPropertiesDetail{Size: 4}, nil, nil}, // the parent waits for nothing
+		{"j", nil, []string{"x"}, []string{"y"}},
+	}
+	for _, tc := range tests {
+		all, anyOf := ResolveDependencies(tc.id, tc.array, deps)
+		if !slices.Equal(all, tc.all) || !slices.Equal(anyOf, tc.any) {
+			t.Errorf("%s: all %v any %v, want %v %v", tc.id, all, anyOf, tc.all, tc.any)
+		}
+	}
+	all, _ := ResolveDependencies("p:1", idx(1), []batch.JobDependency{{Type: batch.DependencySequential, Condition: batch.ConditionAny}})
+	if len(all) != 0 {
+		t.Errorf("SEQUENTIAL with condition ANY: all %v", all)
+	}
+}
+
+// child makes an array child record as the monitor spawns it (PENDING).
+func (w *world) child(parent string, i int, seq uint64, deps []batch.JobDependency) string {
+	id := batch.ArrayChildID(parent, i)
+	all, anyOf := ResolveDependencies(id, &batch.ArrayPropertiesDetail{Index: &i}, deps)
+	w.upsert(Job{ID: id, Queue: "q", Seq: seq, Status: batch.StatusPending, VCPU: ToMilli(1), MemoryMiB: 1, DependsOn: all, DependsAny: anyOf})
+	return id
+}
+
+func TestGatesSequentialArray(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.upsert(Job{ID: "p", Queue: "q", Seq: 1, Status: batch.StatusPending, ArraySize: 3})
+	seq := []batch.JobDependency{{Type: batch.DependencySequential}}
+	for i := range 3 {
+		w.child("p", i, 1, seq)
+	}
+	for step := range 3 {
+		gs := w.gates()
+		cur := batch.ArrayChildID("p", step)
+		if len(gs) != 1 || gs[cur].Status != batch.StatusRunnable {
+			t.Fatalf("step %d: gates %v, want only %s RUNNABLE", step, gs, cur)
+		}
+		if got := w.startAll(); !slices.Equal(got, []string{cur}) {
+			t.Fatalf("step %d: placed %v", step, got)
+		}
+		w.finish(cur, batch.StatusSucceeded)
+	}
+	for _, g := range w.s.Gates() {
+		if g.Job.ID == "p" {
+			t.Fatal("the parent was gated")
+		}
+	}
+}
+
+func TestGatesSequentialFailureCascades(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	seq := []batch.JobDependency{{Type: batch.DependencySequential}}
+	for i := range 3 {
+		w.child("p", i, 1, seq)
+	}
+	w.gates()
+	w.startAll()
+	w.finish("p:0", batch.StatusFailed)
+	gs := w.gates()
+	if gs["p:1"].Status != batch.StatusFailed || gs["p:1"].Reason != "Dependent Job failed: p:0" {
+		t.Fatalf("gates %v", gs)
+	}
+	if gs := w.gates(); gs["p:2"].Status != batch.StatusFailed || gs["p:2"].Reason != "Dependent Job failed: p:1" {
+		t.Fatalf("gates %v", gs)
+	}
+	// With condition ANY the sequence goes on past a failure.
+	v := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	anySeq := []batch.JobDependency{{Type: batch.DependencySequential, Condition: batch.ConditionAny}}
+	for i := range 2 {
+		v.child("s", i, 1, anySeq)
+	}
+	v.gates()
+	v.startAll()
+	v.finish("s:0", batch.StatusFailed)
+	if gs := v.gates(); gs["s:1"].Status != batch.StatusRunnable {
+		t.Fatalf("ANY after a failed child: %v", gs)
+	}
+}
+
+func TestGatesNToN(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	for i := range 2 {
+		w.child("a", i, 1, nil)
+	}
+	nToN := []batch.JobDependency{{JobID: "a", Type: batch.DependencyNToN}}
+	for i := range 2 {
+		w.child("b", i, 2, nToN)
+	}
+	gs := w.gates()
+	if gs["a:0"].Status != batch.StatusRunnable || gs["a:1"].Status != batch.StatusRunnable || len(gs) != 2 {
+		t.Fatalf("gates %v", gs)
+	}
+	w.startAll()
+	w.finish("a:1", batch.StatusSucceeded)
+	if gs := w.gates(); len(gs) != 1 || gs["b:1"].Status != batch.StatusRunnable {
+		t.Fatalf("b:1 waits only for a:1: %v", gs)
+	}
+	w.finish("a:0", batch.StatusFailed)
+	if gs := w.gates(); gs["b:0"].Status != batch.StatusFailed || gs["b:0"].Reason != "Dependent Job failed: a:0" {
+		t.Fatalf("b:0: %v", gs)
+	}
+}
+
+func TestGatesOnArrayParentAndAny(t *testing.T) {
+	w := newWorld(t).env("ce", 0).host("h1", 64, 1<<20).queue("q", 1, "ce")
+	w.upsert(Job{ID: "p", Queue: "q", Seq: 1, Status: batch.StatusPending, ArraySize: 2})
+	w.submit("after", "q", 2, 1, 1, "p")
+	w.upsert(Job{ID: "cleanup", Queue: "q", Seq: 3, Status: batch.StatusSubmitted, VCPU: ToMilli(1), MemoryMiB: 1, DependsAny: []string{"p"}})
+	gs := w.gates()
+	if gs["after"].Status != batch.StatusPending || gs["cleanup"].Status != batch.StatusPending || len(gs) != 2 {
+		t.Fatalf("gates while the array runs: %v", gs)
+	}
+	// The parent's status follows its children (the monitor): FAILED.
+	w.set("p", batch.StatusFailed)
+	gs = w.gates()
+	if gs["after"].Status != batch.StatusFailed || gs["cleanup"].Status != batch.StatusRunnable {
+		t.Fatalf("gates after the array failed: %v", gs)
+	}
+}

@@ -35,6 +35,12 @@ type Job struct {
 	MemoryMiB int64
 	GPUs      int
 	DependsOn []string
+	// DependsAny are dependencies that only have to finish, whatever
+	// their outcome (condition ANY).
+	DependsAny []string
+	// ArraySize is set on an array parent, which the planner never gates
+	// or places: its status follows its children.
+	ArraySize int
 	Attempts  int // finished attempts
 	// Share is the job's share identifier; Priority its schedulingPriority
 	// (higher first within its share). Both count on fair-share queues
@@ -227,6 +233,9 @@ func (s *State) Upsert(rec Job) {
 		for _, d := range rec.DependsOn {
 			s.waiters[d] = append(s.waiters[d], rec.ID)
 		}
+		for _, d := range rec.DependsAny {
+			s.waiters[d] = append(s.waiters[d], rec.ID)
+		}
 	} else {
 		wasOcc, oldStatus = j.occupies(), j.Status
 		placed, gated, reason, list, host, env, sig := j.Placed, j.Gated, j.Reason, j.list, j.Host, j.Env, j.sig
@@ -262,6 +271,8 @@ func (s *State) Upsert(rec Job) {
 		j.Placed = 0
 	}
 	switch {
+	case j.ArraySize > 0:
+		// an array parent: its status follows its children
 	case j.Status == batch.StatusSubmitted || j.Status == batch.StatusPending:
 		s.gating[j.ID] = true
 	case j.Status == batch.StatusRunnable && j.Placed == 0:
