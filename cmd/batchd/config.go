@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // allServices are the services batchd runs by default.
@@ -29,6 +30,8 @@ type config struct {
 	logLevel   string
 	defaults   bool
 	pprofAddr  string
+	stopGrace  time.Duration
+	retention  time.Duration
 }
 
 func parseFlags(args []string) (config, error) {
@@ -46,6 +49,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&c.defaults, "defaults", true, "create the default compute environment and job queue")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
+	fs.DurationVar(&c.retention, "job-retention", 0, "delete the records of jobs finished longer ago than this (0: keep them for ever), e.g. 168h")
+	fs.DurationVar(&c.stopGrace, "stop-grace", 30*time.Second, "time a stopped job container (terminated or timed out) gets between SIGTERM and SIGKILL")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -64,6 +69,12 @@ func parseFlags(args []string) (config, error) {
 	}
 	if len(c.services) == 0 {
 		return c, errors.New("--services: no service selected")
+	}
+	if c.retention < 0 {
+		return c, errors.New("--job-retention must not be negative")
+	}
+	if c.stopGrace <= 0 {
+		return c, errors.New("--stop-grace must be positive")
 	}
 	if c.hostVCPUs <= 0 || c.hostMemMiB <= 0 {
 		return c, errors.New("--host-vcpus and --host-memory must be positive")

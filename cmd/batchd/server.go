@@ -95,7 +95,9 @@ func run(ctx context.Context, c config) error {
 	}
 	if c.runs("monitor") {
 		if err := start("monitor", func(ctx context.Context, nc *nats.Conn) error {
-			return monitor.Run(ctx, monitor.DefaultConfig(), monitor.Deps{NATS: nc, Logger: log})
+			mcfg := monitor.DefaultConfig()
+			mcfg.JobRetention = c.retention
+			return monitor.Run(ctx, mcfg, monitor.Deps{NATS: nc, Logger: log})
 		}); err != nil {
 			return err
 		}
@@ -121,7 +123,7 @@ func run(ctx context.Context, c config) error {
 		}
 		name, _ := os.Hostname()
 		lcfg := launcher.Config{HostID: id, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
-			Network: c.network, PodmanURI: uri, Retention: bus.DefaultRetention}
+			Network: c.network, PodmanURI: uri, Retention: bus.DefaultRetention, StopGrace: c.stopGrace}
 		if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
 			return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
 		}); err != nil {

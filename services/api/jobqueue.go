@@ -109,6 +109,9 @@ func (s *Server) createJobQueue(ctx context.Context, in *batch.CreateJobQueueInp
 	if err := checkTags("tags", in.Tags); err != nil {
 		return nil, err
 	}
+	if err := checkQueueTimeLimits(in.JobStateTimeLimitActions); err != nil {
+		return nil, err
+	}
 	order, fargate, err := s.resolveEnvironmentOrder(ctx, in.ComputeEnvironmentOrder)
 	if err != nil {
 		return nil, err
@@ -178,6 +181,9 @@ func (s *Server) updateJobQueue(ctx context.Context, in *batch.UpdateJobQueueInp
 		if err := checkMaxRunning(*in.MaxRunningJobs); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkQueueTimeLimits(in.JobStateTimeLimitActions); err != nil {
+		return nil, err
 	}
 	var order []batch.ComputeEnvironmentOrder
 	if in.ComputeEnvironmentOrder != nil {

@@ -44,6 +44,9 @@ func checkSubmitInput(in *batch.SubmitJobInput) error {
 		if ov.Vcpus < 0 || ov.Memory < 0 {
 			return clientErr("containerOverrides vcpus and memory must not be negative")
 		}
+		if ov.Image != "" && strings.TrimSpace(ov.Image) != ov.Image {
+			return clientErr("containerOverrides.image %q has surrounding spaces: give the image reference alone", ov.Image)
+		}
 		if ov.InstanceType != "" {
 			return clientErr("containerOverrides.instanceType applies only to multi-node parallel jobs: leave it out")
 		}
@@ -54,12 +57,21 @@ func checkSubmitInput(in *batch.SubmitJobInput) error {
 	if err := checkTimeout("timeout", in.Timeout); err != nil {
 		return err
 	}
+	if err := checkClientToken(in.ClientToken); err != nil {
+		return err
+	}
+	if err := checkTimeLimitActions("jobStateTimeLimitActions", in.JobStateTimeLimitActions, true); err != nil {
+		return err
+	}
+	if ap := in.ArrayProperties; ap != nil && ap.MaxRunningJobs < 0 {
+		return clientErr("arrayProperties.maxRunningJobs %d must not be negative (0: no limit)", ap.MaxRunningJobs)
+	}
 	return checkTags("tags", in.Tags)
 }
 
 // unsupportedYet refuses the kinds of job batchd cannot run yet: multi-node
-// parallel, multi-container (ecsProperties), EKS and array jobs. Remove a
-// case here when the scheduler and launcher learn to run it.
+// parallel, multi-container (ecsProperties) and EKS jobs. Remove a case
+// here when the scheduler and launcher learn to run it.
 func unsupportedYet(def *batch.JobDefinition, in *batch.SubmitJobInput) error {
 	switch {
 	case def.Type == "multinode" || present(def.NodeProperties):
@@ -68,8 +80,6 @@ func unsupportedYet(def *batch.JobDefinition, in *batch.SubmitJobInput) error {
 		return clientErr("job definition %s uses ecsProperties (multi-container jobs): running these is not supported yet", def.JobDefinitionArn)
 	case present(def.EksProperties):
 		return clientErr("job definition %s uses eksProperties (EKS jobs): running these is not supported yet", def.JobDefinitionArn)
-	case in.ArrayProperties != nil && in.ArrayProperties.Size != 0:
-		return clientErr("array jobs (arrayProperties) are not supported yet: submit %d separate jobs instead", in.ArrayProperties.Size)
 	}
 	return nil
 }
@@ -129,26 +139,34 @@ func buildJob(in *batch.SubmitJobInput, def *batch.JobDefinition, q *batch.JobQu
 	if caps == nil {
 		caps = []string{}
 	}
+	var array *batch.ArrayPropertiesDetail
+	if ap := in.ArrayProperties; ap != nil && ap.Size > 0 {
+		array = &batch.ArrayPropertiesDetail{Size: ap.Size, MaxRunningJobs: ap.MaxRunningJobs}
+	}
 	return batch.JobDetail{
-		JobArn:               batch.ARN(batch.KindJob, id),
-		JobName:              in.JobName,
-		JobID:                id,
-		JobQueue:             q.JobQueueArn,
-		JobQueueName:         q.JobQueueName,
-		Status:               batch.StatusSubmitted,
-		ShareIdentifier:      in.ShareIdentifier,
-		SchedulingPriority:   prio,
-		Attempts:             []batch.AttemptDetail{},
-		CreatedAt:            now,
-		RetryStrategy:        retry,
-		DependsOn:            deps,
-		JobDefinition:        def.JobDefinitionArn,
-		Parameters:           params,
-		Container:            &c,
-		Timeout:              timeout,
-		Tags:                 maps.Clone(in.Tags),
-		PropagateTags:        in.PropagateTags || def.PropagateTags,
-		PlatformCapabilities: caps,
+		ArrayProperties:          array,
+		ClientToken:              in.ClientToken,
+		JobStateTimeLimitActions: slices.Clone(in.JobStateTimeLimitActions),
+		StatusChangedAt:          now,
+		JobArn:                   batch.ARN(batch.KindJob, id),
+		JobName:                  in.JobName,
+		JobID:                    id,
+		JobQueue:                 q.JobQueueArn,
+		JobQueueName:             q.JobQueueName,
+		Status:                   batch.StatusSubmitted,
+		ShareIdentifier:          in.ShareIdentifier,
+		SchedulingPriority:       prio,
+		Attempts:                 []batch.AttemptDetail{},
+		CreatedAt:                now,
+		RetryStrategy:            retry,
+		DependsOn:                deps,
+		JobDefinition:            def.JobDefinitionArn,
+		Parameters:               params,
+		Container:                &c,
+		Timeout:                  timeout,
+		Tags:                     maps.Clone(in.Tags),
+		PropagateTags:            in.PropagateTags || def.PropagateTags,
+		PlatformCapabilities:     caps,
 	}, nil
 }
 
@@ -195,6 +213,9 @@ func resolveContainer(p *batch.ContainerProperties, ov *batch.ContainerOverrides
 		RepositoryCredentials:        p.RepositoryCredentials,
 	}
 	if ov != nil {
+		if ov.Image != "" {
+			c.Image = ov.Image
+		}
 		if ov.Command != nil {
 			c.Command = ov.Command
 		}

@@ -75,6 +75,8 @@ func (s *Server) operations() []*operation {
 		op("UntagResource", maxRequestBytes, s.untagResource),
 		op("ListTagsForResource", maxRequestBytes, s.listTagsForResource),
 		op("GetJobQueueSnapshot", maxRequestBytes, s.getJobQueueSnapshot),
+		op("CancelJob", maxRequestBytes, s.cancelJob),
+		op("TerminateJob", maxRequestBytes, s.terminateJob),
 	}
 }
 

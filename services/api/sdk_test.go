@@ -459,7 +459,7 @@ func TestSDKSubmitErrors(t *testing.T) {
 		{"bad resource", func(in *awsbatch.SubmitJobInput) {
 			in.ContainerOverrides = &types.ContainerOverrides{ResourceRequirements: []types.ResourceRequirement{{Type: types.ResourceTypeMemory, Value: aws.String("lots")}}}
 		}, `MEMORY value "lots" must be a positive whole number`},
-		{"array", func(in *awsbatch.SubmitJobInput) { in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(4)} }, "array jobs (arrayProperties) are not supported yet"},
+		{"array of one", func(in *awsbatch.SubmitJobInput) { in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(1)} }, "arrayProperties.size 1 is out of range: use 2 to 10000"},
 		{"multinode", func(in *awsbatch.SubmitJobInput) { in.JobDefinition = aws.String("mnp") }, "not supported yet"},
 		{"unknown dependency", func(in *awsbatch.SubmitJobInput) {
 			in.DependsOn = []types.JobDependency{{JobId: aws.String("00000000-0000-4000-8000-000000000000")}}

@@ -17,7 +17,7 @@ const (
 	maxTags           = 50
 	maxTagKeyLen      = 128
 	maxTagValueLen    = 256
-	maxDependencies   = 1000 // AWS allows 20; batchd goes beyond (DESIGN §3)
+	maxDependencies   = batch.MaxDependencies // AWS allows 20; batchd goes beyond (DESIGN §3)
 	maxDescribeJobs   = 100
 	maxDescribeItems  = 100
 	maxListJobs       = 1000
@@ -346,6 +346,79 @@ func checkDependencies(deps []batch.JobDependency, isArray bool) error {
 		}
 		if d.JobID != "" && !validJobID(d.JobID) {
 			return clientErr("%s jobId %q is not a job id", f, d.JobID)
+		}
+		switch d.Condition {
+		case "", batch.ConditionSucceeded, batch.ConditionAny:
+		default:
+			return clientErr("%s condition %q is invalid: use SUCCEEDED (the default: the dependency must succeed) or ANY (it must finish, whatever its outcome)", f, d.Condition)
+		}
+	}
+	return nil
+}
+
+// Time limit bounds: AWS's for queue actions, this system's for a job's own.
+const (
+	minQueueTimeLimit = 600
+	maxQueueTimeLimit = 86400
+	maxJobTimeLimit   = 7 * 86400
+	maxTimeLimits     = 10
+)
+
+// checkTimeLimitActions validates jobStateTimeLimitActions: AWS's rules
+// (state RUNNABLE, action CANCEL, maxTimeSeconds 600 to 86400, a reason)
+// plus this system's additions (state PENDING, action TERMINATE, reason
+// "*"). A job's own limits (forJob) may be as short as 1 second.
+func checkTimeLimitActions(field string, acts []batch.JobStateTimeLimitAction, forJob bool) error {
+	if len(acts) > maxTimeLimits {
+		return clientErr("%s has %d entries: at most %d are allowed", field, len(acts), maxTimeLimits)
+	}
+	for i, a := range acts {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if a.State != string(batch.StatusRunnable) && a.State != string(batch.StatusPending) {
+			return clientErr("%s.state %q is invalid: use RUNNABLE or PENDING", f, a.State)
+		}
+		if a.Action != batch.TimeLimitCancel && a.Action != batch.TimeLimitTerminate {
+			return clientErr("%s.action %q is invalid: use CANCEL or TERMINATE", f, a.Action)
+		}
+		lo, hi := minQueueTimeLimit, maxQueueTimeLimit
+		if forJob {
+			lo, hi = 1, maxJobTimeLimit
+		}
+		if a.MaxTimeSeconds < lo || a.MaxTimeSeconds > hi {
+			return clientErr("%s.maxTimeSeconds %d is out of range: use %d to %d", f, a.MaxTimeSeconds, lo, hi)
+		}
+		if a.Reason == "" && !forJob {
+			return clientErr("%s.reason is required: give the statusReason code to act on, for example MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT, or * for any", f)
+		}
+		if len(a.Reason) > maxPatternLen {
+			return clientErr("%s.reason is %d characters: at most %d are allowed", f, len(a.Reason), maxPatternLen)
+		}
+	}
+	return nil
+}
+
+// checkQueueTimeLimits validates a queue's jobStateTimeLimitActions (kept
+// as the JSON given).
+func checkQueueTimeLimits(raw json.RawMessage) error {
+	if !present(raw) {
+		return nil
+	}
+	var acts []batch.JobStateTimeLimitAction
+	if err := json.Unmarshal(raw, &acts); err != nil {
+		return clientErr("jobStateTimeLimitActions must be a list of {reason, state, maxTimeSeconds, action}: %v", err)
+	}
+	return checkTimeLimitActions("jobStateTimeLimitActions", acts, false)
+}
+
+// checkClientToken validates SubmitJob's clientToken: 1 to 64 printable
+// ASCII characters.
+func checkClientToken(tok string) error {
+	if len(tok) > maxClientToken {
+		return clientErr("clientToken is %d characters: at most %d are allowed", len(tok), maxClientToken)
+	}
+	for _, c := range tok {
+		if c < 0x21 || c > 0x7e {
+			return clientErr("clientToken %q is invalid: use printable ASCII characters without spaces", tok)
 		}
 	}
 	return nil

@@ -184,6 +184,8 @@ func TestCheckDependencies(t *testing.T) {
 		{"bad type", []batch.JobDependency{{JobID: "a", Type: "AFTER"}}, false, `type "AFTER" is invalid`},
 		{"too many", many, false, "dependsOn has 1001 entries: at most 1000"},
 		{"thousand", many[:1000], false, ""},
+		{"any outcome", []batch.JobDependency{{JobID: "a", Condition: "ANY"}}, false, ""},
+		{"bad condition", []batch.JobDependency{{JobID: "a", Condition: "FAILED"}}, false, `condition "FAILED" is invalid`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantErr(t, checkDependencies(tc.deps, tc.isArray), tc.want) })
 	}
