@@ -19,7 +19,8 @@ import (
 
 // Array jobs. The api stores one submit for the whole array; the monitor
 // creates the parent record, then every child record "<parent>:<index>"
-// (status PENDING, as AWS spawns them) with asynchronous KV writes in
+// (RUNNABLE when it waits for nothing, else PENDING) with asynchronous KV
+// writes in
 // batches, so a 10,000-child array is expanded in one pass without a
 // round trip per child. The parent's status and statusSummary follow its
 // children: status changes of children are counted in memory and stored
@@ -96,13 +97,28 @@ func (m *monitor) expandArray(ctx context.Context, parent batch.JobDetail, redel
 			return false
 		}
 		sum := emptySummary()
-		sum[string(batch.StatusPending)] = size
+		for i := range size {
+			sum[string(childStatus(parent.DependsOn, i))]++
+		}
 		p.ArrayProperties.StatusSummary = sum
 		p.ArrayProperties.StatusSummaryLastUpdatedAt = now
 		p.Status = batch.StatusPending
 		return true
 	})
 	return err
+}
+
+// childStatus is the status a child is created in: RUNNABLE when it waits
+// for nothing (no dependencies, or only SEQUENTIAL and it is child 0), so
+// a large array does not need one gate per child; PENDING otherwise, and
+// the scheduler gates it.
+func childStatus(deps []batch.JobDependency, index int) batch.JobStatus {
+	for _, d := range deps {
+		if d.Type != batch.DependencySequential || index > 0 {
+			return batch.StatusPending
+		}
+	}
+	return batch.StatusRunnable
 }
 
 // arrayChild is child index of an array parent: the parent's record with
@@ -112,7 +128,7 @@ func arrayChild(parent batch.JobDetail, index int, now int64) batch.JobDetail {
 	c := parent
 	c.JobID = batch.ArrayChildID(parent.JobID, index)
 	c.JobArn = batch.ARN(batch.KindJob, c.JobID)
-	c.Status = batch.StatusPending
+	c.Status = childStatus(parent.DependsOn, index)
 	c.CreatedAt = now
 	c.StatusChangedAt = now
 	c.ClientToken = ""

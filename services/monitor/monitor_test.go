@@ -110,7 +110,7 @@ func TestArrayLifecycle(t *testing.T) {
 	parent.Tags = map[string]string{"k": "v"}
 	r.submit(parent)
 	p := r.waitFor("arr", "PENDING with a summary", func(j batch.JobDetail) bool {
-		return j.Status == batch.StatusPending && j.ArrayProperties.StatusSummary["PENDING"] == 4
+		return j.Status == batch.StatusPending && j.ArrayProperties.StatusSummary["RUNNABLE"] == 4
 	})
 	if p.ArrayProperties.Size != 4 || p.ArrayProperties.StatusSummaryLastUpdatedAt == 0 || len(p.ArrayProperties.StatusSummary) != 7 {
 		t.Fatalf("parent arrayProperties %+v", p.ArrayProperties)
@@ -120,7 +120,7 @@ func TestArrayLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatalf("child %d: %v", i, err)
 		}
-		if c.Status != batch.StatusPending || c.ArrayProperties == nil || c.ArrayProperties.Index == nil || *c.ArrayProperties.Index != i ||
+		if c.Status != batch.StatusRunnable || c.ArrayProperties == nil || c.ArrayProperties.Index == nil || *c.ArrayProperties.Index != i ||
 			c.ArrayProperties.Size != 0 || c.ArrayProperties.MaxRunningJobs != 2 || c.Tags != nil || c.JobArn != batch.ARN(batch.KindJob, c.JobID) {
 			t.Fatalf("child %d: %+v %+v", i, c, c.ArrayProperties)
 		}
@@ -130,9 +130,7 @@ func TestArrayLifecycle(t *testing.T) {
 	r.publish(events.SubmitSubject("arr"), events.TypeJobSubmitted, "submit/arr/again", events.JobSubmitted{Job: parent})
 
 	for i := range 4 {
-		id := fmt.Sprintf("arr:%d", i)
-		r.gate(id, batch.StatusRunnable)
-		r.run(id, 0)
+		r.run(fmt.Sprintf("arr:%d", i), 0)
 	}
 	p = r.waitFor("arr", "SUCCEEDED", func(j batch.JobDetail) bool { return j.Status == batch.StatusSucceeded })
 	if got := p.ArrayProperties.StatusSummary; got["SUCCEEDED"] != 4 || got["PENDING"] != 0 || got["RUNNING"] != 0 {
@@ -142,9 +140,12 @@ func TestArrayLifecycle(t *testing.T) {
 	// A second array with a failing child fails once every child is final.
 	q := newJob("arr2")
 	q.ArrayProperties = &batch.ArrayPropertiesDetail{Size: 3}
+	q.DependsOn = []batch.JobDependency{{Type: batch.DependencySequential}}
 	r.submit(q)
 	r.waitFor("arr2", "PENDING", func(j batch.JobDetail) bool { return j.Status == batch.StatusPending })
-	r.gate("arr2:0", batch.StatusRunnable)
+	if c, _ := r.get("arr2:1"); c.Status != batch.StatusPending {
+		t.Fatalf("a SEQUENTIAL child after the first starts PENDING, got %s", c.Status)
+	}
 	r.run("arr2:0", 1)
 	r.waitFor("arr2:0", "FAILED", func(j batch.JobDetail) bool { return j.Status == batch.StatusFailed })
 	time.Sleep(3 * flushInterval)
@@ -172,6 +173,7 @@ func TestArrayRecount(t *testing.T) {
 	r := startMonitor(t, DefaultConfig(), nil)
 	parent := newJob("rc")
 	parent.ArrayProperties = &batch.ArrayPropertiesDetail{Size: 2}
+	parent.DependsOn = []batch.JobDependency{{JobID: "elsewhere"}}
 	r.submit(parent)
 	r.waitFor("rc", "PENDING", func(j batch.JobDetail) bool { return j.Status == batch.StatusPending })
 	r.gate("rc:0", batch.StatusRunnable)
