@@ -105,9 +105,17 @@ func TestJobLifecycle(t *testing.T) {
 		if took := time.Since(terminatedAt); took > time.Minute {
 			t.Fatalf("termination took %v", took)
 		}
-		out, err := exec.Command("podman", "ps", "-a", "--filter", "name=batch-"+events.Token(victim), "--format", "{{.Names}}").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "" {
-			t.Fatalf("the container is still there: %q %v", out, err)
+		// The container is removed once its exit is reported.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := exec.Command("podman", "ps", "-a", "--filter", "name=batch-"+events.Token(victim), "--format", "{{.Names}}").CombinedOutput()
+			if err == nil && strings.TrimSpace(string(out)) == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the container is still there: %q %v", out, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 	t.Run("cancel a RUNNABLE job", func(t *testing.T) {
