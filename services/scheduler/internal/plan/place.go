@@ -166,10 +166,18 @@ func (s *State) Place() ([]Placement, []Wait) {
 	slices.Sort(orphans)
 	for _, name := range orphans {
 		r := reasonNoQueue(name)
+		sig := tailSig{epoch: s.epoch, limit: -3}
 		for _, l := range s.compact(name, false) {
-			for _, j := range l.jobs {
-				p.wait(j, r)
+			if l.clean == sig {
+				continue
 			}
+			for _, j := range l.jobs {
+				if j.sig != sig {
+					p.wait(j, r)
+					j.sig = sig
+				}
+			}
+			l.clean = sig
 		}
 	}
 	s.dirty = false

@@ -327,8 +327,10 @@ func (m *sim) consumers() map[string]bool {
 	return out
 }
 
-// checkLimits: no limit is exceeded by the live attempts.
-func (m *sim) checkLimits() {
+// checkLimits: no limit is exceeded by the live attempts. A queue's
+// maxRunningJobs lowered below what runs stops nothing: it is checked for
+// the queues this pass placed in.
+func (m *sim) checkLimits(placedIn map[string]bool) {
 	t := m.t
 	perQueue, perShare, perArray := map[string]int{}, map[shareKey]int{}, map[string]int{}
 	used := map[string]int64{}
@@ -356,7 +358,7 @@ func (m *sim) checkLimits() {
 		}
 	}
 	for name, n := range perQueue {
-		if q := m.s.Queues[name]; q.MaxRunning > 0 && n > q.MaxRunning {
+		if q := m.s.Queues[name]; placedIn[name] && q.MaxRunning > 0 && n > q.MaxRunning {
 			t.Fatalf("queue %s runs %d jobs, over its maxRunningJobs of %d", name, n, q.MaxRunning)
 		}
 	}
@@ -450,6 +452,9 @@ func (m *sim) pass() {
 			}
 		}
 		q := m.s.Queues[j.Queue]
+		if !q.Enabled {
+			t.Fatalf("%s placed from DISABLED queue %s", j.ID, q.Name)
+		}
 		e := m.s.Envs[p.Env]
 		h := m.s.Hosts[p.Host]
 		if !slices.Contains(q.Envs, p.Env) || e == nil || !e.Enabled || h == nil || !h.Serves(p.Env) {
@@ -474,7 +479,11 @@ func (m *sim) pass() {
 			t.Fatalf("env %s over maxvCpus: %d > %d", name, envUse[name], e.MaxVCPU)
 		}
 	}
-	m.checkLimits()
+	placedIn := map[string]bool{}
+	for _, p := range places {
+		placedIn[p.Job.Queue] = true
+	}
+	m.checkLimits(placedIn)
 
 	// Every job still waiting: nothing fits it now (the pass is maximal),
 	// and no job behind it took a slot it would have fitted: not one of a
@@ -490,6 +499,12 @@ func (m *sim) pass() {
 			continue
 		}
 		q := m.s.Queues[j.Queue]
+		if !q.Enabled {
+			if !strings.HasPrefix(j.Reason, WaitQueue+" "+q.Name+": the queue is DISABLED") {
+				t.Fatalf("%s of DISABLED queue %s waits with %q", j.ID, q.Name, j.Reason)
+			}
+			continue
+		}
 		lim := m.limited(j)
 		switch {
 		case j.Reason == "":
@@ -541,6 +556,15 @@ func (m *sim) pass() {
 		}
 		m.stream = append(m.stream, simFact{kind: factWait, id: w.Job.ID, attempt: w.Job.Attempts + 1, reason: w.Reason})
 	}
+}
+
+func queueNames(m *sim) []string {
+	names := make([]string, 0, len(m.s.Queues))
+	for name := range m.s.Queues {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // neverFits says whether a reason says the job cannot run on an idle
@@ -700,10 +724,13 @@ func (m *sim) submitAll() {
 func (m *sim) drain(fixEnvs bool) {
 	t := m.t
 	m.submitAll()
+	for _, q := range m.s.Queues {
+		q.Enabled = true
+	}
+	m.s.Touch()
 	if fixEnvs {
 		for _, e := range m.s.Envs {
 			e.Enabled = true
-			m.s.Touch()
 		}
 	}
 	for round := 0; ; round++ {
@@ -812,6 +839,15 @@ func TestPlannerProperties(t *testing.T) {
 					e.Enabled = !e.Enabled
 				} else {
 					e.MaxVCPU = ToMilli(rapid.SampledFrom(envMaxes).Draw(t, "max"))
+				}
+				m.s.Touch()
+			},
+			"queueChange": func(t *rapid.T) {
+				q := m.s.Queues[rapid.SampledFrom(queueNames(m)).Draw(t, "queue")]
+				if rapid.Bool().Draw(t, "toggle") {
+					q.Enabled = !q.Enabled
+				} else {
+					q.MaxRunning = rapid.IntRange(0, 3).Draw(t, "maxRunning")
 				}
 				m.s.Touch()
 			},
