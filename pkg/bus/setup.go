@@ -16,10 +16,16 @@ type Retention struct {
 	Jobs   time.Duration // commands and facts (the job history)
 	Events time.Duration // state change events
 	Logs   time.Duration // job output
+	// Notifications waiting for delivery (BATCH_NOTIFY); what is older is
+	// dropped undelivered.
+	Notifications time.Duration
+	// DeadLetters: undeliverable notifications (BATCH_DLQ).
+	DeadLetters time.Duration
 }
 
-// DefaultRetention keeps jobs and logs, and events for 7 days.
-var DefaultRetention = Retention{Events: 7 * 24 * time.Hour}
+// DefaultRetention keeps jobs, logs and dead letters, and events and
+// notifications for 7 days.
+var DefaultRetention = Retention{Events: 7 * 24 * time.Hour, Notifications: 7 * 24 * time.Hour}
 
 // HostTTL is how long a launcher's host entry lives without a heartbeat.
 const HostTTL = 15 * time.Second
@@ -45,6 +51,10 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 			MaxAge: r.Events, Duplicates: dupWindow(r.Events), Description: "job state change events"},
 		{Name: events.StreamLogs, Subjects: []string{events.SubjectLogsAll}, Storage: jetstream.FileStorage,
 			MaxAge: r.Logs, Duplicates: dupWindow(r.Logs), Description: "job output"},
+		{Name: events.StreamNotify, Subjects: []string{events.SubjectNotifyAll}, Storage: jetstream.FileStorage,
+			MaxAge: r.Notifications, Duplicates: dupWindow(r.Notifications), Description: "notifications waiting for delivery"},
+		{Name: events.StreamDeadLetters, Subjects: []string{events.SubjectDeadAll}, Storage: jetstream.FileStorage,
+			MaxAge: r.DeadLetters, Duplicates: dupWindow(r.DeadLetters), Description: "undeliverable notifications"},
 	}
 	for _, sc := range streams {
 		if err := retryRace(func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
@@ -59,6 +69,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 		{Bucket: events.BucketHosts, Storage: jetstream.FileStorage, TTL: HostTTL, Description: "live launcher hosts (writer: launcher)"},
 		{Bucket: events.BucketPolicies, Storage: jetstream.FileStorage, Description: "scheduling policies (writer: api)"},
 		{Bucket: events.BucketResources, Storage: jetstream.FileStorage, Description: "consumable resources (writer: api)"},
+		{Bucket: events.BucketRules, Storage: jetstream.FileStorage, Description: "notification rules (writer: api)"},
 	}
 	for _, kc := range buckets {
 		if err := retryRace(func() error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err }); err != nil {

@@ -15,6 +15,22 @@ const (
 	StreamLogs = "BATCH_LOGS"
 )
 
+// Streams of the notifier.
+const (
+	// StreamNotify holds notifications waiting for delivery, one subject
+	// per rule target: batch.notify.<rule>.<target>.
+	StreamNotify = "BATCH_NOTIFY"
+	// StreamDeadLetters holds notifications that could not be delivered:
+	// batch.dlq.<rule>.<target>.
+	StreamDeadLetters = "BATCH_DLQ"
+	// BucketRules holds the notification rules; writer: api.
+	BucketRules = "batch_notification_rules"
+
+	SubjectBlockedAll = "batch.events.blocked.>"
+	SubjectNotifyAll  = "batch.notify.>"
+	SubjectDeadAll    = "batch.dlq.>"
+)
+
 // Key-value buckets.
 const (
 	BucketJobs        = "batch_jobs"        // job records; writer: monitor
