@@ -32,6 +32,9 @@ type Config struct {
 	// MaxPayloadBytes caps SubmitJob request bodies; 0 means
 	// DefaultMaxPayloadBytes (30 KiB, as AWS).
 	MaxPayloadBytes int
+	// Retention of the streams, passed to bus.EnsureStreams; nil means
+	// bus.DefaultRetention.
+	Retention *bus.Retention
 }
 
 // DefaultEnvironment names the compute environment (MANAGED, EC2, maxvCpus
@@ -66,6 +69,8 @@ type Server struct {
 	policies   *kvCache[batch.SchedulingPolicyDetail]
 	resources  *kvCache[resourceRecord]
 	defs       *defStore
+	rules      *kvCache[batch.NotificationRule]
+	dlq        jetstream.Stream
 	index      *jobIndex
 	now        func() time.Time
 
@@ -137,17 +142,25 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: jetstream: %w", err)
 	}
-	if err := bus.EnsureStreams(ctx, js, bus.DefaultRetention); err != nil {
+	retention := bus.DefaultRetention
+	if cfg.Retention != nil {
+		retention = *cfg.Retention
+	}
+	if err := bus.EnsureStreams(ctx, js, retention); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketEnvs, events.BucketQueues, events.BucketDefinitions,
-		events.BucketPolicies, events.BucketResources)
+		events.BucketPolicies, events.BucketResources, events.BucketRules)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	stream, err := js.Stream(ctx, events.StreamJobs)
 	if err != nil {
 		return nil, fmt.Errorf("api: open stream %s: %w", events.StreamJobs, err)
+	}
+	dlq, err := js.Stream(ctx, events.StreamDeadLetters)
+	if err != nil {
+		return nil, fmt.Errorf("api: open stream %s: %w", events.StreamDeadLetters, err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
@@ -157,6 +170,8 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 		policies:  newKVCache[batch.SchedulingPolicyDetail](kvs[events.BucketPolicies]),
 		resources: newKVCache[resourceRecord](kvs[events.BucketResources]),
 		defs:      newDefStore(kvs[events.BucketDefinitions]),
+		rules:     newKVCache[batch.NotificationRule](kvs[events.BucketRules]),
+		dlq:       dlq,
 		index:     newJobIndex(),
 		now:       time.Now,
 		natsSem:   make(chan struct{}, natsConcurrency),
@@ -179,7 +194,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	for _, w := range []interface {
 		watch(context.Context, *sync.WaitGroup, *slog.Logger) error
 		waitReady(context.Context) error
-	}{s.envs, s.queues, s.defs, s.policies, s.resources} {
+	}{s.envs, s.queues, s.defs, s.policies, s.resources, s.rules} {
 		if err := w.watch(runCtx, &s.watchers, s.log); err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}

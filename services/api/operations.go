@@ -77,6 +77,12 @@ func (s *Server) operations() []*operation {
 		op("GetJobQueueSnapshot", maxRequestBytes, s.getJobQueueSnapshot),
 		op("CancelJob", maxRequestBytes, s.cancelJob),
 		op("TerminateJob", maxRequestBytes, s.terminateJob),
+		op("CreateNotificationRule", maxRequestBytes, s.createNotificationRule),
+		op("DescribeNotificationRules", maxRequestBytes, s.describeNotificationRules),
+		op("UpdateNotificationRule", maxRequestBytes, s.updateNotificationRule),
+		op("DeleteNotificationRule", maxRequestBytes, s.deleteNotificationRule),
+		op("ListDeadLetters", maxRequestBytes, s.listDeadLetters),
+		op("ReplayDeadLetters", maxRequestBytes, s.replayDeadLetters),
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/eventpattern"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -76,7 +77,7 @@ func (n *notifier) routeOne(ctx context.Context, msg jetstream.Msg) error {
 	if len(rules) == 0 {
 		return nil
 	}
-	ev, err := DecodeEvent(msg.Data())
+	ev, err := eventpattern.Decode(msg.Data())
 	if err != nil {
 		n.log.Warn("notifier: skipping an undecodable event", "subject", msg.Subject(), "err", err)
 		return nil

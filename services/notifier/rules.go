@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/eventpattern"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,7 +18,7 @@ import (
 // rule is a stored rule with its compiled pattern.
 type rule struct {
 	batch.NotificationRule
-	pattern *Pattern
+	pattern *eventpattern.Pattern
 }
 
 // ruleCache mirrors the rules bucket. It knows the bucket revision it has
@@ -103,7 +104,7 @@ func (c *ruleCache) apply(e jetstream.KeyValueEntry) {
 		var nr batch.NotificationRule
 		if err := json.Unmarshal(e.Value(), &nr); err != nil {
 			c.log.Warn("notifier: skipping undecodable rule", "key", e.Key(), "err", err)
-		} else if p, err := CompilePattern(nr.EventPattern); err != nil {
+		} else if p, err := eventpattern.Compile(nr.EventPattern); err != nil {
 			c.log.Warn("notifier: skipping rule with a bad pattern", "rule", nr.RuleName, "err", err)
 		} else {
 			r = &rule{NotificationRule: nr, pattern: p}

@@ -1,4 +1,4 @@
-package notifier
+package eventpattern
 
 import (
 	"strings"
@@ -104,13 +104,13 @@ func TestPatternMatching(t *testing.T) {
 		{"$or none matches", `{"$or":[{"detail":{"status":["SUCCEEDED"]}},{"detail-type":["Other"]}]}`, false},
 		{"$or nested", `{"detail":{"$or":[{"status":["X"]},{"jobName":["nightly-etl"]}]}}`, true},
 	}
-	ev, err := DecodeEvent([]byte(sampleEvent))
+	ev, err := Decode([]byte(sampleEvent))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := CompilePattern(tc.pattern)
+			p, err := Compile(tc.pattern)
 			if err != nil {
 				t.Fatalf("compile %s: %v", tc.pattern, err)
 			}
@@ -181,7 +181,7 @@ func TestPatternErrors(t *testing.T) {
 		{`{"$or":[{"a":["b"]},"x"]}`, "$or[1]"},
 	}
 	for _, tc := range tests {
-		_, err := CompilePattern(tc.pattern)
+		_, err := Compile(tc.pattern)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("pattern %s: error %v, want one containing %q", tc.pattern, err, tc.want)
 		}
@@ -189,11 +189,11 @@ func TestPatternErrors(t *testing.T) {
 }
 
 func BenchmarkMatch(b *testing.B) {
-	p, err := CompilePattern(`{"detail-type":["Batch Job State Change"],"source":["aws.batch"],"detail":{"status":["FAILED"],"jobQueue":[{"suffix":"/prod"}]}}`)
+	p, err := Compile(`{"detail-type":["Batch Job State Change"],"source":["aws.batch"],"detail":{"status":["FAILED"],"jobQueue":[{"suffix":"/prod"}]}}`)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ev, _ := DecodeEvent([]byte(sampleEvent))
+	ev, _ := Decode([]byte(sampleEvent))
 	for b.Loop() {
 		if !p.Match(ev) {
 			b.Fatal("no match")

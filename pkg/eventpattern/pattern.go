@@ -1,4 +1,7 @@
-package notifier
+// Package eventpattern compiles and matches EventBridge event patterns:
+// the notifier matches events with them and the api validates the
+// patterns of notification rules with the same grammar.
+package eventpattern
 
 import (
 	"bytes"
@@ -54,10 +57,10 @@ type matcher interface {
 	matchMissing() bool
 }
 
-// CompilePattern parses an EventBridge event pattern (a JSON object given
+// Compile parses an EventBridge event pattern (a JSON object given
 // as a string, as EventBridge takes it). Errors name the field and say
 // what is allowed.
-func CompilePattern(text string) (*Pattern, error) {
+func Compile(text string) (*Pattern, error) {
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.UseNumber()
 	var v any
@@ -318,7 +321,7 @@ func compileAnythingBut(p string, v any) (matcher, error) {
 	return nil, fmt.Errorf("%s: takes a value, a list of values, or {\"prefix\"|\"suffix\"|\"equals-ignore-case\"|\"wildcard\": ...}", p)
 }
 
-// Match reports whether the event (decoded with DecodeEvent) matches.
+// Match reports whether the event (decoded with Decode) matches.
 func (p *Pattern) Match(event any) bool {
 	m, ok := event.(map[string]any)
 	return ok && p.root.match(m)
@@ -326,15 +329,15 @@ func (p *Pattern) Match(event any) bool {
 
 // MatchJSON decodes an event and matches it.
 func (p *Pattern) MatchJSON(data []byte) (bool, error) {
-	ev, err := DecodeEvent(data)
+	ev, err := Decode(data)
 	if err != nil {
 		return false, err
 	}
 	return p.Match(ev), nil
 }
 
-// DecodeEvent decodes an event for Match; numbers stay exact.
-func DecodeEvent(data []byte) (any, error) {
+// Decode decodes an event for Match; numbers stay exact.
+func Decode(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var v any
