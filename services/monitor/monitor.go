@@ -31,11 +31,15 @@ type Config struct {
 	HistoryInterval time.Duration
 	// TimeLimitInterval is how often time limits are checked (default 5 s).
 	TimeLimitInterval time.Duration
+	// BlockedAfter is how long a job may wait RUNNABLE or PENDING before
+	// a "Batch Job Queue Blocked" event announces it (blocked.go); 0
+	// announces none.
+	BlockedAfter time.Duration
 }
 
 // DefaultConfig returns the configuration used by batchd.
 func DefaultConfig() Config {
-	return Config{Consumer: "monitor", Retention: bus.DefaultRetention}
+	return Config{Consumer: "monitor", Retention: bus.DefaultRetention, BlockedAfter: 10 * time.Minute}
 }
 
 // Deps are the monitor's connections.
@@ -57,6 +61,8 @@ type monitor struct {
 	// deferAck is set by apply when the message must be acknowledged only
 	// once the array summary it changed is stored.
 	deferAck bool
+	// eventsStream is BATCH_EVENTS, read by the blocked-job scan.
+	eventsStream jetstream.Stream
 }
 
 // Run applies job facts until ctx ends.
@@ -81,8 +87,12 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
+	eventsStream, err := js.Stream(ctx, events.StreamEvents)
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
 	m := &monitor{cfg: cfg, log: d.Logger.With("service", "monitor"), clock: d.Clock, js: js, jobs: jobs,
-		tracer: otel.Tracer("batchd/monitor")}
+		tracer: otel.Tracer("batchd/monitor"), eventsStream: eventsStream}
 	m.arrays = newArrayTally(m)
 	go m.arrays.run(ctx)
 	m.view = newJobView(cfg.JobRetention > 0)
@@ -91,6 +101,13 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}
 	go m.enforceTimeLimits(ctx)
 	go m.sweepHistory(ctx)
+	if cfg.BlockedAfter > 0 {
+		go func() {
+			if err := m.watchBlocked(ctx); err != nil {
+				m.log.Error("monitor: blocked-job events stopped", "err", err)
+			}
+		}()
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
 		Durable: cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
 		MaxAckPending: 20000, FilterSubjects: []string{events.SubjectJobs},
