@@ -12,10 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/services/monitor"
+	"github.com/batchd/batchd/services/notifier"
 )
 
 // allServices are the services batchd runs by default.
-var allServices = []string{"api", "scheduler", "monitor", "launcher"}
+var allServices = []string{"api", "scheduler", "monitor", "launcher", "notifier"}
 
 type config struct {
 	dataDir    string
@@ -32,6 +36,14 @@ type config struct {
 	pprofAddr  string
 	stopGrace  time.Duration
 	retention  time.Duration
+
+	eventRetention    time.Duration
+	blockedAfter      time.Duration
+	notifyAttempts    int
+	notifyBackoff     time.Duration
+	notifyBackoffMax  time.Duration
+	notifyTimeout     time.Duration
+	notifyConcurrency int
 }
 
 func parseFlags(args []string) (config, error) {
@@ -51,6 +63,14 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	fs.DurationVar(&c.retention, "job-retention", 0, "delete the records of jobs finished longer ago than this (0: keep them for ever), e.g. 168h")
 	fs.DurationVar(&c.stopGrace, "stop-grace", 30*time.Second, "time a stopped job container (terminated or timed out) gets between SIGTERM and SIGKILL")
+	fs.DurationVar(&c.eventRetention, "event-retention", bus.DefaultRetention.Events, "how long job events (and undelivered notifications) are kept; 0 keeps them for ever")
+	fs.DurationVar(&c.blockedAfter, "blocked-after", monitor.DefaultConfig().BlockedAfter, `announce a job waiting RUNNABLE or PENDING this long ("Batch Job Queue Blocked"); 0 turns it off`)
+	nd := notifier.DefaultConfig()
+	fs.IntVar(&c.notifyAttempts, "notify-attempts", nd.Attempts, "delivery attempts of a notification before it goes to the dead-letter stream")
+	fs.DurationVar(&c.notifyBackoff, "notify-backoff", nd.Backoff, "wait before the first retry of a notification; doubles each retry")
+	fs.DurationVar(&c.notifyBackoffMax, "notify-backoff-max", nd.MaxBackoff, "longest wait between two attempts of a notification")
+	fs.DurationVar(&c.notifyTimeout, "notify-timeout", nd.Timeout, "time limit of one delivery attempt")
+	fs.IntVar(&c.notifyConcurrency, "notify-concurrency", nd.Concurrency, "notifications of one target in flight at once (1 keeps them in event order)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -79,10 +99,24 @@ func parseFlags(args []string) (config, error) {
 	if c.hostVCPUs <= 0 || c.hostMemMiB <= 0 {
 		return c, errors.New("--host-vcpus and --host-memory must be positive")
 	}
+	if c.eventRetention < 0 || c.blockedAfter < 0 {
+		return c, errors.New("--event-retention and --blocked-after must not be negative")
+	}
+	if c.notifyAttempts < 1 || c.notifyBackoff <= 0 || c.notifyBackoffMax < c.notifyBackoff || c.notifyTimeout <= 0 || c.notifyConcurrency < 1 {
+		return c, errors.New("--notify-attempts and --notify-concurrency must be at least 1, --notify-backoff and --notify-timeout positive, --notify-backoff-max at least --notify-backoff")
+	}
 	return c, nil
 }
 
 func (c config) runs(service string) bool { return slices.Contains(c.services, service) }
+
+// streamRetention is what every service keeps in the streams (they must agree:
+// each one ensures the streams at start).
+func (c config) streamRetention() bus.Retention {
+	r := bus.DefaultRetention
+	r.Events, r.Notifications = c.eventRetention, c.eventRetention
+	return r
+}
 
 func defaultDataDir() string {
 	if d := os.Getenv("BATCHD_DATA"); d != "" {

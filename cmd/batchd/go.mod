@@ -10,6 +10,7 @@ require (
 	github.com/batchd/batchd/services/api v0.0.0
 	github.com/batchd/batchd/services/launcher v0.0.0
 	github.com/batchd/batchd/services/monitor v0.0.0
+	github.com/batchd/batchd/services/notifier v0.0.0
 	github.com/batchd/batchd/services/scheduler v0.0.0
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
@@ -29,6 +30,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/internal/endpoints/v2 v2.8.10 // indirect
 	github.com/aws/smithy-go v1.28.8 // indirect
 	github.com/blang/semver/v4 v4.0.0 // indirect
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/chzyer/readline v1.5.1 // indirect
 	github.com/containerd/errdefs v1.0.0 // indirect
@@ -148,5 +150,6 @@ replace (
 	github.com/batchd/batchd/services/api => ../../services/api
 	github.com/batchd/batchd/services/launcher => ../../services/launcher
 	github.com/batchd/batchd/services/monitor => ../../services/monitor
+	github.com/batchd/batchd/services/notifier => ../../services/notifier
 	github.com/batchd/batchd/services/scheduler => ../../services/scheduler
 )

@@ -12,10 +12,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/services/api"
 	"github.com/batchd/batchd/services/launcher"
 	"github.com/batchd/batchd/services/monitor"
+	"github.com/batchd/batchd/services/notifier"
 	"github.com/batchd/batchd/services/scheduler"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -97,6 +97,7 @@ func run(ctx context.Context, c config) error {
 		if err := start("monitor", func(ctx context.Context, nc *nats.Conn) error {
 			mcfg := monitor.DefaultConfig()
 			mcfg.JobRetention = c.retention
+			mcfg.Retention, mcfg.BlockedAfter = c.streamRetention(), c.blockedAfter
 			return monitor.Run(ctx, mcfg, monitor.Deps{NATS: nc, Logger: log})
 		}); err != nil {
 			return err
@@ -104,7 +105,9 @@ func run(ctx context.Context, c config) error {
 	}
 	if c.runs("scheduler") {
 		if err := start("scheduler", func(ctx context.Context, nc *nats.Conn) error {
-			return scheduler.Run(ctx, scheduler.DefaultConfig(), scheduler.Deps{NATS: nc, Logger: log})
+			scfg := scheduler.DefaultConfig()
+			scfg.Retention = c.streamRetention()
+			return scheduler.Run(ctx, scfg, scheduler.Deps{NATS: nc, Logger: log})
 		}); err != nil {
 			return err
 		}
@@ -123,15 +126,26 @@ func run(ctx context.Context, c config) error {
 		}
 		name, _ := os.Hostname()
 		lcfg := launcher.Config{HostID: id, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
-			Network: c.network, PodmanURI: uri, Retention: bus.DefaultRetention, StopGrace: c.stopGrace}
+			Network: c.network, PodmanURI: uri, Retention: c.streamRetention(), StopGrace: c.stopGrace}
 		if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
 			return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
 		}); err != nil {
 			return err
 		}
 	}
+	if c.runs("notifier") {
+		ncfg := notifier.DefaultConfig()
+		ncfg.Retention, ncfg.Attempts, ncfg.Backoff, ncfg.MaxBackoff = c.streamRetention(), c.notifyAttempts, c.notifyBackoff, c.notifyBackoffMax
+		ncfg.Timeout, ncfg.Concurrency = c.notifyTimeout, c.notifyConcurrency
+		if err := start("notifier", func(ctx context.Context, nc *nats.Conn) error {
+			return notifier.Run(ctx, ncfg, notifier.Deps{NATS: nc, Logger: log})
+		}); err != nil {
+			return err
+		}
+	}
 	if c.runs("api") {
-		acfg := api.Config{HTTPAddr: c.httpAddr}
+		retention := c.streamRetention()
+		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention}
 		if c.defaults {
 			acfg.DefaultEnvironment = &api.DefaultEnvironment{Name: "default", Queue: "default",
 				MaxvCpus: int(math.Ceil(c.hostVCPUs))}
