@@ -187,7 +187,10 @@ For a person at a terminal there are also readable tables (--output table),
 	for _, op := range operations() {
 		root.AddCommand(a.operationCommand(op))
 	}
-	root.AddCommand(a.logsCommand(), a.watchCommand(), a.versionCommand())
+	for _, op := range extensionOperations() {
+		root.AddCommand(a.operationCommand(op))
+	}
+	root.AddCommand(a.logsCommand(), a.watchCommand(), a.versionCommand(), a.dlqCommand())
 	return root
 }
 

@@ -29,7 +29,10 @@ type operation struct {
 	resultKey string
 	// additions are batchd's members beyond AWS's request (additions.go).
 	additions []addition
-	call      func(ctx context.Context, c *batch.Client, in any, opts ...func(*batch.Options)) error
+	// ext marks an operation batchd adds to the AWS API (extensions.go),
+	// called without the SDK.
+	ext  bool
+	call func(ctx context.Context, c *batch.Client, in any, opts ...func(*batch.Options)) error
 }
 
 // newOperation describes an operation by its SDK method.
@@ -125,7 +128,7 @@ func (a *app) operationCommand(op *operation) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: op.short,
-		Long: op.short + ` (AWS Batch ` + op.api + `).
+		Long: op.short + ` (` + apiOrigin(op) + ` ` + op.api + `).
 
 Flags have aws-cli's names and accept what aws-cli accepts: structures as
 JSON or shorthand (key=value,key2=[a,b]), lists as several values, repeated
@@ -183,7 +186,11 @@ func (a *app) runOperation(cmd *cobra.Command, op *operation, pf *paramFlags, ar
 			break
 		}
 		seen[token] = true
-		in.Elem().FieldByName("NextToken").Set(reflect.ValueOf(&token))
+		if f := in.Elem().FieldByName("NextToken"); f.Kind() == reflect.String {
+			f.SetString(token)
+		} else {
+			f.Set(reflect.ValueOf(&token))
+		}
 	}
 	merged, err := mergePages(pages, op.resultKey)
 	if err != nil {
@@ -194,6 +201,9 @@ func (a *app) runOperation(cmd *cobra.Command, op *operation, pf *paramFlags, ar
 
 // invoke makes one call and returns the raw answer body.
 func (a *app) invoke(ctx context.Context, c *batch.Client, op *operation, in any) ([]byte, error) {
+	if op.ext {
+		return a.extCall(ctx, op, in)
+	}
 	rec := &bodyRecorder{}
 	if err := op.call(ctx, c, in, rec.option); err != nil {
 		return nil, a.callError(op.api, err)
@@ -203,6 +213,9 @@ func (a *app) invoke(ctx context.Context, c *batch.Client, op *operation, in any
 
 func isNilField(in reflect.Value, name string) bool {
 	f := in.Elem().FieldByName(name)
+	if f.IsValid() && f.Kind() != reflect.Pointer {
+		return f.IsZero()
+	}
 	return !f.IsValid() || f.IsNil()
 }
 
@@ -344,6 +357,14 @@ func orderedObject(data []byte) ([]string, map[string]json.RawMessage, error) {
 		m[k] = v
 	}
 	return keys, m, nil
+}
+
+// apiOrigin says whose operation it is.
+func apiOrigin(op *operation) string {
+	if op.ext {
+		return "batchd addition to the AWS Batch API:"
+	}
+	return "AWS Batch"
 }
 
 // kebab turns an operation name into its subcommand: "SubmitJob" gives

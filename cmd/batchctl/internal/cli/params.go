@@ -110,6 +110,15 @@ var descriptions = map[string]string{
 	"clientToken":            "makes the update idempotent for 8 hours",
 	"resourceArn":            "ARN of the resource",
 	"tagKeys":                "keys of the tags to remove",
+
+	"ruleName":     "name of the notification rule",
+	"ruleNames":    "notification rules, by name",
+	"eventPattern": `EventBridge event pattern as JSON, e.g. '{"detail":{"status":["FAILED"]}}'`,
+	"targets":      "targets: JSON list, or id=ID,type=WEBHOOK|NATS,endpoint=URL_OR_SUBJECT[,secret=S] per value",
+	"description":  "free text kept with the rule",
+	"targetId":     "only the dead letters of this target of the rule",
+	"ids":          "ids of the dead letters (see list-dead-letters)",
+	"all":          "every dead letter (of --rule-name and --target-id when given)",
 }
 
 // newParamFlags registers the flags of op on cmd.
