@@ -23,6 +23,9 @@
 //	monitor    batch.job.stop.<host>.<job>   JobStop        (stop a terminated job's container)
 //	launcher   batch.logs.<job>.<attempt>    log lines
 //	monitor    batch.events.job.<queue>.<status> JobStateChange (EventBridge shape)
+//	monitor    batch.events.blocked.<queue>.<job> JobQueueBlocked (waits too long)
+//	notifier   batch.notify.<rule>.<target>  Notification   (to deliver)
+//	notifier   batch.dlq.<rule>.<target>     DeadLetter     (could not deliver)
 //
 // The monitor is the only writer of the job record (bucket batch_jobs); it
 // applies the facts above in stream order, each with compare-and-set on the

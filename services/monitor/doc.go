@@ -9,4 +9,8 @@
 // redelivery after a crash is harmless; a redelivered fact re-announces the
 // job's current status under the same event id, so no event is lost
 // between the record write and the announcement.
+//
+// It also follows the job records and announces, once per wait, a job that
+// waits RUNNABLE or PENDING longer than Config.BlockedAfter: a "Batch Job
+// Queue Blocked" event on batch.events.blocked.<queue>.<job> (blocked.go).
 package monitor
