@@ -28,8 +28,9 @@ import (
 // not one per child.
 
 const (
-	// expandBatch is how many child records are written before waiting
-	// for their acknowledgements.
+	// expandBatch is how many child records (and as many events) are in
+	// flight at once while an array is expanded, and how many facts are
+	// published before waiting for their acknowledgements in a fan-out.
 	expandBatch = 1000
 	// flushInterval is how often counted child changes are stored on
 	// their parents.
@@ -45,48 +46,66 @@ const (
 func (m *monitor) expandArray(ctx context.Context, parent batch.JobDetail, redelivered bool) error {
 	size := parent.ArrayProperties.Size
 	now := m.clock().UnixMilli()
-	for start := 0; start < size; start += expandBatch {
-		end := min(start+expandBatch, size)
-		var futures []jetstream.PubAckFuture
-		var created []batch.JobDetail
-		for i := start; i < end; i++ {
-			child := arrayChild(parent, i, now)
-			data, err := json.Marshal(child)
-			if err != nil {
-				return fmt.Errorf("%w: encode child: %v", errPoison, err)
-			}
-			msg := nats.NewMsg("$KV." + events.BucketJobs + "." + events.Token(child.JobID))
-			msg.Data = data
-			msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0") // create only
-			f, err := m.js.PublishMsgAsync(msg)
-			if err != nil {
-				return fmt.Errorf("create child %s: %w", child.JobID, err)
-			}
-			futures = append(futures, f)
-			created = append(created, child)
-		}
-		var announce []jetstream.PubAckFuture
-		for k, f := range futures {
+	// A pipeline with at most expandBatch writes and expandBatch events in
+	// flight: a child's event goes out once its record is stored.
+	type pending struct {
+		f     jetstream.PubAckFuture
+		child batch.JobDetail
+	}
+	var creates []pending
+	var announces []jetstream.PubAckFuture
+	settle := func(n int) error {
+		for len(creates) > n {
+			p := creates[0]
+			creates = creates[1:]
 			select {
-			case <-f.Ok():
-				a, err := m.announceAsync(ctx, created[k])
+			case <-p.f.Ok():
+				a, err := m.announceAsync(ctx, p.child)
 				if err != nil {
 					return err
 				}
-				announce = append(announce, a)
-			case err := <-f.Err():
+				announces = append(announces, a)
+			case err := <-p.f.Err():
 				var apiErr *jetstream.APIError
-				if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
-					continue // created by an earlier delivery
+				if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+					return fmt.Errorf("create child %s: %w", p.child.JobID, err)
 				}
-				return fmt.Errorf("create child %s: %w", created[k].JobID, err)
+				// created by an earlier delivery
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			if len(announces) > expandBatch {
+				if err := waitAll(ctx, announces[:len(announces)-expandBatch]); err != nil {
+					return fmt.Errorf("announce children of %s: %w", parent.JobID, err)
+				}
+				announces = announces[len(announces)-expandBatch:]
+			}
 		}
-		if err := waitAll(ctx, announce); err != nil {
-			return fmt.Errorf("announce children of %s: %w", parent.JobID, err)
+		return nil
+	}
+	for i := range size {
+		child := arrayChild(parent, i, now)
+		data, err := json.Marshal(child)
+		if err != nil {
+			return fmt.Errorf("%w: encode child: %v", errPoison, err)
 		}
+		msg := nats.NewMsg("$KV." + events.BucketJobs + "." + events.Token(child.JobID))
+		msg.Data = data
+		msg.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0") // create only
+		f, err := m.js.PublishMsgAsync(msg)
+		if err != nil {
+			return fmt.Errorf("create child %s: %w", child.JobID, err)
+		}
+		creates = append(creates, pending{f, child})
+		if err := settle(expandBatch); err != nil {
+			return err
+		}
+	}
+	if err := settle(0); err != nil {
+		return err
+	}
+	if err := waitAll(ctx, announces); err != nil {
+		return fmt.Errorf("announce children of %s: %w", parent.JobID, err)
 	}
 	if redelivered {
 		m.arrays.recount(parent.JobID)
