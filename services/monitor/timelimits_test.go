@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -106,4 +107,44 @@ func TestTimeLimitAndRetention(t *testing.T) {
 	if _, err := st.GetLastMsgForSubject(t.Context(), events.SubmitSubject("slow")); err == nil {
 		t.Fatal("the submit is still on the stream")
 	}
+}
+
+// AWS's queue action on JetStream: the head of the queue, RUNNABLE with
+// the reason for maxTimeSeconds, is cancelled; the job behind it waits its
+// turn.
+func TestQueueTimeLimit(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())
+	clock := func() time.Time { return time.UnixMilli(now.Load()) }
+	cfg := DefaultConfig()
+	cfg.TimeLimitInterval = 20 * time.Millisecond
+	r := startMonitor(t, cfg, clock)
+	queues, err := r.js.KeyValue(t.Context(), events.BucketQueues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := batch.JobQueueDetail{JobQueueName: "q", JobStateTimeLimitActions: []byte(
+		`[{"state":"RUNNABLE","maxTimeSeconds":600,"reason":"MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT","action":"CANCEL"}]`)}
+	data, _ := json.Marshal(q)
+	if _, err := queues.Put(t.Context(), "q", data); err != nil {
+		t.Fatal(err)
+	}
+	const why = "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - no host has 64 vCPUs"
+	for _, id := range []string{"head", "next"} {
+		j := newJob(id)
+		j.CreatedAt = now.Load()
+		r.submit(j)
+		r.waitFor(id, "created", func(batch.JobDetail) bool { return true })
+		r.gate(id, batch.StatusRunnable)
+		w := events.JobWaiting{JobID: id, Attempt: 1, Reason: why}
+		r.publish(events.WaitSubject(id), events.TypeJobWaiting, "", w)
+		r.waitFor(id, "waiting", func(j batch.JobDetail) bool { return j.StatusReason == why })
+	}
+	now.Add(601_000)
+	got := r.waitFor("head", "cancelled", func(j batch.JobDetail) bool { return j.Status == batch.StatusFailed })
+	if got.StatusReason != "Canceled by JobStateTimeLimit action due to reason: MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT" || !got.IsCancelled {
+		t.Fatalf("%q cancelled=%v", got.StatusReason, got.IsCancelled)
+	}
+	// The next job is now the head and has waited as long: it goes too.
+	r.waitFor("next", "cancelled", func(j batch.JobDetail) bool { return j.Status == batch.StatusFailed })
 }
