@@ -31,24 +31,9 @@ import (
 //	go test ./cmd/batchd -run '^$' -bench Array10000 -benchtime 3x
 func BenchmarkArray10000(b *testing.B) {
 	const size = 10000
-	ns := natstest.Run(b, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := api.Start(ctx, api.Config{DefaultEnvironment: &api.DefaultEnvironment{Name: "default", Queue: "default", MaxvCpus: 4}},
-		api.Deps{NATS: ns.Conn(b), Logger: log})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-	go func() { _ = monitor.Run(ctx, monitor.DefaultConfig(), monitor.Deps{NATS: ns.Conn(b), Logger: log}) }()
-	go func() {
-		_ = scheduler.Run(ctx, scheduler.DefaultConfig(), scheduler.Deps{NATS: ns.Conn(b), Logger: log})
-	}()
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	c := batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	c, ns := startStack(b, monitor.DefaultConfig())
 	if _, err := c.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{JobDefinitionName: aws.String("bench"),
 		Type: types.JobDefinitionTypeContainer, ContainerProperties: &types.ContainerProperties{Image: aws.String(sampleImage),
 			ResourceRequirements: []types.ResourceRequirement{{Type: types.ResourceTypeVcpu, Value: aws.String("1")},
@@ -104,4 +89,29 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startStack runs the api (with the default queue), monitor and scheduler
+// in-process on an embedded JetStream server, without a launcher, and
+// returns an AWS SDK client of the api.
+func startStack(tb testing.TB, mcfg monitor.Config) (*batch.Client, *natstest.Server) {
+	tb.Helper()
+	ns := natstest.Run(tb, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	tb.Cleanup(cancel)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := api.Start(ctx, api.Config{DefaultEnvironment: &api.DefaultEnvironment{Name: "default", Queue: "default", MaxvCpus: 4}},
+		api.Deps{NATS: ns.Conn(tb), Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.Close)
+	go func() { _ = monitor.Run(ctx, mcfg, monitor.Deps{NATS: ns.Conn(tb), Logger: log}) }()
+	go func() {
+		_ = scheduler.Run(ctx, scheduler.DefaultConfig(), scheduler.Deps{NATS: ns.Conn(tb), Logger: log})
+	}()
+	hs := httptest.NewServer(srv.Handler())
+	tb.Cleanup(hs.Close)
+	return batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}), ns
 }
