@@ -294,7 +294,9 @@ func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
 	span.SetAttributes(attribute.Int("attempts", attempt))
 	if err == nil {
 		n.metrics.delivered.Add(sctx, 1, metricAttrs(attrs))
-		if err := msg.DoubleAck(ctx); err != nil {
+		// A lost ack redelivers the notification: at least once, same
+		// MessageId.
+		if err := msg.Ack(); err != nil {
 			n.log.Warn("notifier: ack notification", "messageId", note.MessageID, "err", err)
 		}
 		return
@@ -313,7 +315,7 @@ func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
 	n.metrics.deadLettered.Add(sctx, 1, metricAttrs(attrs))
 	n.log.Warn("notifier: notification dead-lettered", "rule", note.RuleName, "target", note.TargetID,
 		"messageId", note.MessageID, "attempts", attempt, "err", lastErr)
-	if err := msg.DoubleAck(ctx); err != nil {
+	if err := msg.Ack(); err != nil {
 		n.log.Warn("notifier: ack dead-lettered notification", "messageId", note.MessageID, "err", err)
 	}
 }

@@ -73,7 +73,7 @@ func counter(t *testing.T, name, rule string) int64 {
 
 // env is a notifier on an embedded JetStream.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	ns  *natstest.Server
 	nc  *nats.Conn
 	js  jetstream.JetStream
@@ -95,7 +95,7 @@ func fastConfig() Config {
 }
 
 // start runs a notifier (one replica) until the test ends.
-func start(t *testing.T, cfg Config) *env {
+func start(t testing.TB, cfg Config) *env {
 	t.Helper()
 	ns := natstest.Run(t, "")
 	e := &env{t: t, ns: ns, nc: ns.Conn(t), cfg: cfg}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
@@ -31,15 +32,15 @@ func (n *notifier) sendNATS(ctx context.Context, t batch.NotificationTarget, not
 	m.Header.Set(HeaderMessageID, note.MessageID)
 	m.Header.Set(HeaderRule, note.RuleName)
 	bus.Inject(ctx, m.Header)
-	_, err := n.js.StreamNameBySubject(ctx, t.Endpoint)
+	captured, err := n.streamCaptures(ctx, t.Endpoint)
 	switch {
-	case err == nil:
+	case err != nil:
+		return err
+	case captured:
 		if _, err := n.js.PublishMsg(ctx, m, jetstream.WithRetryAttempts(0)); err != nil {
 			return fmt.Errorf("publish to %s: %w", t.Endpoint, err)
 		}
 		return nil
-	case !errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("find the stream of %s: %w", t.Endpoint, err)
 	}
 	// No stream on the subject: a core NATS publish.
 	delete(m.Header, jetstream.MsgIDHeader)
@@ -50,4 +51,33 @@ func (n *notifier) sendNATS(ctx context.Context, t batch.NotificationTarget, not
 		return fmt.Errorf("flush publish to %s: %w", t.Endpoint, err)
 	}
 	return nil
+}
+
+// streamCacheTTL is how long the notifier remembers whether a stream
+// captures a subject.
+const streamCacheTTL = 5 * time.Second
+
+type streamLookup struct {
+	captured bool
+	at       time.Time
+}
+
+// streamCaptures reports whether a JetStream stream stores messages
+// published on subject, asking the server at most every streamCacheTTL.
+func (n *notifier) streamCaptures(ctx context.Context, subject string) (bool, error) {
+	n.streamsMu.Lock()
+	l, ok := n.streams[subject]
+	n.streamsMu.Unlock()
+	if ok && time.Since(l.at) < streamCacheTTL {
+		return l.captured, nil
+	}
+	_, err := n.js.StreamNameBySubject(ctx, subject)
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return false, fmt.Errorf("find the stream of %s: %w", subject, err)
+	}
+	l = streamLookup{captured: err == nil, at: time.Now()}
+	n.streamsMu.Lock()
+	n.streams[subject] = l
+	n.streamsMu.Unlock()
+	return l.captured, nil
 }

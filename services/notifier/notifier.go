@@ -69,6 +69,9 @@ type notifier struct {
 	// ctx is Run's context, for background work.
 	ctx context.Context
 
+	streamsMu sync.Mutex
+	streams   map[string]streamLookup // NATS target subject -> captured by a stream
+
 	workersMu sync.Mutex
 	workers   map[string]*worker // by consumer name
 }
@@ -123,7 +126,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("notifier: %w", err)
 	}
 	n := &notifier{cfg: cfg, log: d.Logger.With("service", "notifier"), clock: d.Clock, nc: d.NATS, js: js,
-		http: d.HTTP, tracer: otel.Tracer("batchd/notifier"), metrics: m, workers: map[string]*worker{}}
+		http: d.HTTP, tracer: otel.Tracer("batchd/notifier"), metrics: m, workers: map[string]*worker{},
+		streams: map[string]streamLookup{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n.ctx = ctx
