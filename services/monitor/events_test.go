@@ -15,6 +15,9 @@ import (
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/pkg/natstest"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Integration tests on an embedded JetStream: the monitor's events on
@@ -271,5 +274,33 @@ func TestEventsNotDuplicated(t *testing.T) {
 	evs := e.readFor(cfg, 4, time.Second)
 	if got := byJob(evs)["dup"]; !slices.Equal(got, []batch.JobStatus{batch.StatusSubmitted, batch.StatusRunnable, batch.StatusStarting}) {
 		t.Fatalf("events %v", got)
+	}
+}
+
+// Events carry the trace context of the job's facts (traceparent), so a
+// subscriber (the notifier) continues the job's trace.
+func TestEventsCarryTraceparent(t *testing.T) {
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	e := startEventsMonitor(t, DefaultConfig())
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(t.Context(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled, Remote: true}))
+	j := batch.JobDetail{JobArn: batch.ARN(batch.KindJob, "tp"), JobID: "tp", JobQueue: batch.ARN(batch.KindJobQueue, "q"), JobQueueName: "q",
+		Status: batch.StatusSubmitted}
+	f := events.JobSubmitted{Job: j}
+	if _, err := bus.Publish(ctx, e.js, events.SubmitSubject("tp"), events.TypeJobSubmitted, f.MsgID(), f); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := e.js.OrderedConsumer(t.Context(), events.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.SubjectJobEventsAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp := m.Headers().Get("traceparent"); !strings.Contains(tp, tid.String()) {
+		t.Fatalf("event traceparent %q, want trace %s", tp, tid)
 	}
 }

@@ -248,17 +248,16 @@ func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
 
 	// Tell the server the notification is being worked on while retries
 	// wait, so it is not handed to another replica.
-	keepAlive := time.NewTicker(deliveryAckWait / 3)
-	defer keepAlive.Stop()
+	working, stopWorking := context.WithCancel(sctx)
+	defer stopWorking()
 	go func() {
+		keepAlive := time.NewTicker(deliveryAckWait / 3)
+		defer keepAlive.Stop()
 		for {
 			select {
-			case <-sctx.Done():
+			case <-working.Done():
 				return
-			case _, ok := <-keepAlive.C:
-				if !ok {
-					return
-				}
+			case <-keepAlive.C:
 				_ = msg.InProgress()
 			}
 		}
