@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	pb "github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // snsDelivery is one webhook request as a receiver sees it.
@@ -102,9 +103,20 @@ func (d *daemon) call(t *testing.T, op string, in, out any) {
 // run produces a "Batch Job Queue Blocked" event on a NATS target.
 func TestNotificationJourney(t *testing.T) {
 	d := startDaemon(t, "--host-vcpus", "4", "--host-memory", "4096", "--notify-attempts", "2",
-		"--notify-backoff", "100ms", "--notify-backoff-max", "200ms", "--blocked-after", "2s")
+		"--notify-backoff", "100ms", "--notify-backoff-max", "200ms", "--blocked-after", "2s", "--event-retention", "36h")
 	c := d.client()
 	nc := d.nats(t)
+	// Every service ensured the streams with the configured retention.
+	js, _ := jetstream.New(nc)
+	for _, name := range []string{events.StreamEvents, events.StreamNotify} {
+		st, err := js.Stream(ctxT(t, 10*time.Second), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.CachedInfo().Config.MaxAge; got != 36*time.Hour {
+			t.Fatalf("%s keeps events %v, want 36h", name, got)
+		}
+	}
 	blockedSub, err := nc.SubscribeSync("alerts.blocked")
 	if err != nil {
 		t.Fatal(err)
