@@ -58,7 +58,8 @@ func (s *Server) queuesUsingEnvironment(arn string) []string {
 }
 
 // deleteJobQueue is the DeleteJobQueue operation. The queue must be
-// DISABLED; its compute environments need not be removed first.
+// DISABLED; its compute environments need not be removed first. The jobs
+// in it that have not finished are terminated, as in AWS.
 func (s *Server) deleteJobQueue(ctx context.Context, in *batch.DeleteJobQueueInput) (*batch.Empty, error) {
 	if in.JobQueue == "" {
 		return nil, clientErr("jobQueue is required: give the name or ARN of the job queue to delete")
@@ -68,19 +69,32 @@ func (s *Server) deleteJobQueue(ctx context.Context, in *batch.DeleteJobQueueInp
 	if !validName(name) {
 		return nil, missing
 	}
-	_, err := s.queues.remove(ctx, name, func(q *batch.JobQueueDetail) error {
+	disabled := func(q *batch.JobQueueDetail) error {
 		if q.State != stateDisabled {
 			return clientErr("Cannot delete, job queue %s is %s: disable it first with UpdateJobQueue (state DISABLED)", name, q.State)
 		}
 		return nil
-	})
+	}
+	// Its unfinished jobs are terminated first, so that a failure before
+	// the queue is gone leaves a queue the caller deletes again.
+	q, _, err := s.queues.read(ctx, name)
+	if err == nil {
+		err = disabled(q)
+	}
+	var terminated int
+	if err == nil {
+		terminated, err = s.terminateQueueJobs(ctx, name)
+	}
+	if err == nil {
+		_, err = s.queues.remove(ctx, name, disabled)
+	}
 	if errors.Is(err, errNotFound) {
 		return nil, missing
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("job queue deleted", "name", name)
+	s.log.Info("job queue deleted", "name", name, "jobsTerminated", terminated)
 	return &batch.Empty{}, nil
 }
 

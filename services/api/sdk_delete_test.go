@@ -1,12 +1,15 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/events"
 )
 
 // TestSDKDelete drives DeleteComputeEnvironment, DeleteJobQueue and
@@ -28,11 +31,40 @@ func TestSDKDelete(t *testing.T) {
 	// A queue must be DISABLED; its environments need not be removed.
 	_, err = c.DeleteJobQueue(ctx(t), &awsbatch.DeleteJobQueueInput{JobQueue: aws.String("q")})
 	clientException(t, err, "Cannot delete, job queue q is ENABLED")
+	// Its unfinished jobs are terminated, its finished ones left alone.
+	ids := map[batch.JobStatus]string{}
+	for _, st := range []batch.JobStatus{batch.StatusRunnable, batch.StatusRunning, batch.StatusSucceeded} {
+		out := must(c.SubmitJob(ctx(t), &awsbatch.SubmitJobInput{JobName: aws.String("j"), JobQueue: aws.String("q"), JobDefinition: aws.String("sleep")}))
+		rec := must(a.srv.lookupJob(ctx(t), aws.ToString(out.JobId)))
+		rec.Status = st
+		a.putRecord(t, *rec)
+		ids[st] = rec.JobID
+	}
+	eventually(t, "the jobs indexed", func() error {
+		if n := a.srv.index.size(); n != 3 {
+			return fmt.Errorf("%d jobs indexed", n)
+		}
+		return nil
+	})
 	must(c.DeleteJobQueue(ctx(t), &awsbatch.DeleteJobQueueInput{JobQueue: aws.String(batch.ARN(batch.KindJobQueue, "off"))}))
 	_, err = c.DeleteJobQueue(ctx(t), &awsbatch.DeleteJobQueueInput{JobQueue: aws.String("off")})
 	clientException(t, err, batch.ARN(batch.KindJobQueue, "off")+" does not exist")
 	must(c.UpdateJobQueue(ctx(t), &awsbatch.UpdateJobQueueInput{JobQueue: aws.String("q"), State: types.JQStateDisabled}))
 	must(c.DeleteJobQueue(ctx(t), &awsbatch.DeleteJobQueueInput{JobQueue: aws.String("q")}))
+	stream := must(a.js.Stream(t.Context(), events.StreamJobs))
+	for st, id := range ids {
+		msg, err := stream.GetLastMsgForSubject(t.Context(), events.TerminateSubject(id))
+		if st == batch.StatusSucceeded {
+			if err == nil {
+				t.Fatalf("the SUCCEEDED job was terminated: %s", msg.Data)
+			}
+			continue
+		}
+		var f events.JobTerminate
+		if err != nil || json.Unmarshal(msg.Data, &f) != nil || f.JobID != id || f.Reason != "Terminated because job queue q was deleted" {
+			t.Fatalf("termination of the %s job: %v %s", st, err, msg.Data)
+		}
+	}
 	if qs := must(c.DescribeJobQueues(ctx(t), &awsbatch.DescribeJobQueuesInput{})); len(qs.JobQueues) != 0 {
 		t.Fatalf("queues after delete: %+v", qs.JobQueues)
 	}
