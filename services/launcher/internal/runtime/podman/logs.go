@@ -29,8 +29,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan
 	followCtx, stopFollow := context.WithCancel(ctx)
 	defer stopFollow()
 	go func() {
-		opts := new(containers.WaitOptions).WithConditions([]string{"exited", "stopped"}).WithInterval(waitInterval)
-		if _, err := containers.Wait(r.bind(followCtx), id, opts); err == nil {
+		if r.exited(followCtx, id) {
 			stopFollow()
 		}
 	}()

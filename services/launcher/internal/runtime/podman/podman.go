@@ -20,6 +20,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/errorhandling"
@@ -46,6 +47,9 @@ type Runtime struct {
 	conn  context.Context
 	uri   string
 	names nameLocks // serializes Start per container name
+	// exits follows conmon's exit files when this host's Podman keeps
+	// them where this process can read them; nil otherwise.
+	exits *exitFiles
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -60,7 +64,13 @@ func New(ctx context.Context, uri string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("podman connect %s: %w", uri, err)
 	}
-	return &Runtime{conn: context.WithoutCancel(conn), uri: uri}, nil
+	r := &Runtime{conn: context.WithoutCancel(conn), uri: uri}
+	if dir := localExitDir(uri); dir != "" {
+		if e, err := watchExitFiles(dir); err == nil {
+			r.exits = e
+		}
+	}
+	return r, nil
 }
 
 // URI is the address of the Podman service this runtime talks to.
@@ -95,11 +105,65 @@ const waitInterval = "50ms"
 // Wait blocks until the container has exited (returning at once if it
 // already has) and reports its exit code, OOM kill and times.
 //
+// When this host's Podman exit folder is readable (see exitFiles), the
+// exit is taken from conmon's exit file as soon as it is written, with the
+// start time read while the container still runs; Podman's own answer is
+// awaited in parallel and wins if it comes first, and is what counts for
+// exit code 137 (a SIGKILL, perhaps an OOM kill).
+//
 // OOMKilled is what Podman reports. Podman 4.3.1 with conmon 2.1.6 (Debian
 // 12) never reports it: conmon writes its "oom" marker into the service's
 // working directory, not where Podman looks, so an OOM kill shows only as
 // exit code 137 (SIGKILL).
 func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
+	if r.exits == nil {
+		return r.waitPodman(ctx, id)
+	}
+	// Once the container has exited, an inspect waits for Podman's cleanup:
+	// read the start time now.
+	data, err := containers.Inspect(r.bind(ctx), id, nil)
+	if err != nil || data.State == nil {
+		return r.waitPodman(ctx, id)
+	}
+	if st := data.State.Status; st == "exited" || st == "stopped" {
+		return exitOf(id, data.State)
+	}
+	started := data.State.StartedAt
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		exit runtime.Exit
+		err  error
+	}
+	fromPodman := make(chan answer, 1)
+	go func() {
+		exit, err := r.waitPodman(ctx, id)
+		fromPodman <- answer{exit, err}
+	}()
+	fromFile := make(chan runtime.Exit, 1)
+	go func() {
+		if code, finished, ok := r.exits.wait(ctx.Done(), id); ok {
+			if finished.Before(started) {
+				finished = started
+			}
+			fromFile <- runtime.Exit{ExitCode: code, StartedAt: started, FinishedAt: finished}
+		}
+	}()
+	select {
+	case exit := <-fromFile:
+		if exit.ExitCode != 137 {
+			return exit, nil
+		}
+		a := <-fromPodman
+		return a.exit, a.err
+	case a := <-fromPodman:
+		return a.exit, a.err
+	}
+}
+
+// waitPodman asks Podman to wait for the exit, then inspects the container.
+func (r *Runtime) waitPodman(ctx context.Context, id string) (runtime.Exit, error) {
 	opts := new(containers.WaitOptions).WithConditions([]string{"exited", "stopped"}).WithInterval(waitInterval)
 	if _, err := containers.Wait(r.bind(ctx), id, opts); err != nil {
 		return runtime.Exit{}, fmt.Errorf("podman wait %s: %w", id, err)
@@ -108,7 +172,11 @@ func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 	if err != nil {
 		return runtime.Exit{}, fmt.Errorf("podman inspect %s: %w", id, err)
 	}
-	st := data.State
+	return exitOf(id, data.State)
+}
+
+// exitOf reads how an exited container ended from its inspected state.
+func exitOf(id string, st *define.InspectContainerState) (runtime.Exit, error) {
 	if st == nil {
 		return runtime.Exit{}, fmt.Errorf("podman inspect %s: no state", id)
 	}
@@ -131,6 +199,28 @@ func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 		exit.Reason = st.Error
 	}
 	return exit, nil
+}
+
+// exited returns true once the container has exited, false if ctx ends
+// first or Podman cannot tell; from the exit file when it can.
+func (r *Runtime) exited(ctx context.Context, id string) bool {
+	opts := new(containers.WaitOptions).WithConditions([]string{"exited", "stopped"}).WithInterval(waitInterval)
+	if r.exits == nil {
+		_, err := containers.Wait(r.bind(ctx), id, opts)
+		return err == nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan bool, 2)
+	go func() {
+		_, err := containers.Wait(r.bind(ctx), id, opts)
+		done <- err == nil
+	}()
+	go func() {
+		_, _, ok := r.exits.wait(ctx.Done(), id)
+		done <- ok
+	}()
+	return <-done
 }
 
 // Stop sends SIGTERM (or the image's stop signal), then SIGKILL after grace,
