@@ -40,29 +40,27 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 		return runtime.Container{}, cannotStart("CannotStartContainerError: container name is empty")
 	}
 	defer r.names.lock(s.Name)()
-	if c, found, err := r.existing(ctx, s.Name); err != nil || found {
-		return c, err
-	}
-
-	ok, err := images.Exists(r.bind(ctx), s.Image, nil)
-	if err != nil {
-		return runtime.Container{}, fmt.Errorf("podman image exists %s: %w", s.Image, err)
-	}
-	if !ok {
-		return runtime.Container{}, cannotStart(
-			fmt.Sprintf("CannotPullContainerError: image %q not found locally", s.Image),
-			runtime.ErrImageNotFound)
-	}
-
 	gen, err := specGenerator(s)
 	if err != nil {
 		return runtime.Container{}, err
 	}
+	// Create first: the usual case costs one request. Only when it fails
+	// is it asked why: a container of that name already exists (a launcher
+	// restarted mid-start, or lost the race to another one), the image is
+	// missing, or the spec is refused.
 	created, err := containers.CreateWithSpec(r.bind(ctx), gen, nil)
 	if err != nil {
-		// Another Start with the same name may have won the race.
-		if c, found, err2 := r.existing(ctx, s.Name); err2 == nil && found {
-			return c, nil
+		if c, found, err2 := r.existing(ctx, s.Name); err2 != nil || found {
+			return c, err2
+		}
+		ok, err2 := images.Exists(r.bind(ctx), s.Image, nil)
+		if err2 != nil {
+			return runtime.Container{}, fmt.Errorf("podman image exists %s: %w", s.Image, err2)
+		}
+		if !ok {
+			return runtime.Container{}, cannotStart(
+				fmt.Sprintf("CannotPullContainerError: image %q not found locally", s.Image),
+				runtime.ErrImageNotFound)
 		}
 		if isUserFault(err) {
 			return runtime.Container{}, cannotStart("CannotStartContainerError: " + err.Error())
