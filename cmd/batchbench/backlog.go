@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 )
 
@@ -34,6 +35,11 @@ func (b *bench) backlog(ctx context.Context) error {
 	rss, peak, err := b.srv.memory()
 	if err != nil {
 		return fmt.Errorf("batchd memory: %w", err)
+	}
+	if b.cfg.profileDir != "" {
+		if err := b.fetch("/debug/pprof/heap", filepath.Join(b.cfg.profileDir, "backlog-heap.pprof")); err != nil {
+			b.logf("  heap profile: %v", err)
+		}
 	}
 	f["queued_rss_mib"] = round(rss, 0)
 	f["queued_rss_peak_mib"] = round(peak, 0)

@@ -38,7 +38,12 @@ func (b *bench) profilePhase(ctx context.Context, phase string) (stop func()) {
 }
 
 func (b *bench) fetchProfile(path string) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.srv.pprofAddr, int(profileChunk.Seconds()))
+	return b.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(profileChunk.Seconds())), path)
+}
+
+// fetch saves one of batchd's pprof answers into path.
+func (b *bench) fetch(endpoint, path string) error {
+	url := "http://" + b.srv.pprofAddr + endpoint
 	resp, err := http.Get(url)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	goruntime "runtime"
 	"time"
 
 	"github.com/batchd/batchd/pkg/events"
@@ -31,7 +33,7 @@ func (b *bench) submit(ctx context.Context) error {
 		defer nc.Close()
 		conns[i] = nc
 	}
-	start := time.Now()
+	start, cpu := time.Now(), b.cpuMeter()
 	err := parallel(ctx, n, clients, func(ctx context.Context, i int) error {
 		_, err := request(ctx, conns[i%len(conns)], "SubmitJob", body)
 		return err
@@ -40,13 +42,14 @@ func (b *bench) submit(ctx context.Context) error {
 		return err
 	}
 	f["submit_nats_per_s"] = round(float64(n)/time.Since(start).Seconds(), 0)
+	cpu.report(f, "submit_nats", n)
 	b.held += n
 	b.logf("  NATS: %.0f jobs/s; letting the server settle", f["submit_nats_per_s"])
 	if err := b.settle(ctx); err != nil {
 		return err
 	}
 
-	start = time.Now()
+	start, cpu = time.Now(), b.cpuMeter()
 	err = parallel(ctx, n, clients, func(ctx context.Context, i int) error {
 		_, err := b.cl.post(ctx, "SubmitJob", body)
 		return err
@@ -55,6 +58,7 @@ func (b *bench) submit(ctx context.Context) error {
 		return err
 	}
 	f["submit_http_per_s"] = round(float64(n)/time.Since(start).Seconds(), 0)
+	cpu.report(f, "submit_http", n)
 	b.held += n
 	b.logf("  HTTP: %.0f jobs/s", f["submit_http_per_s"])
 	return nil
@@ -92,4 +96,25 @@ func (b *bench) settle(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// cpuMeter measures the CPU time batchd, this bench and the whole machine
+// spend over a span.
+type cpuMeter struct {
+	b                  *bench
+	server, self, busy float64
+	start              time.Time
+}
+
+func (b *bench) cpuMeter() cpuMeter {
+	return cpuMeter{b: b, server: b.srv.cpuSeconds(), self: procCPUSeconds(os.Getpid()), busy: busyCPUSeconds(), start: time.Now()}
+}
+
+// report adds <prefix>_batchd_cpu_ms_per_job, _client_cpu_ms_per_job and
+// _machine_busy (the share of the machine's cores that were busy, 1 = all).
+func (m cpuMeter) report(f map[string]any, prefix string, jobs int) {
+	wall := time.Since(m.start).Seconds()
+	f[prefix+"_batchd_cpu_ms_per_job"] = round((m.b.srv.cpuSeconds()-m.server)*1000/float64(jobs), 3)
+	f[prefix+"_client_cpu_ms_per_job"] = round((procCPUSeconds(os.Getpid())-m.self)*1000/float64(jobs), 3)
+	f[prefix+"_machine_busy"] = round((busyCPUSeconds()-m.busy)/wall/float64(goruntime.NumCPU()), 2)
 }
