@@ -64,6 +64,36 @@ func (r *rig) put(bucket, key string, v any) {
 	}
 }
 
+// heartbeat keeps a host alive as its launcher would, until the test ends.
+func (r *rig) heartbeat(h events.Host) {
+	r.t.Helper()
+	beat := func() error {
+		h.HeartbeatAt = time.Now().UnixMilli()
+		b, _ := json.Marshal(h)
+		_, err := r.kvs[events.BucketHosts].Put(context.Background(), h.ID, b)
+		return err
+	}
+	if err := beat(); err != nil {
+		r.t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				_ = beat()
+			}
+		}
+	}()
+	r.t.Cleanup(func() { close(stop); <-done })
+}
+
 func (r *rig) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -144,8 +174,8 @@ func TestSchedulerFairShareAndResources(t *testing.T) {
 	r.put(events.BucketEnvs, "ce", batch.ComputeEnvironmentDetail{ComputeEnvironmentName: "ce", Type: "MANAGED",
 		State: "ENABLED", Status: "VALID", ComputeResources: &batch.ComputeResource{Type: "EC2", MaxvCpus: 4}})
 	r.put(events.BucketEnvs, "ce2", batch.ComputeEnvironmentDetail{ComputeEnvironmentName: "ce2", Type: "MANAGED",
-		State: "ENABLED", Status: "VALID", ComputeResources: &batch.ComputeResource{Type: "EC2", MaxvCpus: 4}})
-	r.put(events.BucketHosts, "h1", events.Host{ID: "h1", Name: "h1", VCPUs: 16, MemoryMiB: 1 << 16, StartedAt: now, HeartbeatAt: now})
+		State: "ENABLED", Status: "VALID", ComputeResources: &batch.ComputeResource{Type: "EC2", MaxvCpus: 8}})
+	r.heartbeat(events.Host{ID: "h1", Name: "h1", VCPUs: 16, MemoryMiB: 1 << 16, StartedAt: now})
 	r.put(events.BucketPolicies, "fs", batch.SchedulingPolicyDetail{Name: "fs", Arn: batch.ARN(batch.KindSchedulingPolicy, "fs"),
 		FairsharePolicy: &batch.FairsharePolicy{ShareDistribution: []batch.ShareAttributes{
 			{ShareIdentifier: "a", WeightFactor: 1}, {ShareIdentifier: "b*", WeightFactor: 1.0 / 3}}}})
@@ -183,30 +213,39 @@ func TestSchedulerFairShareAndResources(t *testing.T) {
 	r.job("f1", "fifo", 102, "", nil)
 	r.job("c1", "capped", 103, "", nil)
 	r.job("c2", "capped", 104, "", nil)
+	// An array of 4 children running at most 2 at once.
+	for i := range 4 {
+		r.job(fmt.Sprintf("arr:%d", i), "fifo", uint64(200+i), "", func(j *batch.JobDetail) {
+			j.ArrayProperties = &batch.ArrayPropertiesDetail{Index: new(i), MaxRunningJobs: 2}
+		})
+	}
 	r.start()
 
-	placed, reasons := r.collect(7, []string{"a1", "b0", "lic2", "c2"})
+	placed, reasons := r.collect(9, []string{"a1", "b0", "lic2", "c2", "arr:2", "arr:3"})
 	count := map[byte]int{}
 	for id, p := range placed {
 		if p.HostID != "h1" || p.Attempt != 1 {
 			t.Errorf("%s placed %+v", id, p)
 		}
-		count[id[0]]++
+		if p.JobQueue == "fair" {
+			count[id[0]]++
+		}
 	}
 	if count['a'] != 1 || count['b'] != 3 {
 		t.Errorf("fair queue placed %v, want 1 of share a and 3 of share bx", keys(placed))
 	}
 	// Within share bx, schedulingPriority first: b5, b4, b3.
-	for _, id := range []string{"b5", "b4", "b3", "a0", "lic1", "f1", "c1"} {
+	for _, id := range []string{"b5", "b4", "b3", "a0", "lic1", "f1", "c1", "arr:0", "arr:1"} {
 		if _, ok := placed[id]; !ok {
 			t.Errorf("%s not placed; placed %v", id, keys(placed))
 		}
 	}
 	for id, prefix := range map[string]string{
-		"a1":   plan.WaitCapacity + ": no room for 1 vCPUs and 128 MiB of memory in compute environment ce of job queue fair.",
-		"b0":   plan.WaitCapacity,
-		"lic2": plan.WaitResource + " lic:",
-		"c2":   plan.WaitLimit + ": job queue capped is at its maxRunningJobs limit of 1.",
+		"a1":    plan.WaitCapacity + ": no room for 1 vCPUs and 128 MiB of memory in compute environment ce of job queue fair.",
+		"b0":    plan.WaitCapacity,
+		"lic2":  plan.WaitResource + " lic:",
+		"arr:3": plan.WaitLimit + ": array job arr is at its maxRunningJobs limit of 2.",
+		"c2":    plan.WaitLimit + ": job queue capped is at its maxRunningJobs limit of 1.",
 	} {
 		if !strings.HasPrefix(reasons[id], prefix) {
 			t.Errorf("%s waits with %q, want %s...", id, reasons[id], prefix)
