@@ -3,7 +3,6 @@ package monitor
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,8 +15,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Blocked jobs. The monitor follows the job records and announces, once
-// per wait, a job that has been RUNNABLE or PENDING for longer than
+// Blocked jobs. The monitor's view of the job records (jobview.go) lists
+// the waiting jobs with the time they entered their status; the scan
+// announces, once per wait, a job that has been RUNNABLE or PENDING for longer than
 // Config.BlockedAfter: a "Batch Job Queue Blocked" event on
 // batch.events.blocked.<queue>.<job> whose detail is the job with a
 // statusReason saying in plain words why it waits. A wait is one stay in
@@ -25,6 +25,7 @@ import (
 // again is announced again. The event id (also its Nats-Msg-Id) names the
 // wait, and the last event of the job's subject is checked before
 // announcing, so replicas and restarts announce a wait once.
+// Array parents are not announced (their children are).
 
 // reasonUndetermined is AWS's statusReason for a blocked job whose cause is
 // not known.
@@ -33,27 +34,14 @@ const reasonUndetermined = "UNDETERMINED - Batch job is blocked, root cause is u
 // maxReasonDeps bounds the dependencies a PENDING reason names.
 const maxReasonDeps = 5
 
-// waitingJob is a job the scan follows.
+// waitingJob is one wait the scan follows: a job in one status since a
+// time.
 type waitingJob struct {
-	id        string
-	queue     string
-	status    batch.JobStatus
-	attempts  int
-	since     time.Time
-	announced bool
-}
-
-// waitRecord is the part of a job record the scan reads.
-type waitRecord struct {
-	JobID        string          `json:"jobId"`
-	JobQueue     string          `json:"jobQueue"`
-	JobQueueName string          `json:"jobQueueName"`
-	Status       batch.JobStatus `json:"status"`
-	CreatedAt    int64           `json:"createdAt"`
-	Attempts     []struct {
-		StoppedAt int64 `json:"stoppedAt"`
-	} `json:"attempts"`
-	DependsOn []json.RawMessage `json:"dependsOn"`
+	key    string
+	id     string
+	queue  string
+	status batch.JobStatus
+	since  time.Time
 }
 
 // scanInterval is how often the scan looks for blocked jobs.
@@ -61,117 +49,97 @@ func scanInterval(threshold time.Duration) time.Duration {
 	return min(max(threshold/4, 50*time.Millisecond), 30*time.Second)
 }
 
-// watchBlocked follows the job records until ctx ends and announces the
-// jobs that wait too long.
-func (m *monitor) watchBlocked(ctx context.Context) error {
-	w, err := m.jobs.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", events.BucketJobs, err)
+// waitingJobs lists the PENDING and RUNNABLE jobs of the view (array
+// parents excluded), each dated from its status change.
+func (v *jobView) waitingJobs() []waitingJob {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]waitingJob, 0, len(v.waiting))
+	for key, j := range v.waiting {
+		out = append(out, waitingJob{key: key, id: j.ID, queue: j.Queue, status: j.Status, since: time.UnixMilli(j.since())})
 	}
-	defer func() { _ = w.Stop() }()
-	waiting := map[string]*waitingJob{}
-	loaded := false
+	return out
+}
+
+// watchBlocked announces the jobs that wait too long, until ctx ends. It
+// reads the waiting jobs from the monitor's view of the job records.
+func (m *monitor) watchBlocked(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-m.view.ready:
+	}
+	// announced remembers the waits announced (key -> since), so each
+	// is announced once by this replica.
+	announced := map[string]time.Time{}
 	tick := time.NewTicker(scanInterval(m.cfg.BlockedAfter))
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				if ctx.Err() == nil {
-					return errors.New("the job records watch ended")
-				}
-				return nil
-			}
-			if e == nil {
-				loaded = true
+		case <-tick.C:
+		}
+		now := m.clock()
+		current := map[string]bool{}
+		for _, wj := range m.view.waitingJobs() {
+			current[wj.key] = true
+			if at, ok := announced[wj.key]; (ok && at.Equal(wj.since)) || now.Sub(wj.since) < m.cfg.BlockedAfter {
 				continue
 			}
-			trackWait(waiting, e, loaded)
-		case <-tick.C:
-			now := m.clock()
-			for key, wj := range waiting {
-				if wj.announced || now.Sub(wj.since) < m.cfg.BlockedAfter {
-					continue
+			done, err := m.announceBlocked(ctx, wj, now)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
 				}
-				if err := m.announceBlocked(ctx, key, wj, now); err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					m.log.Warn("monitor: announce a blocked job", "job", wj.id, "err", err)
-				}
+				m.log.Warn("monitor: announce a blocked job", "job", wj.id, "err", err)
+				continue
+			}
+			if done {
+				announced[wj.key] = wj.since
+			}
+		}
+		for key := range announced {
+			if !current[key] {
+				delete(announced, key)
 			}
 		}
 	}
-}
-
-// trackWait updates the waiting jobs with one record change. A wait seen
-// as it begins starts at the record's write; one found when the watch
-// starts is dated from the record itself where it can be (the submit, or
-// the end of the last attempt), else from its last write.
-func trackWait(waiting map[string]*waitingJob, e jetstream.KeyValueEntry, live bool) {
-	key := e.Key()
-	var r waitRecord
-	if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &r) != nil ||
-		(r.Status != batch.StatusRunnable && r.Status != batch.StatusPending) {
-		delete(waiting, key)
-		return
-	}
-	if wj := waiting[key]; wj != nil && wj.status == r.Status && wj.attempts == len(r.Attempts) {
-		return // the same wait (a new statusReason, say)
-	}
-	since := e.Created()
-	if !live {
-		switch {
-		case r.Status == batch.StatusRunnable && len(r.Attempts) > 0 && r.Attempts[len(r.Attempts)-1].StoppedAt > 0:
-			since = time.UnixMilli(r.Attempts[len(r.Attempts)-1].StoppedAt)
-		case len(r.Attempts) == 0 && (r.Status == batch.StatusPending || len(r.DependsOn) == 0) && r.CreatedAt > 0:
-			since = time.UnixMilli(r.CreatedAt)
-		}
-	}
-	queue := r.JobQueueName
-	if queue == "" {
-		queue = batch.NameFromRef(batch.KindJobQueue, r.JobQueue)
-	}
-	waiting[key] = &waitingJob{id: r.JobID, queue: queue, status: r.Status, attempts: len(r.Attempts), since: since}
 }
 
 // announceBlocked publishes the blocked event of a wait, unless the job
-// has moved on or the wait was announced already.
-func (m *monitor) announceBlocked(ctx context.Context, key string, wj *waitingJob, now time.Time) error {
+// has moved on or the wait was announced already; done reports that the
+// wait needs no more announcing.
+func (m *monitor) announceBlocked(ctx context.Context, wj waitingJob, now time.Time) (done bool, _ error) {
 	var job batch.JobDetail
-	if _, err := bus.GetJSON(ctx, m.jobs, key, &job); err != nil {
+	if _, err := bus.GetJSON(ctx, m.jobs, wj.key, &job); err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			wj.announced = true
-			return nil
+			return true, nil
 		}
-		return fmt.Errorf("read job: %w", err)
+		return false, fmt.Errorf("read job: %w", err)
 	}
-	if job.Status != wj.status || len(job.Attempts) != wj.attempts {
-		return nil // the watch brings the change
+	if job.Status != wj.status || (job.StatusChangedAt != 0 && job.StatusChangedAt != wj.since.UnixMilli()) {
+		return false, nil // the view brings the change
 	}
 	id := fmt.Sprintf("blocked/%s/%d/%s", job.JobID, len(job.Attempts), job.Status)
 	subject := events.BlockedSubject(wj.queue, job.JobID)
 	last, err := m.eventsStream.GetLastMsgForSubject(ctx, subject)
 	switch {
 	case err == nil && last.Header.Get(jetstream.MsgIDHeader) == id:
-		wj.announced = true
-		return nil
+		return true, nil
 	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
-		return fmt.Errorf("read the last blocked event of the job: %w", err)
+		return false, fmt.Errorf("read the last blocked event of the job: %w", err)
 	}
 	job.StatusReason = m.waitReason(ctx, job)
 	ctx, span := m.tracer.Start(jobTraceContext(ctx, job.TraceID), "monitor.blocked", trace.WithSpanKind(trace.SpanKindProducer))
 	defer span.End()
 	ev := events.NewJobQueueBlocked(id, now, job, wj.since)
 	if _, err := bus.Publish(ctx, m.js, subject, events.TypeJobQueueBlocked, id, ev); err != nil {
-		return fmt.Errorf("publish %s: %w", id, err)
+		return false, fmt.Errorf("publish %s: %w", id, err)
 	}
-	wj.announced = true
 	m.log.Info("job blocked", "job", job.JobID, "status", job.Status, "queue", wj.queue,
 		"waiting", now.Sub(wj.since).Round(time.Second), "reason", job.StatusReason)
-	return nil
+	return true, nil
 }
 
 // waitReason says in plain words why a job waits: the scheduler's reason
