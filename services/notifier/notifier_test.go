@@ -232,7 +232,9 @@ func TestDeadLetter(t *testing.T) {
 // same rule: while the slow one holds its first notification, the others
 // receive everything.
 func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
-	e := start(t, fastConfig())
+	cfg := fastConfig()
+	cfg.Timeout = 2 * time.Minute // the slow endpoint answers when the test says, never times out
+	e := start(t, cfg)
 	release := make(chan struct{})
 	slow := newHook(t, func(hookRequest, int) int { <-release; return http.StatusOK })
 	fast := newHook(t, nil)
