@@ -71,6 +71,17 @@ func counter(t *testing.T, name, rule string) int64 {
 	return total
 }
 
+// countsSince returns a reader of a rule's counters relative to their
+// values now (the meter provider is shared by every test of the package,
+// and -count runs a test again).
+func countsSince(t *testing.T, rule string) func(name string) int64 {
+	base := map[string]int64{}
+	for _, n := range []string{"batchd.notifications.delivered", "batchd.notifications.retried", "batchd.notifications.dead_lettered"} {
+		base[n] = counter(t, n, rule)
+	}
+	return func(name string) int64 { return counter(t, name, rule) - base[name] }
+}
+
 // env is a notifier on an embedded JetStream.
 type env struct {
 	t   testing.TB

@@ -27,6 +27,7 @@ const failedPattern = `{"detail-type":["Batch Job State Change"],"source":["aws.
 func TestWebhookMatchesAndSigns(t *testing.T) {
 	e := start(t, fastConfig())
 	h := newHook(t, nil)
+	count := countsSince(t, "failures")
 	r := e.putRule("failures", failedPattern, webhook("ops", h.URL, "s3cret"))
 	ctx := t.Context()
 	e.announce(ctx, job("j1", "prod", batch.StatusSucceeded)) // wrong status
@@ -62,8 +63,8 @@ func TestWebhookMatchesAndSigns(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	h.none(t)
 	eventually(t, "delivered counter", func() error {
-		if counter(t, "batchd.notifications.delivered", "failures") != 1 {
-			return errf("delivered = %d", counter(t, "batchd.notifications.delivered", "failures"))
+		if d := count("batchd.notifications.delivered"); d != 1 {
+			return errf("delivered = %d", d)
 		}
 		return nil
 	})
@@ -135,6 +136,7 @@ func TestRetryThenSuccess(t *testing.T) {
 		}
 		return http.StatusOK
 	})
+	count := countsSince(t, "retry")
 	e.putRule("retry", `{"source":["aws.batch"]}`, webhook("w", h.URL, "k"))
 	e.announce(t.Context(), job("r1", "q", batch.StatusFailed))
 	a, b, c := h.next(t), h.next(t), h.next(t)
@@ -147,7 +149,7 @@ func TestRetryThenSuccess(t *testing.T) {
 		}
 	}
 	eventually(t, "counters", func() error {
-		if d, r := counter(t, "batchd.notifications.delivered", "retry"), counter(t, "batchd.notifications.retried", "retry"); d != 1 || r != 2 {
+		if d, r := count("batchd.notifications.delivered"), count("batchd.notifications.retried"); d != 1 || r != 2 {
 			return errf("delivered %d retried %d, want 1 and 2", d, r)
 		}
 		return nil
@@ -174,6 +176,7 @@ func TestDeadLetter(t *testing.T) {
 		}
 		return http.StatusOK
 	})
+	count := countsSince(t, "dead")
 	r := e.putRule("dead", `{"source":["aws.batch"]}`, webhook("w", h.URL, "k"))
 	ctx := t.Context()
 	id1 := e.announce(ctx, job("d1", "q", batch.StatusFailed))
@@ -206,8 +209,8 @@ func TestDeadLetter(t *testing.T) {
 		t.Fatalf("a 400 answer: %+v", dls[1])
 	}
 	eventually(t, "counters", func() error {
-		dl, rt, dv := counter(t, "batchd.notifications.dead_lettered", "dead"), counter(t, "batchd.notifications.retried", "dead"),
-			counter(t, "batchd.notifications.delivered", "dead")
+		dl, rt, dv := count("batchd.notifications.dead_lettered"), count("batchd.notifications.retried"),
+			count("batchd.notifications.delivered")
 		if dl != 2 || rt != 2 || dv != 1 {
 			return errf("dead-lettered %d retried %d delivered %d, want 2, 2, 1", dl, rt, dv)
 		}
