@@ -46,6 +46,7 @@ const (
 func (m *monitor) expandArray(ctx context.Context, parent batch.JobDetail, redelivered bool) error {
 	size := parent.ArrayProperties.Size
 	now := m.clock().UnixMilli()
+	began := time.Now()
 	// A pipeline with at most expandBatch writes and expandBatch events in
 	// flight: a child's event goes out once its record is stored.
 	type pending struct {
@@ -107,6 +108,7 @@ func (m *monitor) expandArray(ctx context.Context, parent batch.JobDetail, redel
 	if err := waitAll(ctx, announces); err != nil {
 		return fmt.Errorf("announce children of %s: %w", parent.JobID, err)
 	}
+	m.log.Info("array job expanded", "job", parent.JobID, "children", size, "took", time.Since(began).Round(time.Millisecond))
 	if redelivered {
 		m.arrays.recount(parent.JobID)
 		return nil
