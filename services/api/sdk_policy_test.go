@@ -83,6 +83,12 @@ func TestSDKSchedulingPolicies(t *testing.T) {
 	if fmt.Sprint(arns) != "[fair p2 p3]" {
 		t.Fatalf("listed %v", arns)
 	}
+	_, err = c.ListSchedulingPolicies(ctx(t), &awsbatch.ListSchedulingPoliciesInput{MaxResults: aws.Int32(101)})
+	clientException(t, err, "maxResults 101 is out of range: use 1 to 100")
+	_, err = c.ListSchedulingPolicies(ctx(t), &awsbatch.ListSchedulingPoliciesInput{NextToken: aws.String("!")})
+	clientException(t, err, "nextToken")
+	_, err = c.DescribeSchedulingPolicies(ctx(t), &awsbatch.DescribeSchedulingPoliciesInput{Arns: make([]string, 101)})
+	clientException(t, err, "arns lists 101 entries: at most 100")
 
 	// Update replaces the fair-share settings.
 	must(c.UpdateSchedulingPolicy(ctx(t), &awsbatch.UpdateSchedulingPolicyInput{Arn: aws.String(policyARN),

@@ -171,6 +171,12 @@ func TestSDKConsumableResources(t *testing.T) {
 	if got := fmt.Sprint(list("LIC*", "other")); got != "[Other:0 licenses:3]" {
 		t.Fatalf("filtered list = %s", got)
 	}
+	_, err = c.ListConsumableResources(ctx(t), &awsbatch.ListConsumableResourcesInput{Filters: []types.KeyValuesPair{{Name: aws.String("NAME"), Values: []string{"x"}}}})
+	clientException(t, err, `filter name "NAME" is invalid: use CONSUMABLE_RESOURCE_NAME`)
+	_, err = c.ListConsumableResources(ctx(t), &awsbatch.ListConsumableResourcesInput{MaxResults: aws.Int32(0), NextToken: aws.String("!")})
+	clientException(t, err, "nextToken")
+	_, err = c.ListJobsByConsumableResource(ctx(t), &awsbatch.ListJobsByConsumableResourceInput{ConsumableResource: aws.String("nope")})
+	clientException(t, err, "consumable resource nope does not exist")
 
 	// Update: SET, ADD, REMOVE; a clientToken makes a repeat harmless.
 	update := func(op string, q int64, token string) (int64, error) {
