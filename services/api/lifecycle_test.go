@@ -97,11 +97,15 @@ func TestSDKArrayJobs(t *testing.T) {
 		aws.ToInt32(d.Jobs[1].ArrayProperties.Index) != 1 {
 		t.Fatalf("describe parent and child: %+v", d.Jobs)
 	}
-	// Queue listing shows the parent, not the children.
-	l := must(c.ListJobs(ctx(t), &awsbatch.ListJobsInput{JobQueue: aws.String("q"), JobStatus: types.JobStatusPending}))
-	if len(l.JobSummaryList) != 1 || aws.ToString(l.JobSummaryList[0].JobId) != id {
-		t.Fatalf("queue listing: %d jobs", len(l.JobSummaryList))
-	}
+	// Queue listing shows the parent, not the children (the parent's
+	// record is indexed after the children's).
+	eventually(t, "the queue listing", func() error {
+		l := must(c.ListJobs(ctx(t), &awsbatch.ListJobsInput{JobQueue: aws.String("q"), JobStatus: types.JobStatusPending}))
+		if len(l.JobSummaryList) != 1 || aws.ToString(l.JobSummaryList[0].JobId) != id {
+			return fmt.Errorf("queue listing: %d jobs", len(l.JobSummaryList))
+		}
+		return nil
+	})
 
 	// N_TO_N needs an array of the same size.
 	must(c.SubmitJob(ctx(t), &awsbatch.SubmitJobInput{JobName: aws.String("n2n"), JobQueue: aws.String("q"), JobDefinition: aws.String("sleep"),
