@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -32,6 +33,7 @@ type config struct {
 	podmanURI  string
 	network    string
 	logLevel   string
+	logFormat  string
 	defaults   bool
 	pprofAddr  string
 	stopGrace  time.Duration
@@ -59,6 +61,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.podmanURI, "podman-url", "", "Podman API socket (default: CONTAINER_HOST or unix:///run/podman/podman.sock)")
 	fs.StringVar(&c.network, "network", "host", "network mode of job containers: host, bridge or none")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text (key=value) or json")
 	fs.BoolVar(&c.defaults, "defaults", true, "create the default compute environment and job queue")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	fs.DurationVar(&c.retention, "job-retention", 0, "delete the records of jobs finished longer ago than this (0: keep them for ever), e.g. 168h")
@@ -104,6 +107,13 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.notifyAttempts < 1 || c.notifyBackoff <= 0 || c.notifyBackoffMax < c.notifyBackoff || c.notifyTimeout <= 0 || c.notifyConcurrency < 1 {
 		return c, errors.New("--notify-attempts and --notify-concurrency must be at least 1, --notify-backoff and --notify-timeout positive, --notify-backoff-max at least --notify-backoff")
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return c, fmt.Errorf("--log-format %q: want text or json", c.logFormat)
 	}
 	return c, nil
 }

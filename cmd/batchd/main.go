@@ -9,9 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/propagation"
+	"github.com/batchd/batchd/cmd/batchd/internal/otelsetup"
 )
 
 func main() {
@@ -20,11 +20,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "batchd:", err)
 		os.Exit(2)
 	}
-	// Trace context travels in NATS headers and HTTP requests (W3C).
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	log := newLogger(os.Stderr, cfg.logLevel, cfg.logFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, cfg); err != nil {
+	// Traces and metrics: exporters from the OTEL_* variables (none by
+	// default), metrics on /metrics; the trace context travels in NATS
+	// headers and HTTP requests (W3C).
+	tel, err := otelsetup.Setup(ctx, otelsetup.Options{ServiceName: "batchd"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "batchd: telemetry:", err)
+		os.Exit(2)
+	}
+	log.Info("telemetry", "traces", tel.TracesExporter, "metrics", tel.MetricsExporter, "prometheus", "/metrics")
+	err = run(ctx, cfg, log, tel.Metrics)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := tel.Shutdown(sctx); serr != nil {
+		log.Warn("telemetry shutdown", "err", serr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "batchd:", err)
 		os.Exit(1)
 	}

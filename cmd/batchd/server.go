@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/api"
 	"github.com/batchd/batchd/services/launcher"
 	"github.com/batchd/batchd/services/monitor"
@@ -22,12 +25,20 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-func newLogger(level string) *slog.Logger {
+// newLogger logs to w at the given level, as text (key=value) or JSON
+// lines; a line logged with a span's context carries its trace_id and
+// span_id.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(telemetry.NewLogHandler(h))
 }
 
 // startNATS embeds a NATS server with JetStream stored under the data folder.
@@ -55,8 +66,9 @@ func startNATS(c config, log *slog.Logger) (*server.Server, error) {
 	return ns, nil
 }
 
-func run(ctx context.Context, c config) error {
-	log := newLogger(c.logLevel)
+// run runs the services c selects until ctx ends. metrics, when set, is
+// served at /metrics on the HTTP API's port.
+func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) error {
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
@@ -151,7 +163,7 @@ func run(ctx context.Context, c config) error {
 				MaxvCpus: int(math.Ceil(c.hostVCPUs))}
 		}
 		if err := start("api", func(ctx context.Context, nc *nats.Conn) error {
-			return api.Run(ctx, acfg, api.Deps{NATS: nc, Logger: log})
+			return api.Run(ctx, acfg, api.Deps{NATS: nc, Logger: log, Metrics: metrics})
 		}); err != nil {
 			return err
 		}

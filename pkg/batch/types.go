@@ -259,7 +259,13 @@ type JobDetail struct {
 	JobQueueName           string `json:"jobQueueName,omitempty"`
 	ComputeEnvironmentName string `json:"computeEnvironmentName,omitempty"`
 	HostID                 string `json:"hostId,omitempty"`
-	TraceID                string `json:"traceId,omitempty"`
+	// TraceID is the job's OpenTelemetry trace: every span of the job,
+	// in every service, belongs to it.
+	TraceID string `json:"traceId,omitempty"`
+	// TraceParent is the W3C traceparent of the SubmitJob request's span:
+	// services that act on the record rather than on a message (the
+	// scheduler) continue the trace from it.
+	TraceParent string `json:"traceParent,omitempty"`
 	// Seq orders jobs in their queue: the JetStream sequence of the submit.
 	Seq uint64 `json:"seq,omitempty"`
 }

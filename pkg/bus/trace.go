@@ -7,8 +7,11 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // HeaderCarrier adapts NATS headers to OpenTelemetry without changing the
@@ -48,4 +51,21 @@ func Extract(ctx context.Context, h nats.Header) context.Context {
 		return ctx
 	}
 	return otel.GetTextMapPropagator().Extract(ctx, HeaderCarrier(h))
+}
+
+// StartConsumerSpan starts the span of handling a message received on
+// subject with headers h: a consumer span, child of the trace context in
+// the headers (when there is one), with the messaging attributes
+// (messaging.system "nats", the subject, the Nats-Msg-Id) and attrs.
+// End it when the message is handled.
+func StartConsumerSpan(ctx context.Context, tr trace.Tracer, name, subject string, h nats.Header, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	ctx = Extract(ctx, h)
+	kv := make([]attribute.KeyValue, 0, len(attrs)+4)
+	kv = append(kv, attribute.String("messaging.system", "nats"), attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", subject))
+	if id := HeaderCarrier(h).Get(jetstream.MsgIDHeader); id != "" {
+		kv = append(kv, attribute.String("messaging.message.id", id))
+	}
+	kv = append(kv, attrs...)
+	return tr.Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(kv...))
 }

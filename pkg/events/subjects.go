@@ -65,6 +65,12 @@ const (
 // children "parent:3" become "parent_3".
 func Token(jobID string) string { return strings.ReplaceAll(jobID, ":", "_") }
 
+// JobFromSubject returns the job id of a batch.job.<verb>.[<host>.]<job>
+// subject: its last token, with "_" back to ":" (ids never hold "_").
+func JobFromSubject(subject string) string {
+	return strings.ReplaceAll(subject[strings.LastIndexByte(subject, '.')+1:], "_", ":")
+}
+
 // SubmitSubject is where the api stores a submitted job.
 func SubmitSubject(jobID string) string { return "batch.job.submit." + Token(jobID) }
 

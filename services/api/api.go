@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // loadTimeout bounds the initial load of a bucket mirror at start.
@@ -53,6 +54,9 @@ type Deps struct {
 	NATS *nats.Conn
 	// Logger receives the service's logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics, when set, is served as GET /metrics by Handler (the
+	// Prometheus endpoint of the process, made by its main).
+	Metrics http.Handler
 }
 
 // Server is a running api service: its operations, the in-memory mirrors
@@ -77,6 +81,9 @@ type Server struct {
 	ops     []*operation
 	byPath  map[string]*operation // by lower-case operation name
 	opNames string
+
+	metrics    http.Handler
+	metricsReg metric.Registration
 
 	svc        micro.Service
 	natsSem    chan struct{}
@@ -173,6 +180,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 		rules:     newKVCache[batch.NotificationRule](kvs[events.BucketRules]),
 		dlq:       dlq,
 		index:     newJobIndex(),
+		metrics:   d.Metrics,
 		now:       time.Now,
 		natsSem:   make(chan struct{}, natsConcurrency),
 		cancel:    cancel,
@@ -208,6 +216,9 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	if err := s.index.watch(runCtx, s.jobsKV, &s.watchers, s.log); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
+	if s.metricsReg, err = s.registerMetrics(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	if cfg.DefaultEnvironment != nil {
 		if err := s.createDefaults(ctx, *cfg.DefaultEnvironment); err != nil {
 			return nil, err
@@ -235,6 +246,9 @@ func (s *Server) Close() {
 		s.natsClosed = true
 		s.natsMu.Unlock()
 		s.natsWG.Wait()
+		if s.metricsReg != nil {
+			_ = s.metricsReg.Unregister()
+		}
 		s.cancel()
 		s.watchers.Wait()
 	})

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -12,13 +14,16 @@ import (
 )
 
 // Handler returns the HTTP API: every operation as POST /v1/<operation in
-// lower case> (restJson1, as the AWS SDKs and CLI call it) and GET /healthz.
-// Mount it at the root of a server, or under a mux that passes /v1/ and
-// /healthz through.
+// lower case> (restJson1, as the AWS SDKs and CLI call it), GET /healthz
+// and, when Deps.Metrics is set, GET /metrics. Mount it at the root of a
+// server, or under a mux that passes /v1/, /healthz and /metrics through.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("/v1/tags/", s.serveTags)
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	mux.HandleFunc("/v1/", s.serveOperation)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Type: unknownOperation, Status: http.StatusNotFound,
@@ -69,27 +74,24 @@ func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request) {
 // respond runs an operation on a request body and writes the answer.
 func (s *Server) respond(w http.ResponseWriter, r *http.Request, o *operation, body []byte) {
 	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	out, err := o.invoke(ctx, body)
+	out, err := o.invoke(ctx, s.log, body)
 	if err != nil {
-		ae := s.logError(o.name, err)
-		writeError(w, ae)
+		writeError(w, toAPIError(err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
 }
 
-// logError converts err for the client and logs it: server faults as
-// errors, client mistakes at debug level.
-func (s *Server) logError(op string, err error) *apiError {
-	ae := toAPIError(err)
+// logFailure logs an operation's error: server faults as errors, client
+// mistakes at debug level.
+func logFailure(ctx context.Context, log *slog.Logger, op string, err error) {
 	var direct *apiError
 	if !errors.As(err, &direct) {
-		s.log.Error("operation failed", "operation", op, "err", err)
-	} else {
-		s.log.Debug("operation refused", "operation", op, "type", ae.Type, "message", ae.Message)
+		log.ErrorContext(ctx, "operation failed", "operation", op, "err", err)
+		return
 	}
-	return ae
+	log.DebugContext(ctx, "operation refused", "operation", op, "type", direct.Type, "message", direct.Message)
 }
 
 // writeError writes an AWS restJson1 error: the type in X-Amzn-ErrorType

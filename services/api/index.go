@@ -200,11 +200,15 @@ type jobIndex struct {
 	// usage is the capacity the STARTING and RUNNING jobs of each queue
 	// use, by queue name.
 	usage map[string]*queueUsage
+	// byQueue counts every job (children too) per queue name and status,
+	// in batch.AllStatuses order: the jobs metric.
+	byQueue map[string]*[7]int
 }
 
 func newJobIndex() *jobIndex {
 	return &jobIndex{jobs: map[string]*jobEntry{}, groups: map[string]*jobGroup{}, interned: map[string]string{}, ready: make(chan struct{}),
-		runnable: map[string]*orderedSet{}, byResource: map[string]*resourceJobs{}, usage: map[string]*queueUsage{}}
+		runnable: map[string]*orderedSet{}, byResource: map[string]*resourceJobs{}, usage: map[string]*queueUsage{},
+		byQueue: map[string]*[7]int{}}
 }
 
 // intern returns the shared copy of s (bounded, so unique strings such as
@@ -250,6 +254,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 			x.unlinkRunnable(e)
 			x.unlinkResources(e)
 			x.unlinkUsage(e)
+			x.uncountQueue(e)
 			delete(x.jobs, key)
 		}
 		return
@@ -260,6 +265,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 		x.unlinkRunnable(e)
 		x.unlinkResources(e)
 		x.unlinkUsage(e)
+		x.uncountQueue(e)
 		if e.status == batch.StatusRunnable && r.Status == batch.StatusRunnable && e.runnableAt != 0 {
 			runnableAt = e.runnableAt
 		}
@@ -319,6 +325,44 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 	x.linkRunnable(e)
 	x.linkResources(e)
 	x.linkUsage(e)
+	x.countQueue(e)
+}
+
+// countQueue adds the job to its queue's count of its status;
+// uncountQueue takes it away.
+func (x *jobIndex) countQueue(e *jobEntry) {
+	i := statusSlot(e.status)
+	if i < 0 {
+		return
+	}
+	c := x.byQueue[e.queue]
+	if c == nil {
+		c = new([7]int)
+		x.byQueue[e.queue] = c
+	}
+	c[i]++
+}
+
+func (x *jobIndex) uncountQueue(e *jobEntry) {
+	i := statusSlot(e.status)
+	c := x.byQueue[e.queue]
+	if i < 0 || c == nil {
+		return
+	}
+	c[i]--
+	if *c == ([7]int{}) {
+		delete(x.byQueue, e.queue)
+	}
+}
+
+// queueCounts calls fn with the number of jobs of every queue that has
+// jobs, per status in batch.AllStatuses order.
+func (x *jobIndex) queueCounts(fn func(queue string, counts *[7]int)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for q, c := range x.byQueue {
+		fn(q, c)
+	}
 }
 
 func (x *jobIndex) link(e *jobEntry) {

@@ -72,14 +72,14 @@ func (s *Server) serveNATS(ctx context.Context, o *operation, req micro.Request)
 	ctx = bus.Extract(ctx, nats.Header(req.Headers()))
 	ctx, cancel := context.WithTimeout(ctx, natsRequestTimeout)
 	defer cancel()
-	out, err := o.invoke(ctx, req.Data())
+	out, err := o.invoke(ctx, s.log, req.Data())
 	if err == nil {
 		if rerr := req.Respond(out); rerr != nil {
 			s.log.Warn("nats respond failed", "operation", o.name, "err", rerr)
 		}
 		return
 	}
-	ae := s.logError(o.name, err)
+	ae := toAPIError(err)
 	desc := strings.Join(strings.Fields(ae.Message), " ") // headers cannot carry line breaks
 	if rerr := req.Error(strconv.Itoa(ae.Status), desc, errorBody(ae)); rerr != nil {
 		s.log.Warn("nats respond failed", "operation", o.name, "err", rerr)

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
-	"go.opentelemetry.io/otel"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -105,14 +106,18 @@ func (o *operation) tooLarge(size int) error {
 // tracer makes a server span per operation; it follows the global provider
 // that main sets (none: no spans, but the caller's trace context still
 // reaches the published messages).
-var tracer = otel.Tracer("github.com/batchd/batchd/services/api")
+var tracer = telemetry.Tracer("api")
 
-// invoke runs the operation on a request body and returns the JSON answer.
-func (o *operation) invoke(ctx context.Context, body []byte) (_ []byte, err error) {
+// invoke runs the operation on a request body and returns the JSON answer,
+// in a server span "Batch/<operation>". A failure is logged (with the
+// span's trace id) and returned for the transport to answer.
+func (o *operation) invoke(ctx context.Context, log *slog.Logger, body []byte) (_ []byte, err error) {
 	ctx, span := tracer.Start(ctx, "Batch/"+o.name, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("rpc.service", "Batch"), attribute.String("rpc.method", o.name)))
+		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", "Batch"),
+			attribute.String("rpc.method", o.name)))
 	defer func() {
 		if err != nil {
+			logFailure(ctx, log, o.name, err)
 			span.SetStatus(codes.Error, err.Error())
 		}
 		span.End()

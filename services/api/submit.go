@@ -9,6 +9,7 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -59,8 +60,13 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 	if job.ConsumableResourceProperties, err = s.jobConsumables(ctx, def, in); err != nil {
 		return nil, err
 	}
-	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+	// The job's trace is the one of this request's span: its id is shown
+	// by DescribeJobs, its traceparent lets the scheduler continue it.
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(telemetry.JobID(id))
+	if sc := span.SpanContext(); sc.HasTraceID() {
 		job.TraceID = sc.TraceID().String()
+		job.TraceParent = telemetry.TraceParent(ctx)
 	}
 	ev := events.JobSubmitted{Job: job}
 	ack, err := bus.Publish(ctx, s.js, events.SubmitSubject(id), events.TypeJobSubmitted, ev.MsgID(), ev)
@@ -74,7 +80,7 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 			return submitted(first), err
 		}
 	}
-	s.log.Debug("job submitted", "job", id, "name", job.JobName, "queue", q.JobQueueName, "definition", def.JobDefinitionArn)
+	s.log.DebugContext(ctx, "job submitted", telemetry.LogJobID, id, "name", job.JobName, "queue", q.JobQueueName, "definition", def.JobDefinitionArn)
 	return &batch.SubmitJobOutput{JobArn: job.JobArn, JobName: job.JobName, JobID: id}, nil
 }
 

@@ -13,11 +13,13 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/launcher/internal/runtime"
 	"github.com/batchd/batchd/services/launcher/internal/runtime/podman"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -128,19 +130,19 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	l := &launcher{cfg: cfg, log: d.Logger.With("service", "launcher", "host", cfg.HostID), clock: d.Clock, js: js,
-		rt: d.Runtime, running: map[string]*attemptRun{}, tracer: otel.Tracer("batchd/launcher"), started: d.Clock()}
-
-	// Re-adopt before taking new work, so a redelivered placement finds
-	// its container already supervised.
-	if err := l.recover(ctx); err != nil {
-		return err
-	}
+		rt: d.Runtime, running: map[string]*attemptRun{}, tracer: telemetry.Tracer("launcher"), started: d.Clock()}
 	kvs, err := bus.Buckets(ctx, js, events.BucketHosts, events.BucketJobs)
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	hosts := kvs[events.BucketHosts]
 	l.jobs = kvs[events.BucketJobs]
+
+	// Re-adopt before taking new work, so a redelivered placement finds
+	// its container already supervised.
+	if err := l.recover(ctx); err != nil {
+		return err
+	}
 	if err := l.heartbeat(ctx, hosts); err != nil {
 		return err
 	}
@@ -178,7 +180,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			return nil
 		case <-tick.C:
 			if err := l.heartbeat(ctx, hosts); err != nil && ctx.Err() == nil {
-				l.log.Warn("launcher: heartbeat", "err", err)
+				l.log.Warn("heartbeat", "err", err)
 			}
 		}
 	}
@@ -200,28 +202,40 @@ func (l *launcher) heartbeat(ctx context.Context, hosts jetstream.KeyValue) erro
 
 // onPlaced starts supervising a placement; the message is acknowledged once
 // the container runs (or cannot), so a crash before that redelivers it.
+//
+// The span "launcher.placed" (a child of the scheduler's placement) lasts
+// until then.
 func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
+	job := events.JobFromSubject(msg.Subject())
+	ctx, span := bus.StartConsumerSpan(ctx, l.tracer, "launcher.placed", msg.Subject(), msg.Headers(),
+		telemetry.JobID(job), attribute.String("batch.host", l.cfg.HostID))
 	var p events.JobPlaced
 	if err := json.Unmarshal(msg.Data(), &p); err != nil {
-		l.log.Error("launcher: bad placement", "subject", msg.Subject(), "err", err)
+		l.log.ErrorContext(ctx, "bad placement", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
 		_ = msg.TermWithReason("undecodable placement")
+		span.SetStatus(codes.Error, err.Error())
+		span.End()
 		return
 	}
+	span.SetAttributes(telemetry.Attempt(p.Attempt))
 	run := l.claim(p.JobID, p.Attempt)
 	if run == nil {
 		_ = msg.Ack() // already supervised (re-adopted or redelivered)
+		span.End()
 		return
 	}
-	ctx = bus.Extract(ctx, msg.Headers())
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		defer l.release(p.JobID, p.Attempt)
 		verdict, rec, err := l.stillWanted(ctx, p)
+		if verdict != placementWanted || err != nil {
+			defer span.End()
+		}
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
-				l.log.Warn("launcher: read job record", "job", p.JobID, "err", err)
+				l.log.WarnContext(ctx, "read job record", telemetry.LogJobID, p.JobID, "err", err)
 			}
 			_ = msg.NakWithDelay(time.Second)
 		case verdict == placementLagging:
@@ -229,10 +243,10 @@ func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
 		case verdict == placementTerminated:
 			l.reportNotStarted(ctx, p, rec.StatusReason, msg)
 		case verdict == placementUnwanted:
-			l.log.Info("launcher: placement no longer wanted", "job", p.JobID, "attempt", p.Attempt, "status", rec.Status)
+			l.log.InfoContext(ctx, "placement no longer wanted", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "status", rec.Status)
 			_ = msg.Ack()
 		default:
-			l.run(ctx, p, run, msg)
+			l.run(ctx, p, run, msg, span)
 		}
 	}()
 }
@@ -290,11 +304,11 @@ func (l *launcher) reportNotStarted(ctx context.Context, p events.JobPlaced, rea
 	ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 		StatusReason: reason, StoppedAt: l.clock().UnixMilli(), NoRetry: true}
 	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
-		l.log.Error("launcher: report terminated attempt", "job", p.JobID, "err", err)
+		l.log.ErrorContext(ctx, "report terminated attempt", telemetry.LogJobID, p.JobID, "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
 	}
-	l.log.Info("launcher: job terminated before its container started", "job", p.JobID, "attempt", p.Attempt)
+	l.log.InfoContext(ctx, "job terminated before its container started", telemetry.LogJobID, p.JobID, "attempt", p.Attempt)
 	_ = msg.Ack()
 }
 

@@ -4,6 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 )
 
 // recover re-adopts the containers a previous launcher of this host left:
@@ -26,13 +31,24 @@ func (l *launcher) recover(ctx context.Context) error {
 		}
 		timeout, _ := strconv.Atoi(c.Labels[labelTimeout])
 		from := l.resumeFrom(ctx, job, attempt)
-		l.log.Info("launcher: re-adopting container", "job", job, "attempt", attempt, "running", c.Running)
+		jctx := l.jobTrace(ctx, job)
+		l.log.InfoContext(jctx, "re-adopting container", telemetry.LogJobID, job, "attempt", attempt, "running", c.Running)
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			defer l.release(job, attempt)
-			l.supervise(ctx, job, attempt, run, c, timeout, from, nil)
+			l.supervise(jctx, job, attempt, run, c, timeout, from, nil, nil)
 		}()
 	}
 	return nil
+}
+
+// jobTrace returns ctx in the job's trace, read from its record (a
+// re-adopted container has no placement message to carry it).
+func (l *launcher) jobTrace(ctx context.Context, job string) context.Context {
+	var rec batch.JobDetail
+	if _, err := bus.GetJSON(ctx, l.jobs, events.Token(job), &rec); err != nil {
+		return ctx
+	}
+	return telemetry.WithTraceParent(ctx, rec.TraceParent)
 }

@@ -10,9 +10,11 @@ import (
 
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/launcher/internal/runtime"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -32,10 +34,9 @@ func containerName(job string, attempt int) string {
 	return fmt.Sprintf("batch-%s-%d", events.Token(job), attempt)
 }
 
-// run starts a placed attempt and supervises it to its end.
-func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun, msg jetstream.Msg) {
-	ctx, span := l.tracer.Start(ctx, "launcher.start", trace.WithAttributes(
-		attribute.String("batch.job_id", p.JobID), attribute.Int("batch.attempt", p.Attempt)))
+// run starts a placed attempt and supervises it to its end; span is the
+// placement's, ended once the start is reported.
+func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun, msg jetstream.Msg, span trace.Span) {
 	spec := runtime.Spec{
 		Name: containerName(p.JobID, p.Attempt), Image: p.Container.Image, Command: p.Container.Command,
 		Env: p.Container.Environment, User: p.Container.User, VCPUs: p.Container.VCPUs,
@@ -45,32 +46,33 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 			labelQueue: p.JobQueue, labelTimeout: strconv.Itoa(p.Container.TimeoutSeconds)},
 	}
 	c, err := l.rt.Start(ctx, spec)
-	span.End()
 	if err != nil {
+		defer span.End()
+		span.SetStatus(codes.Error, err.Error())
 		if ctx.Err() != nil {
 			return // shutting down: the placement is redelivered to the next launcher
 		}
 		if !errors.Is(err, runtime.ErrCannotStart) {
 			if md, merr := msg.Metadata(); merr == nil && md.NumDelivered < maxStartDeliveries {
-				l.log.Warn("launcher: start failed, will retry", "job", p.JobID, "err", err)
+				l.log.WarnContext(ctx, "start failed, will retry", telemetry.LogJobID, p.JobID, "err", err)
 				_ = msg.NakWithDelay(time.Duration(md.NumDelivered) * time.Second)
 				return
 			}
 		}
-		l.log.Info("launcher: container cannot start", "job", p.JobID, "attempt", p.Attempt, "err", err)
+		l.log.InfoContext(ctx, "container cannot start", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "err", err)
 		now := l.clock().UnixMilli()
 		reason := startFailureReason(err)
 		ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 			StatusReason: reason, StoppedAt: now}
 		if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
-			l.log.Error("launcher: report start failure", "job", p.JobID, "err", err)
+			l.log.ErrorContext(ctx, "report start failure", telemetry.LogJobID, p.JobID, "err", err)
 			_ = msg.NakWithDelay(time.Second)
 			return
 		}
 		_ = msg.Ack()
 		return
 	}
-	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, msg)
+	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, msg, span)
 }
 
 // startFailureReason words a start failure as AWS Batch does.
@@ -91,25 +93,33 @@ func truncate(s string, n int) string {
 // supervise follows a running container: it reports the start, ships the
 // output, enforces the attempt timeout, reports the exit and removes the
 // container. placement, when not nil, is acknowledged once the start is
-// reported. When ctx ends first the container is left running for the
-// next launcher to re-adopt.
-func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *attemptRun, c runtime.Container, timeoutSec int, logsFrom resumePoint, placement jetstream.Msg) {
-	log := l.log.With("job", job, "attempt", attempt, "container", c.ID)
+// reported, and its span (placedSpan, when not nil) ends then. The rest
+// is the span "launcher.wait", which reports the exit. When ctx ends first
+// the container is left running for the next launcher to re-adopt.
+func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *attemptRun, c runtime.Container, timeoutSec int, logsFrom resumePoint, placement jetstream.Msg, placedSpan trace.Span) {
+	log := l.log.With(telemetry.LogJobID, job, "attempt", attempt, "container", c.ID)
 	run.attach(func(reason string) {
-		log.Info("launcher: job terminated, stopping its container", "reason", reason)
+		log.InfoContext(ctx, "job terminated, stopping its container", "reason", reason)
 		if err := l.rt.Stop(context.WithoutCancel(ctx), c.ID, l.cfg.StopGrace); err != nil {
-			log.Warn("launcher: stop", "err", err)
+			log.WarnContext(ctx, "stop", "err", err)
 		}
 	})
 	startedAt := l.clock()
 	started := events.JobStarted{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, StartedAt: startedAt.UnixMilli()}
-	if _, err := bus.Publish(ctx, l.js, events.StartedSubject(job), events.TypeJobStarted, started.MsgID(), started); err != nil {
-		log.Error("launcher: report start", "err", err)
+	_, err := bus.Publish(ctx, l.js, events.StartedSubject(job), events.TypeJobStarted, started.MsgID(), started)
+	if placedSpan != nil {
+		placedSpan.End()
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "report start", "err", err)
 		return // unacked placement is redelivered; the container is re-adopted
 	}
 	if placement != nil {
 		_ = placement.Ack()
 	}
+	ctx, span := l.tracer.Start(ctx, "launcher.wait", trace.WithAttributes(telemetry.JobID(job), telemetry.Attempt(attempt),
+		attribute.String("container.id", c.ID)))
+	defer span.End()
 
 	logsDone := make(chan error, 1)
 	go func() { logsDone <- l.shipLogs(ctx, job, attempt, c.ID, logsFrom) }()
@@ -119,9 +129,9 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	if timeoutSec > 0 {
 		timer = time.AfterFunc(time.Duration(timeoutSec)*time.Second, func() {
 			timedOut.Store(true)
-			log.Info("launcher: attempt timed out, stopping")
+			log.InfoContext(ctx, "attempt timed out, stopping")
 			if err := l.rt.Stop(context.WithoutCancel(ctx), c.ID, l.cfg.StopGrace); err != nil {
-				log.Warn("launcher: stop", "err", err)
+				log.WarnContext(ctx, "stop", "err", err)
 			}
 		})
 	}
@@ -131,12 +141,14 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			log.Error("launcher: wait", "err", err)
+			span.SetStatus(codes.Error, err.Error())
+			log.ErrorContext(ctx, "wait", "err", err)
 		}
 		return
 	}
+	span.SetAttributes(attribute.Int("container.exit_code", exit.ExitCode))
 	if err := <-logsDone; err != nil && ctx.Err() == nil {
-		log.Warn("launcher: logs", "err", err)
+		log.WarnContext(ctx, "logs", "err", err)
 	}
 	if ctx.Err() != nil {
 		return
@@ -157,11 +169,11 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 		ev.StatusReason, ev.NoRetry = reason, true
 	}
 	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(job), events.TypeJobExited, ev.MsgID(), ev); err != nil {
-		log.Error("launcher: report exit", "err", err)
+		log.ErrorContext(ctx, "report exit", "err", err)
 		return // the container stays; the next launcher re-adopts and reports it
 	}
 	if err := l.rt.Remove(ctx, c.ID); err != nil {
-		log.Warn("launcher: remove container", "err", err)
+		log.WarnContext(ctx, "remove container", "err", err)
 	}
-	log.Debug("attempt done", "exitCode", code)
+	log.DebugContext(ctx, "attempt done", "exitCode", code)
 }

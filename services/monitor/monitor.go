@@ -12,9 +12,10 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -63,6 +64,7 @@ type monitor struct {
 	deferAck bool
 	// eventsStream is BATCH_EVENTS, read by the blocked-job scan.
 	eventsStream jetstream.Stream
+	metrics      *metrics
 }
 
 // Run applies job facts until ctx ends.
@@ -91,8 +93,12 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
+	met, err := newMetrics()
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
 	m := &monitor{cfg: cfg, log: d.Logger.With("service", "monitor"), clock: d.Clock, js: js, jobs: jobs,
-		tracer: otel.Tracer("batchd/monitor"), eventsStream: eventsStream}
+		tracer: telemetry.Tracer("monitor"), eventsStream: eventsStream, metrics: met}
 	m.arrays = newArrayTally(m)
 	go m.arrays.run(ctx)
 	m.view = newJobView(cfg.JobRetention > 0)
@@ -128,17 +134,19 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			m.log.Warn("monitor: next message", "err", err)
+			m.log.Warn("next message", "err", err)
 			continue
 		}
 		m.handle(ctx, msg)
 	}
 }
 
+// handle applies one fact in a span "monitor.<verb>" that continues the
+// trace in the message's headers (the job's trace).
 func (m *monitor) handle(ctx context.Context, msg jetstream.Msg) {
-	ctx = bus.Extract(ctx, msg.Headers())
 	kind := subjectKind(msg.Subject())
-	ctx, span := m.tracer.Start(ctx, "monitor."+kind, trace.WithSpanKind(trace.SpanKindConsumer))
+	job := events.JobFromSubject(msg.Subject())
+	ctx, span := bus.StartConsumerSpan(ctx, m.tracer, "monitor."+kind, msg.Subject(), msg.Headers(), telemetry.JobID(job))
 	defer span.End()
 	m.deferAck = false
 	err := m.apply(ctx, kind, msg)
@@ -147,13 +155,15 @@ func (m *monitor) handle(ctx context.Context, msg jetstream.Msg) {
 		m.arrays.ackAfterFlush(msg)
 	case err == nil:
 		if err := msg.Ack(); err != nil {
-			m.log.Warn("monitor: ack", "subject", msg.Subject(), "err", err)
+			m.log.WarnContext(ctx, "ack", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
 		}
 	case errors.Is(err, errPoison):
-		m.log.Error("monitor: dropping bad message", "subject", msg.Subject(), "err", err)
+		span.SetStatus(codes.Error, err.Error())
+		m.log.ErrorContext(ctx, "dropping bad message", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
 		_ = msg.TermWithReason(err.Error())
 	default:
-		m.log.Warn("monitor: will retry", "subject", msg.Subject(), "err", err)
+		span.SetStatus(codes.Error, err.Error())
+		m.log.WarnContext(ctx, "will retry", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
 		_ = msg.NakWithDelay(500 * time.Millisecond)
 	}
 }
@@ -266,7 +276,7 @@ func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) err
 	case "stop":
 		return nil // for the launcher
 	default:
-		m.log.Debug("monitor: ignoring unknown subject", "subject", msg.Subject())
+		m.log.DebugContext(ctx, "ignoring unknown subject", "subject", msg.Subject())
 		return nil
 	}
 }
@@ -283,8 +293,11 @@ func (m *monitor) create(ctx context.Context, job batch.JobDetail, seq uint64, r
 	if job.DependsOn == nil {
 		job.DependsOn = []batch.JobDependency{}
 	}
-	if tid := trace.SpanContextFromContext(ctx).TraceID(); tid.IsValid() && job.TraceID == "" {
-		job.TraceID = tid.String()
+	// The api records the job's trace; a submit without it joins the
+	// trace of the message's headers.
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && job.TraceID == "" {
+		job.TraceID = sc.TraceID().String()
+		job.TraceParent = telemetry.TraceParent(ctx)
 	}
 	data, err := json.Marshal(job)
 	if err != nil {
@@ -358,6 +371,7 @@ func (m *monitor) update(ctx context.Context, jobID string, redelivered bool, fn
 		if job.Status == before {
 			return job, nil
 		}
+		m.metrics.transition(ctx, before, &job)
 		if parent, _, ok := batch.ArrayParentOf(jobID); ok {
 			m.arrays.count(parent, before, job.Status)
 			m.deferAck = true

@@ -10,6 +10,7 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 )
 
 // Time limits on waiting jobs. AWS's queue jobStateTimeLimitActions act on
@@ -48,12 +49,12 @@ func (m *monitor) enforceTimeLimits(ctx context.Context) {
 			}
 			if err := m.publishLimit(ctx, a); err != nil {
 				if ctx.Err() == nil {
-					m.log.Warn("monitor: time limit action, will retry", "job", a.jobID, "err", err)
+					m.log.Warn("time limit action, will retry", telemetry.LogJobID, a.jobID, "err", err)
 				}
 				continue
 			}
 			fired[a.msgID] = true
-			m.log.Info("monitor: time limit reached", "job", a.jobID, "action", a.action, "reason", a.reason)
+			m.log.Info("time limit reached", telemetry.LogJobID, a.jobID, "action", a.action, "reason", a.reason)
 		}
 		if len(fired) > 100_000 {
 			clear(fired) // de-duplication by JetStream still holds

@@ -14,10 +14,12 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/scheduler/internal/plan"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -43,6 +45,9 @@ type scheduler struct {
 	jobs   jetstream.KeyValue
 	state  *plan.State
 	tracer trace.Tracer
+	// snapshots asks the loop, which alone touches state, for the
+	// capacity of the compute environments (the capacity metrics).
+	snapshots chan chan map[string]plan.EnvCapacity
 }
 
 type update struct {
@@ -71,8 +76,13 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	s := &scheduler{log: d.Logger.With("service", "scheduler"), clock: d.Clock, js: js, jobs: kvs[events.BucketJobs],
-		state: plan.NewState(), tracer: otel.Tracer("batchd/scheduler")}
+		state: plan.NewState(), tracer: telemetry.Tracer("scheduler"), snapshots: make(chan chan map[string]plan.EnvCapacity)}
 	s.state.Clock = d.Clock
+	reg, err := s.registerMetrics()
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	defer func() { _ = reg.Unregister() }()
 
 	updates := make(chan update, 4096)
 	for name, kv := range kvs {
@@ -104,6 +114,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			return nil
 		case <-tick.C:
 			s.pruneHosts()
+		case reply := <-s.snapshots:
+			reply <- s.state.Capacity()
+			continue // nothing changed
 		case u := <-updates:
 			if s.apply(u) {
 				loading--
@@ -146,7 +159,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 		}
 		var rec batch.JobDetail
 		if err := json.Unmarshal(e.Value(), &rec); err != nil {
-			s.log.Error("scheduler: bad job record", "key", e.Key(), "err", err)
+			s.log.Error("bad job record", "key", e.Key(), "err", err)
 			return false
 		}
 		st.Upsert(planJob(&rec))
@@ -157,7 +170,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 		}
 		var q batch.JobQueueDetail
 		if err := json.Unmarshal(e.Value(), &q); err != nil {
-			s.log.Error("scheduler: bad queue", "key", e.Key(), "err", err)
+			s.log.Error("bad queue", "key", e.Key(), "err", err)
 			return false
 		}
 		st.Queues[q.JobQueueName] = planQueue(&q)
@@ -168,7 +181,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 		}
 		var ce batch.ComputeEnvironmentDetail
 		if err := json.Unmarshal(e.Value(), &ce); err != nil {
-			s.log.Error("scheduler: bad compute environment", "key", e.Key(), "err", err)
+			s.log.Error("bad compute environment", "key", e.Key(), "err", err)
 			return false
 		}
 		st.Envs[ce.ComputeEnvironmentName] = &plan.Env{Name: ce.ComputeEnvironmentName,
@@ -181,7 +194,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 		}
 		var h events.Host
 		if err := json.Unmarshal(e.Value(), &h); err != nil {
-			s.log.Error("scheduler: bad host", "key", e.Key(), "err", err)
+			s.log.Error("bad host", "key", e.Key(), "err", err)
 			return false
 		}
 		// A heartbeat that changes only its time changes no decision.
@@ -197,7 +210,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 		}
 		var p batch.SchedulingPolicyDetail
 		if err := json.Unmarshal(e.Value(), &p); err != nil {
-			s.log.Error("scheduler: bad scheduling policy", "key", e.Key(), "err", err)
+			s.log.Error("bad scheduling policy", "key", e.Key(), "err", err)
 			return false
 		}
 		st.Policies[p.Name] = planPolicy(&p)
@@ -208,7 +221,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 		}
 		var r batch.ConsumableResourceDetail
 		if err := json.Unmarshal(e.Value(), &r); err != nil {
-			s.log.Error("scheduler: bad consumable resource", "key", e.Key(), "err", err)
+			s.log.Error("bad consumable resource", "key", e.Key(), "err", err)
 			return false
 		}
 		st.Resources[r.ConsumableResourceName] = &plan.Resource{Name: r.ConsumableResourceName, Total: r.TotalQuantity,
@@ -218,7 +231,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 }
 
 func planJob(rec *batch.JobDetail) plan.Job {
-	j := plan.Job{ID: rec.JobID, Queue: rec.JobQueueName, Seq: rec.Seq, Status: rec.Status,
+	j := plan.Job{ID: rec.JobID, Trace: rec.TraceParent, Queue: rec.JobQueueName, Seq: rec.Seq, Status: rec.Status,
 		Attempts: len(rec.Attempts), Host: rec.HostID, Env: rec.ComputeEnvironmentName}
 	if j.Queue == "" {
 		j.Queue = batch.NameFromRef(batch.KindJobQueue, rec.JobQueue)
@@ -280,29 +293,36 @@ func (s *scheduler) pruneHosts() {
 	stale := s.clock().Add(-bus.HostTTL).UnixMilli()
 	for id, h := range s.state.Hosts {
 		if h.HeartbeatAt < stale {
-			s.log.Warn("scheduler: host lost", "host", id)
+			s.log.Warn("host lost", "host", id)
 			delete(s.state.Hosts, id)
 			s.state.Touch()
 		}
 	}
 }
 
-// pass makes and publishes every decision the state allows.
+// pass makes and publishes every decision the state allows. Each message
+// about a job carries the job's trace: a gate and a placement in a span of
+// their own ("scheduler.gate", "scheduler.place", children of the job's
+// SubmitJob span), a wait reason in the SubmitJob span's context.
 func (s *scheduler) pass(ctx context.Context) {
 	now := s.clock().UnixMilli()
 	var futures []jetstream.PubAckFuture
-	publish := func(subject, typ, id string, v any) bool {
+	publish := func(ctx context.Context, subject, typ, id string, v any) bool {
 		f, err := bus.PublishAsync(ctx, s.js, subject, typ, id, v)
 		if err != nil {
-			s.log.Error("scheduler: publish", "subject", subject, "err", err)
+			s.log.ErrorContext(ctx, "publish", "subject", subject, "err", err)
 			return false
 		}
 		futures = append(futures, f)
 		return true
 	}
 	for _, g := range s.state.Gates() {
+		jctx, span := s.tracer.Start(telemetry.WithTraceParent(ctx, g.Job.Trace), "scheduler.gate",
+			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(g.Job.ID),
+				attribute.String("batch.status", string(g.Status))))
 		ev := events.JobGated{JobID: g.Job.ID, Status: g.Status, Reason: g.Reason, Time: now}
-		publish(events.GateSubject(g.Job.ID), events.TypeJobGated, ev.MsgID(), ev)
+		publish(jctx, events.GateSubject(g.Job.ID), events.TypeJobGated, ev.MsgID(), ev)
+		span.End()
 	}
 	if s.state.Settled() {
 		// Nothing changed since the last decisions: none would differ.
@@ -311,18 +331,24 @@ func (s *scheduler) pass(ctx context.Context) {
 	}
 	places, waits := s.state.Place()
 	for _, p := range places {
-		ev, err := s.placement(ctx, p, now)
+		jctx, span := s.tracer.Start(telemetry.WithTraceParent(ctx, p.Job.Trace), "scheduler.place",
+			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(p.Job.ID),
+				telemetry.Attempt(p.Attempt), attribute.String("batch.host", p.Host), attribute.String("batch.compute_environment", p.Env)))
+		ev, err := s.placement(jctx, p, now)
 		if err != nil {
-			s.log.Error("scheduler: placement", "job", p.Job.ID, "err", err)
+			s.log.ErrorContext(jctx, "placement", telemetry.LogJobID, p.Job.ID, "err", err)
+			span.SetStatus(codes.Error, err.Error())
+			span.End()
 			s.state.Unplace(p.Job)
 			continue
 		}
-		publish(events.PlacedSubject(p.Host, p.Job.ID), events.TypeJobPlaced, ev.MsgID(), ev)
-		s.log.Debug("placed", "job", p.Job.ID, "attempt", p.Attempt, "host", p.Host, "env", p.Env)
+		publish(jctx, events.PlacedSubject(p.Host, p.Job.ID), events.TypeJobPlaced, ev.MsgID(), ev)
+		s.log.DebugContext(jctx, "placed", telemetry.LogJobID, p.Job.ID, "attempt", p.Attempt, "host", p.Host, "env", p.Env)
+		span.End()
 	}
 	for _, w := range waits {
 		ev := events.JobWaiting{JobID: w.Job.ID, Attempt: w.Job.Attempts + 1, Reason: w.Reason}
-		if !publish(events.WaitSubject(w.Job.ID), events.TypeJobWaiting, "", ev) {
+		if !publish(telemetry.WithTraceParent(ctx, w.Job.Trace), events.WaitSubject(w.Job.ID), events.TypeJobWaiting, "", ev) {
 			w.Job.Reason = "" // say it again next pass
 			s.state.Touch()
 		}
@@ -336,7 +362,7 @@ func (s *scheduler) flush(ctx context.Context, futures []jetstream.PubAckFuture)
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
-			s.log.Error("scheduler: publish failed", "subject", f.Msg().Subject, "err", err)
+			s.log.Error("publish failed", "subject", f.Msg().Subject, "err", err)
 		case <-ctx.Done():
 			return
 		}
@@ -369,9 +395,6 @@ func (s *scheduler) placement(ctx context.Context, p plan.Placement, now int64) 
 		}
 		return events.JobPlaced{}, err
 	}
-	ctx = traceContext(ctx, rec.TraceID)
-	_, span := s.tracer.Start(ctx, "scheduler.place", trace.WithSpanKind(trace.SpanKindProducer))
-	defer span.End()
 	c := rec.Container
 	if c == nil {
 		c = &batch.ContainerDetail{}

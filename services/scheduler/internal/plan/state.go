@@ -62,6 +62,9 @@ type Job struct {
 	// Reason is the wait reason last published (or, for a job the planner
 	// has just learnt of, the record's statusReason).
 	Reason string
+	// Trace is the W3C traceparent of the job's SubmitJob request, which
+	// the scheduler's spans and messages about the job continue.
+	Trace string
 
 	list    *shareList // the runnable list the job is in, if any
 	removed bool       // its record was deleted

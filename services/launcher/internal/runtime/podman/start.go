@@ -12,9 +12,24 @@ import (
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/specgen"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/launcher/internal/runtime"
 )
+
+// tracer makes the spans of the Podman calls that create and start a
+// container (client spans in the launcher's trace of the job).
+var tracer = telemetry.Tracer("launcher")
+
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
 
 // cpuPeriod is the CFS period (µs) the vCPU quota is expressed against.
 const cpuPeriod = 100000
@@ -48,7 +63,10 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 	// is it asked why: a container of that name already exists (a launcher
 	// restarted mid-start, or lost the race to another one), the image is
 	// missing, or the spec is refused.
-	created, err := containers.CreateWithSpec(r.bind(ctx), gen, nil)
+	cctx, span := tracer.Start(ctx, "podman.create", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
+	created, err := containers.CreateWithSpec(r.bind(cctx), gen, nil)
+	endSpan(span, err)
 	if err != nil {
 		if c, found, err2 := r.existing(ctx, s.Name); err2 != nil || found {
 			return c, err2
@@ -119,7 +137,10 @@ func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container,
 // reason in the spec, the container is removed and the error wraps
 // runtime.ErrCannotStart.
 func (r *Runtime) start(ctx context.Context, id, name string) error {
-	err := containers.Start(r.bind(ctx), id, nil)
+	sctx, span := tracer.Start(ctx, "podman.start", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("container.name", name), attribute.String("container.id", id)))
+	err := containers.Start(r.bind(sctx), id, nil)
+	endSpan(span, err)
 	if err == nil {
 		return nil
 	}
