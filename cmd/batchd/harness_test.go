@@ -61,6 +61,7 @@ type daemon struct {
 	httpAddr string
 	natsAddr string
 	args     []string
+	env      []string // added to this process's environment
 	cmd      *exec.Cmd
 	log      *os.File
 	done     chan struct{}
@@ -68,7 +69,13 @@ type daemon struct {
 
 func startDaemon(t *testing.T, extra ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, data: t.TempDir(), httpAddr: freePort(t), natsAddr: freePort(t), args: extra}
+	return startDaemonEnv(t, nil, extra...)
+}
+
+// startDaemonEnv starts batchd with env added to its environment.
+func startDaemonEnv(t *testing.T, env []string, extra ...string) *daemon {
+	t.Helper()
+	d := &daemon{t: t, data: t.TempDir(), httpAddr: freePort(t), natsAddr: freePort(t), args: extra, env: env}
 	d.start()
 	t.Cleanup(func() { d.stop(syscall.SIGTERM) })
 	return d
@@ -79,7 +86,7 @@ func (d *daemon) start() {
 	t.Helper()
 	args := append([]string{"--data", d.data, "--http", d.httpAddr, "--nats", d.natsAddr}, d.args...)
 	d.cmd = exec.Command(os.Args[0], args...)
-	d.cmd.Env = append(os.Environ(), "BATCHD_TEST_CHILD=1")
+	d.cmd.Env = append(append(os.Environ(), "BATCHD_TEST_CHILD=1"), d.env...)
 	f, err := os.OpenFile(filepath.Join(d.data, "batchd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		t.Fatal(err)

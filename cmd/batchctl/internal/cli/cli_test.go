@@ -284,7 +284,7 @@ const describeJobsAnswer = `{"jobs":[{"jobArn":"arn:aws:batch:us-east-1:00000000
 	`"statusReason":"Essential container in task exited","createdAt":1700000000000,"startedAt":1700000001000,"stoppedAt":1700000002000,` +
 	`"dependsOn":[],"jobDefinition":"arn:aws:batch:us-east-1:000000000000:job-definition/echo:1","container":{"image":"busybox",` +
 	`"command":["sh","-c","exit 3"],"exitCode":3,"resourceRequirements":[{"type":"VCPU","value":"1"}]},"platformCapabilities":["EC2"],` +
-	`"hostId":"h1"}]}`
+	`"hostId":"h1","traceId":"4bf92f3577b34da6a3ce929d0e0e4736"}]}`
 
 func TestOutputIsTheServicesCamelCaseJSON(t *testing.T) {
 	api, srv := newFakeAPI(t)
@@ -336,7 +336,8 @@ func TestOutputIsTheServicesCamelCaseJSON(t *testing.T) {
             "platformCapabilities": [
                 "EC2"
             ],
-            "hostId": "h1"
+            "hostId": "h1",
+            "traceId": "4bf92f3577b34da6a3ce929d0e0e4736"
         }
     ]
 }
@@ -550,7 +551,8 @@ func TestTableOutput(t *testing.T) {
 	}{
 		{[]string{"list-jobs", "--job-queue", "default"}, []string{"JOB ID", "STATUS", "CREATED", "EXIT", "first", "SUCCEEDED",
 			"2023-11-14 22:13:20", "2023-11-14 22:13:22", "FAILED", "Essential container in task exited", "│ 2 "}},
-		{[]string{"describe-jobs", "--jobs", "j-1"}, []string{"QUEUE", "ATTEMPTS", "default", "hello", "exit status 3", "│ 3 "}},
+		{[]string{"describe-jobs", "--jobs", "j-1"}, []string{"QUEUE", "ATTEMPTS", "TRACE ID", "default", "hello", "exit status 3", "│ 3 ",
+			"│ 4bf92f3577b34da6a3ce929d0e0e4736 │"}},
 		{[]string{"describe-job-queues"}, []string{"PRIORITY", "default", "VALID", "1:local"}},
 		{[]string{"describe-compute-environments"}, []string{"MAX VCPUS", "local", "MANAGED", "16"}},
 		{[]string{"submit-job", "--job-name", "j", "--job-queue", "q", "--job-definition", "d"}, []string{"SubmitJob", "jobId", "8d2f"}},

@@ -27,6 +27,8 @@ type JobRow struct {
 	// ArraySize is the size of an array parent, ArrayIndex the index of a
 	// child (-1 when not a child).
 	ArraySize, ArrayIndex int
+	// TraceID is the job's OpenTelemetry trace (DescribeJobs knows it).
+	TraceID string
 }
 
 // JobRowFromSummary makes the row of a ListJobs entry.
@@ -50,7 +52,7 @@ func JobRowFromSummary(s batch.JobSummary) JobRow {
 func JobRowFromDetail(d batch.JobDetail) JobRow {
 	r := JobRow{ID: d.JobID, Name: d.JobName, Queue: batch.NameFromRef(batch.KindJobQueue, d.JobQueue),
 		Status: string(d.Status), Reason: d.StatusReason, CreatedAt: d.CreatedAt, StartedAt: d.StartedAt,
-		StoppedAt: d.StoppedAt, Attempts: len(d.Attempts), ArrayIndex: -1}
+		StoppedAt: d.StoppedAt, Attempts: len(d.Attempts), ArrayIndex: -1, TraceID: d.TraceID}
 	containerReason := ""
 	if n := len(d.Attempts); n > 0 && d.Attempts[n-1].Container != nil {
 		last := d.Attempts[n-1].Container
@@ -97,7 +99,8 @@ func LocalTime(ms int64, loc *time.Location) string {
 
 // JobsTable writes one row per job: id, name, status, reason, the
 // created, started and stopped times in loc and the exit code. withQueue
-// adds the queue and the number of attempts (DescribeJobs knows them).
+// adds the queue, the number of attempts and the trace id (DescribeJobs
+// knows them).
 func JobsTable(w io.Writer, title string, rows []JobRow, loc *time.Location, withQueue bool) error {
 	t := newTable()
 	if title != "" {
@@ -109,7 +112,7 @@ func JobsTable(w io.Writer, title string, rows []JobRow, loc *time.Location, wit
 	}
 	header = append(header, "STATUS", "REASON", "CREATED", "STARTED", "STOPPED", "EXIT")
 	if withQueue {
-		header = append(header, "ATTEMPTS")
+		header = append(header, "ATTEMPTS", "TRACE ID")
 	}
 	t.AppendHeader(header)
 	for _, r := range rows {
@@ -135,7 +138,7 @@ func JobsTable(w io.Writer, title string, rows []JobRow, loc *time.Location, wit
 			if r.Attempts >= 0 {
 				attempts = strconv.Itoa(r.Attempts)
 			}
-			row = append(row, attempts)
+			row = append(row, attempts, r.TraceID)
 		}
 		t.AppendRow(row)
 	}
