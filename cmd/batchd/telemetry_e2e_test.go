@@ -51,7 +51,7 @@ func TestTelemetryExportE2E(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got = recv.spansOf(traceID)
-		if !slices.ContainsFunc(want, func(n string) bool { return !slices.ContainsFunc(got, func(s exportedSpan) bool { return s.name == n }) }) {
+		if len(missingSpans(want, got)) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -203,6 +203,17 @@ func (r *otlpReceiver) serve(w http.ResponseWriter, req *http.Request) {
 	default:
 		http.NotFound(w, req)
 	}
+}
+
+// missingSpans returns the names in want that no span in got has.
+func missingSpans(want []string, got []exportedSpan) []string {
+	var out []string
+	for _, n := range want {
+		if !slices.ContainsFunc(got, func(s exportedSpan) bool { return s.name == n }) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func attrValue(kvs []*commonpb.KeyValue, key string) string {
