@@ -204,7 +204,7 @@ func (s *Server) createComputeEnvironment(ctx context.Context, in *batch.CreateC
 	if !created {
 		return nil, clientErr("Object already exists: a compute environment named %s exists already; choose another name or change it with UpdateComputeEnvironment", ce.ComputeEnvironmentName)
 	}
-	s.log.Info("compute environment created", "name", ce.ComputeEnvironmentName, "type", ce.Type, "capacity", ce.Capacity())
+	s.log.InfoContext(ctx, "compute environment created", "name", ce.ComputeEnvironmentName, "type", ce.Type, "capacity", ce.Capacity())
 	return &batch.ComputeEnvironmentRef{ComputeEnvironmentName: ce.ComputeEnvironmentName, ComputeEnvironmentArn: ce.ComputeEnvironmentArn}, nil
 }
 
@@ -226,7 +226,7 @@ func (s *Server) updateComputeEnvironment(ctx context.Context, in *batch.UpdateC
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("compute environment updated", "name", name, "state", ce.State, "capacity", ce.Capacity())
+	s.log.InfoContext(ctx, "compute environment updated", "name", name, "state", ce.State, "capacity", ce.Capacity())
 	return &batch.ComputeEnvironmentRef{ComputeEnvironmentName: ce.ComputeEnvironmentName, ComputeEnvironmentArn: ce.ComputeEnvironmentArn}, nil
 }
 

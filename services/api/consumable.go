@@ -104,7 +104,7 @@ func (s *Server) createConsumableResource(ctx context.Context, in *batch.CreateC
 	if !created {
 		return nil, clientErr("Object already exists: a consumable resource named %s exists already; choose another name or change its quantity with UpdateConsumableResource", name)
 	}
-	s.log.Info("consumable resource created", "name", name, "total", total, "type", typ)
+	s.log.InfoContext(ctx, "consumable resource created", "name", name, "total", total, "type", typ)
 	return &batch.ConsumableResourceRef{ConsumableResourceName: name, ConsumableResourceArn: r.ConsumableResourceArn}, nil
 }
 
@@ -245,7 +245,7 @@ func (s *Server) updateConsumableResource(ctx context.Context, in *batch.UpdateC
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("consumable resource updated", "name", name, "operation", op, "quantity", q, "total", answer)
+	s.log.InfoContext(ctx, "consumable resource updated", "name", name, "operation", op, "quantity", q, "total", answer)
 	return &batch.ConsumableResourceRef{ConsumableResourceName: r.ConsumableResourceName, ConsumableResourceArn: r.ConsumableResourceArn, TotalQuantity: &answer}, nil
 }
 
@@ -265,7 +265,7 @@ func (s *Server) deleteConsumableResource(ctx context.Context, in *batch.Consuma
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("consumable resource deleted", "name", name)
+	s.log.InfoContext(ctx, "consumable resource deleted", "name", name)
 	return &batch.Empty{}, nil
 }
 

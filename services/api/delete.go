@@ -38,7 +38,7 @@ func (s *Server) deleteComputeEnvironment(ctx context.Context, in *batch.DeleteC
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("compute environment deleted", "name", name)
+	s.log.InfoContext(ctx, "compute environment deleted", "name", name)
 	return &batch.Empty{}, nil
 }
 
@@ -94,7 +94,7 @@ func (s *Server) deleteJobQueue(ctx context.Context, in *batch.DeleteJobQueueInp
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("job queue deleted", "name", name, "jobsTerminated", terminated)
+	s.log.InfoContext(ctx, "job queue deleted", "name", name, "jobsTerminated", terminated)
 	return &batch.Empty{}, nil
 }
 
@@ -128,7 +128,7 @@ func (s *Server) deregisterJobDefinition(ctx context.Context, in *batch.Deregist
 	case err != nil:
 		return nil, err
 	default:
-		s.log.Info("job definition deregistered", "name", name, "revision", rev)
+		s.log.InfoContext(ctx, "job definition deregistered", "name", name, "revision", rev)
 	}
 	return &batch.Empty{}, nil
 }

@@ -278,7 +278,7 @@ func (s *Server) registerJobDefinition(ctx context.Context, in *batch.RegisterJo
 			return nil, err
 		}
 		if created {
-			s.log.Info("job definition registered", "name", name, "revision", rev)
+			s.log.InfoContext(ctx, "job definition registered", "name", name, "revision", rev)
 			return &batch.RegisterJobDefinitionOutput{JobDefinitionName: name, JobDefinitionArn: def.JobDefinitionArn, Revision: rev}, nil
 		}
 		rev++

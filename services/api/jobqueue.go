@@ -157,7 +157,7 @@ func (s *Server) createJobQueue(ctx context.Context, in *batch.CreateJobQueueInp
 	if !created {
 		return nil, clientErr("Object already exists: a job queue named %s exists already; choose another name or change it with UpdateJobQueue", q.JobQueueName)
 	}
-	s.log.Info("job queue created", "name", q.JobQueueName, "priority", q.Priority, "state", q.State)
+	s.log.InfoContext(ctx, "job queue created", "name", q.JobQueueName, "priority", q.Priority, "state", q.State)
 	return &batch.JobQueueRef{JobQueueName: q.JobQueueName, JobQueueArn: q.JobQueueArn}, nil
 }
 
@@ -234,7 +234,7 @@ func (s *Server) updateJobQueue(ctx context.Context, in *batch.UpdateJobQueueInp
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("job queue updated", "name", name, "priority", q.Priority, "state", q.State)
+	s.log.InfoContext(ctx, "job queue updated", "name", name, "priority", q.Priority, "state", q.State)
 	return &batch.JobQueueRef{JobQueueName: q.JobQueueName, JobQueueArn: q.JobQueueArn}, nil
 }
 

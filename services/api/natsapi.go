@@ -75,13 +75,13 @@ func (s *Server) serveNATS(ctx context.Context, o *operation, req micro.Request)
 	out, err := o.invoke(ctx, s.log, req.Data())
 	if err == nil {
 		if rerr := req.Respond(out); rerr != nil {
-			s.log.Warn("nats respond failed", "operation", o.name, "err", rerr)
+			s.log.WarnContext(ctx, "nats respond failed", "operation", o.name, "err", rerr)
 		}
 		return
 	}
 	ae := toAPIError(err)
 	desc := strings.Join(strings.Fields(ae.Message), " ") // headers cannot carry line breaks
 	if rerr := req.Error(strconv.Itoa(ae.Status), desc, errorBody(ae)); rerr != nil {
-		s.log.Warn("nats respond failed", "operation", o.name, "err", rerr)
+		s.log.WarnContext(ctx, "nats respond failed", "operation", o.name, "err", rerr)
 	}
 }

@@ -130,7 +130,7 @@ func (s *Server) createSchedulingPolicy(ctx context.Context, in *batch.CreateSch
 	if !created {
 		return nil, clientErr("Object already exists: a scheduling policy named %s exists already; choose another name or change it with UpdateSchedulingPolicy", p.Name)
 	}
-	s.log.Info("scheduling policy created", "name", p.Name)
+	s.log.InfoContext(ctx, "scheduling policy created", "name", p.Name)
 	return &batch.SchedulingPolicyRef{Name: p.Name, Arn: p.Arn}, nil
 }
 
@@ -197,7 +197,7 @@ func (s *Server) updateSchedulingPolicy(ctx context.Context, in *batch.UpdateSch
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("scheduling policy updated", "name", name)
+	s.log.InfoContext(ctx, "scheduling policy updated", "name", name)
 	return &batch.Empty{}, nil
 }
 
@@ -223,7 +223,7 @@ func (s *Server) deleteSchedulingPolicy(ctx context.Context, in *batch.DeleteSch
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("scheduling policy deleted", "name", name)
+	s.log.InfoContext(ctx, "scheduling policy deleted", "name", name)
 	return &batch.Empty{}, nil
 }
 
