@@ -6,7 +6,8 @@
 //
 // Nothing is exported anywhere unless asked: with OTEL_TRACES_EXPORTER and
 // OTEL_METRICS_EXPORTER unset (or "none"), spans are still made (so a job
-// has a trace id) but dropped, and metrics are only served on /metrics.
+// has a trace id) but sampled out, which costs less than recording them
+// for nobody, and metrics are only served on /metrics.
 package otelsetup
 
 import (
@@ -34,6 +35,7 @@ import (
 const (
 	envTracesExporter  = "OTEL_TRACES_EXPORTER"
 	envMetricsExporter = "OTEL_METRICS_EXPORTER"
+	envTracesSampler   = "OTEL_TRACES_SAMPLER"
 )
 
 // Telemetry is the process's OpenTelemetry: its providers and the
@@ -80,6 +82,12 @@ func Setup(ctx context.Context, o Options) (*Telemetry, error) {
 	}
 	for _, sp := range o.SpanProcessors {
 		topts = append(topts, sdktrace.WithSpanProcessor(sp))
+	}
+	// Nobody reads the spans: keep their ids (the job's traceId, the
+	// traceparent headers) but record nothing, unless a trace arrives
+	// sampled from outside or OTEL_TRACES_SAMPLER says otherwise.
+	if t.TracesExporter == "none" && len(o.SpanProcessors) == 0 && os.Getenv(envTracesSampler) == "" {
+		topts = append(topts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
 	}
 	t.Tracer = sdktrace.NewTracerProvider(topts...)
 
