@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/batchd/batchd/cmd/batchd/internal/otelsetup"
 	pb "github.com/batchd/batchd/pkg/batch"
+	"github.com/nats-io/nats.go"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -29,11 +30,12 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// The observability of one job, with every service in this process (as
-// batchd runs them), real JetStream and a real Podman container: the spans
-// recorded in memory form one trace across the services, with the
-// expected parents; the logs about the job carry its trace id; /metrics
-// counts the job, its latencies and the capacity it holds.
+// The observability of one job, with the five services in this process
+// (as batchd runs them), real JetStream and a real Podman container: the
+// spans recorded in memory form one trace across the services, from
+// SubmitJob to the notification of its end, with the expected parents;
+// the logs about the job carry its trace id; /metrics counts the job, its
+// latencies and the capacity it holds.
 //
 // One test, because the services take their tracers from the global
 // provider once: a second Setup in the same process would not see them.
@@ -47,8 +49,11 @@ func TestObservabilityInProcess(t *testing.T) {
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
 
 	var logs syncBuffer
-	cfg := config{dataDir: t.TempDir(), httpAddr: freePort(t), natsAddr: freePort(t), services: allServices,
-		hostVCPUs: 3, hostMemMiB: 2048, network: "host", logLevel: "debug", logFormat: "json", defaults: true}
+	cfg, err := parseFlags([]string{"--data", t.TempDir(), "--http", freePort(t), "--nats", freePort(t),
+		"--host-vcpus", "3", "--host-memory", "2048", "--log-level", "debug", "--log-format", "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, cfg, newLogger(&logs, cfg.logLevel, cfg.logFormat), tel.Metrics) }()
@@ -70,6 +75,19 @@ func TestObservabilityInProcess(t *testing.T) {
 	waitHealthy(t, base, done)
 	c := batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String(base),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+	// The notifier sends the job's SUCCEEDED event to a NATS subject.
+	nc, err := nats.Connect("nats://" + cfg.natsAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	notified, err := nc.SubscribeSync("obs.notified")
+	if err != nil {
+		t.Fatal(err)
+	}
+	(&daemon{httpAddr: cfg.httpAddr}).call(t, "CreateNotificationRule", pb.CreateNotificationRuleInput{RuleName: "obs-done",
+		EventPattern: `{"detail-type":["Batch Job State Change"],"detail":{"status":["SUCCEEDED"],"jobQueue":[{"suffix":"/obs-queue"}]}}`,
+		Targets:      []pb.NotificationTarget{{ID: "bus", Type: pb.TargetNATS, Endpoint: "obs.notified"}}}, nil)
 	setupQueue(t, c, "obs", 2, "1", "64", "sh", "-c", "echo traced; sleep 2")
 
 	id := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("traced"), JobQueue: aws.String("obs-queue"),
@@ -102,9 +120,29 @@ func TestObservabilityInProcess(t *testing.T) {
 	traceID := describeTrace(t, base, id)
 
 	// The launcher ends its span after the exit is reported (and the
-	// monitor may have applied it): wait for both.
-	spans := waitSpans(t, rec, traceID, "monitor.exited", "launcher.wait")
+	// monitor may have applied it): wait for both, and the delivery.
+	spans := waitSpans(t, rec, traceID, "monitor.exited", "launcher.wait", "notifier.deliver NATS")
 	t.Run("one trace", func(t *testing.T) { checkJobTrace(t, id, traceID, spans) })
+
+	t.Run("the notification carries the trace", func(t *testing.T) {
+		m, err := notified.NextMsg(30 * time.Second)
+		if err != nil {
+			t.Fatalf("no notification on obs.notified: %v", err)
+		}
+		tp := m.Header.Get("traceparent") // lower case, as nats.js and nats.py read it
+		if !strings.HasPrefix(tp, "00-"+traceID+"-") {
+			t.Fatalf("notification traceparent %q (headers %v), want one of trace %s", tp, m.Header, traceID)
+		}
+		var deliver sdktrace.ReadOnlySpan
+		for _, s := range spans {
+			if s.Name() == "notifier.deliver NATS" {
+				deliver = s
+			}
+		}
+		if !strings.HasSuffix(tp, "-"+deliver.SpanContext().SpanID().String()+"-01") {
+			t.Fatalf("notification traceparent %q, want the delivery span %s as parent", tp, deliver.SpanContext().SpanID())
+		}
+	})
 
 	t.Run("metrics after the job", func(t *testing.T) {
 		m := waitMetrics(t, base, []sample{
@@ -116,6 +154,7 @@ func TestObservabilityInProcess(t *testing.T) {
 			{"batchd_compute_environment_memory_bytes", labels{"compute_environment": "obs-ce", "state": "free"}, 2048 << 20},
 			{"batchd_job_submit_to_running_duration_seconds_count", labels{"queue": "obs-queue"}, 1},
 			{"batchd_job_running_to_done_duration_seconds_count", labels{"queue": "obs-queue", "status": "SUCCEEDED"}, 1},
+			{"batchd_notifications_delivered_total", labels{"rule": "obs-done", "target": "bus", "type": "NATS"}, 1},
 		})
 		// The container slept 2 s.
 		if sum := m.value(t, "batchd_job_running_to_done_duration_seconds_sum", labels{"queue": "obs-queue", "status": "SUCCEEDED"}); sum < 1.9 {
@@ -199,6 +238,8 @@ func checkJobTrace(t *testing.T, jobID, traceID string, spans []sdktrace.ReadOnl
 		"monitor.started": "launcher.placed",
 		"launcher.wait":   "launcher.placed",
 		"monitor.exited":  "launcher.wait",
+		// The SUCCEEDED event the monitor announced, delivered.
+		"notifier.deliver NATS": "monitor.exited",
 	}
 	for child, parent := range parents {
 		c, p := one(child), one(parent)
@@ -220,13 +261,10 @@ func checkJobTrace(t *testing.T, jobID, traceID string, spans []sdktrace.ReadOnl
 	if attr(one("launcher.wait"), "container.exit_code") != "0" {
 		t.Errorf("launcher.wait: exit code %q", attr(one("launcher.wait"), "container.exit_code"))
 	}
-	for _, s := range []string{"api", "scheduler", "launcher", "monitor"} {
+	for _, s := range []string{"api", "scheduler", "launcher", "monitor", "notifier"} {
 		if !services[s] {
 			t.Errorf("no span of the %s in the job's trace %s: %v", s, traceID, names(spans))
 		}
-	}
-	if services["notifier"] {
-		t.Log("the notifier is in the trace")
 	}
 }
 

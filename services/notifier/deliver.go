@@ -14,6 +14,7 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -211,6 +212,17 @@ func (n *notifier) consumeTarget(ctx context.Context, w *worker) error {
 	}
 }
 
+// eventJobID is the job an event is about ("" if none).
+func eventJobID(event json.RawMessage) string {
+	var ev struct {
+		Detail struct {
+			JobID string `json:"jobId"`
+		} `json:"detail"`
+	}
+	_ = json.Unmarshal(event, &ev)
+	return ev.Detail.JobID
+}
+
 // errPermanent marks a failure that retrying cannot fix.
 type errPermanent struct{ err error }
 
@@ -240,10 +252,12 @@ func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
 	}
 	attrs := []attribute.KeyValue{attribute.String("rule", note.RuleName), attribute.String("target", note.TargetID),
 		attribute.String("type", target.Type)}
+	// The delivery continues the trace of the event (the job's): the
+	// notification message carries the monitor's context.
 	pctx := bus.Extract(ctx, msg.Headers())
 	sctx, span := n.tracer.Start(pctx, "notifier.deliver "+target.Type, trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(append(attrs, attribute.String("messaging.message.id", note.MessageID),
-			attribute.String("batch.event.subject", note.EventSubject))...))
+			attribute.String("batch.event.subject", note.EventSubject), telemetry.JobID(eventJobID(note.Event)))...))
 	defer span.End()
 
 	// Tell the server the notification is being worked on while retries

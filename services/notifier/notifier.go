@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -126,7 +126,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("notifier: %w", err)
 	}
 	n := &notifier{cfg: cfg, log: d.Logger.With("service", "notifier"), clock: d.Clock, nc: d.NATS, js: js,
-		http: d.HTTP, tracer: otel.Tracer("batchd/notifier"), metrics: m, workers: map[string]*worker{},
+		http: d.HTTP, tracer: telemetry.Tracer("notifier"), metrics: m, workers: map[string]*worker{},
 		streams: map[string]streamLookup{}}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
