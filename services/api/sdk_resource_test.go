@@ -110,6 +110,11 @@ func TestSDKConsumableResources(t *testing.T) {
 		if aws.ToInt64(lic.InUseQuantity) != 3 || aws.ToInt64(lic.AvailableQuantity) != 7 || aws.ToInt64(tok.InUseQuantity) != 2 || aws.ToInt64(tok.AvailableQuantity) != 3 {
 			return fmt.Errorf("licenses %d/%d, tokens %d/%d", aws.ToInt64(lic.InUseQuantity), aws.ToInt64(lic.AvailableQuantity), aws.ToInt64(tok.InUseQuantity), aws.ToInt64(tok.AvailableQuantity))
 		}
+		// The SUCCEEDED job holds nothing: wait for its record too.
+		if n := len(must(c.ListJobsByConsumableResource(ctx(t), &awsbatch.ListJobsByConsumableResourceInput{
+			ConsumableResource: aws.String("licenses")})).Jobs); n != 3 {
+			return fmt.Errorf("%d jobs of licenses indexed", n)
+		}
 		return nil
 	})
 	lic := must(c.DescribeConsumableResource(ctx(t), &awsbatch.DescribeConsumableResourceInput{ConsumableResource: aws.String(licARN)}))
