@@ -37,8 +37,7 @@ import (
 // the logs about the job carry its trace id; /metrics counts the job, its
 // latencies and the capacity it holds.
 //
-// One test, because the services take their tracers from the global
-// provider once: a second Setup in the same process would not see them.
+// One daemon for all these checks: starting one costs seconds.
 func TestObservabilityInProcess(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tel, err := otelsetup.Setup(context.Background(), otelsetup.Options{ServiceName: "batchd-test",

@@ -2,10 +2,12 @@ package telemetry
 
 import (
 	"context"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
 )
 
 // Attribute keys on spans.
@@ -36,17 +38,31 @@ func Attempt(n int) attribute.KeyValue { return AttrAttempt.Int(n) }
 // Tracer returns the tracer of a batchd service ("api", "scheduler",
 // "launcher", "monitor", "notifier"): its instrumentation scope is
 // "batchd/<service>" and every span it starts has the attribute
-// batchd.service=<service>. It follows the global TracerProvider, also
-// one set after this call.
+// batchd.service=<service>. It follows the global TracerProvider, also one
+// set, or set again, after this call.
 func Tracer(service string) trace.Tracer {
-	return serviceTracer{Tracer: otel.Tracer("batchd/" + service), attr: AttrService.String(service)}
+	return &serviceTracer{scope: "batchd/" + service, attr: AttrService.String(service)}
 }
 
 type serviceTracer struct {
-	trace.Tracer
-	attr attribute.KeyValue
+	embedded.Tracer
+	scope string
+	attr  attribute.KeyValue
+	cur   atomic.Pointer[boundTracer]
 }
 
-func (t serviceTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	return t.Tracer.Start(ctx, name, append(opts, trace.WithAttributes(t.attr))...)
+// boundTracer is the tracer of one provider.
+type boundTracer struct {
+	tp trace.TracerProvider
+	tr trace.Tracer
+}
+
+func (t *serviceTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	tp := otel.GetTracerProvider()
+	b := t.cur.Load()
+	if b == nil || b.tp != tp {
+		b = &boundTracer{tp: tp, tr: tp.Tracer(t.scope)}
+		t.cur.Store(b)
+	}
+	return b.tr.Start(ctx, name, append(opts, trace.WithAttributes(t.attr))...)
 }
