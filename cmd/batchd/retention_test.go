@@ -40,8 +40,13 @@ func TestRetentionForgetsFinishedJobs(t *testing.T) {
 		}
 		return len(out.JobSummaryList)
 	}
-	if n := listed(); n != 1 {
-		t.Fatalf("ListJobs FAILED: %d jobs before the retention", n)
+	// ListJobs reads the api's index, which follows the records a moment
+	// after DescribeJobs sees them.
+	for n, until := listed(), time.Now().Add(10*time.Second); n != 1; n = listed() {
+		if time.Now().After(until) {
+			t.Fatalf("ListJobs FAILED: %d jobs before the retention", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for len(describe(t, c, id)) != 0 || listed() != 0 {
