@@ -41,8 +41,8 @@ func TestRetentionForgetsFinishedJobs(t *testing.T) {
 		return len(out.JobSummaryList)
 	}
 	// ListJobs reads the api's index, which follows the records a moment
-	// after DescribeJobs sees them.
-	for n, until := listed(), time.Now().Add(10*time.Second); n != 1; n = listed() {
+	// after DescribeJobs sees them (well within the 2 s retention).
+	for n, until := listed(), time.Now().Add(1500*time.Millisecond); n != 1; n = listed() {
 		if time.Now().After(until) {
 			t.Fatalf("ListJobs FAILED: %d jobs before the retention", n)
 		}
