@@ -70,6 +70,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 		{Bucket: events.BucketPolicies, Storage: jetstream.FileStorage, Description: "scheduling policies (writer: api)"},
 		{Bucket: events.BucketResources, Storage: jetstream.FileStorage, Description: "consumable resources (writer: api)"},
 		{Bucket: events.BucketRules, Storage: jetstream.FileStorage, Description: "notification rules (writer: api)"},
+		{Bucket: events.BucketSettings, Storage: jetstream.FileStorage, Description: "deployment markers (writer: api)"},
 	}
 	for _, kc := range buckets {
 		if err := retryRace(func() error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err }); err != nil {

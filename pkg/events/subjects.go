@@ -25,6 +25,9 @@ const (
 	StreamDeadLetters = "BATCH_DLQ"
 	// BucketRules holds the notification rules; writer: api.
 	BucketRules = "batch_notification_rules"
+	// BucketSettings holds deployment-wide markers, such as that the
+	// default compute environment and queue were created once; writer: api.
+	BucketSettings = "batch_settings"
 
 	SubjectBlockedAll = "batch.events.blocked.>"
 	SubjectNotifyAll  = "batch.notify.>"

@@ -74,6 +74,7 @@ type Server struct {
 	resources  *kvCache[resourceRecord]
 	defs       *defStore
 	rules      *kvCache[batch.NotificationRule]
+	settings   jetstream.KeyValue
 	dlq        jetstream.Stream
 	index      *jobIndex
 	now        func() time.Time
@@ -157,7 +158,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketEnvs, events.BucketQueues, events.BucketDefinitions,
-		events.BucketPolicies, events.BucketResources, events.BucketRules)
+		events.BucketPolicies, events.BucketResources, events.BucketRules, events.BucketSettings)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -179,6 +180,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 		defs:      newDefStore(kvs[events.BucketDefinitions]),
 		rules:     newKVCache[batch.NotificationRule](kvs[events.BucketRules]),
 		dlq:       dlq,
+		settings:  kvs[events.BucketSettings],
 		index:     newJobIndex(),
 		metrics:   d.Metrics,
 		now:       time.Now,
@@ -254,12 +256,36 @@ func (s *Server) Close() {
 	})
 }
 
-// createDefaults creates the default compute environment and queue unless
-// they exist.
+// defaultsMarker is the settings key that records that the defaults were
+// created once, so that a default a user deleted stays deleted.
+const defaultsMarker = "defaults-created"
+
+// createDefaults creates the default compute environment and queue the
+// first time a deployment starts. Later starts leave them as the users
+// left them, deleted included.
 func (s *Server) createDefaults(ctx context.Context, d DefaultEnvironment) error {
 	if d.MaxvCpus <= 0 {
 		return fmt.Errorf("api: default compute environment %s: maxvCpus must be at least 1, not %d", d.Name, d.MaxvCpus)
 	}
+	if _, err := s.settings.Get(ctx, defaultsMarker); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("api: read %s: %w", defaultsMarker, err)
+	}
+	if err := s.createDefaultResources(ctx, d); err != nil {
+		return err
+	}
+	// Create, not Put: replicas starting together all create the same
+	// (already existing) resources and one of them records the marker.
+	if _, err := s.settings.Create(ctx, defaultsMarker, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return fmt.Errorf("api: record %s: %w", defaultsMarker, err)
+	}
+	return nil
+}
+
+// createDefaultResources creates the default compute environment and queue
+// unless they exist.
+func (s *Server) createDefaultResources(ctx context.Context, d DefaultEnvironment) error {
 	ce, err := newComputeEnvironment(&batch.CreateComputeEnvironmentInput{
 		ComputeEnvironmentName: d.Name, Type: ceManaged, State: stateEnabled,
 		ComputeResources: &batch.ComputeResource{Type: "EC2", MaxvCpus: d.MaxvCpus},
