@@ -63,23 +63,11 @@ func (v *jobView) waitingJobs() []waitingJob {
 
 // watchBlocked announces the jobs that wait too long, until ctx ends. It
 // reads the waiting jobs from the monitor's view of the job records.
-func (m *monitor) watchBlocked(ctx context.Context) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-m.view.ready:
-	}
+func (m *monitor) watchBlocked(ctx context.Context) {
 	// announced remembers the waits announced (key -> since), so each
 	// is announced once by this replica.
 	announced := map[string]time.Time{}
-	tick := time.NewTicker(scanInterval(m.cfg.BlockedAfter))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	m.periodically(ctx, scanInterval(m.cfg.BlockedAfter), func(ctx context.Context) {
 		now := m.clock()
 		current := map[string]bool{}
 		for _, wj := range m.view.waitingJobs() {
@@ -89,10 +77,9 @@ func (m *monitor) watchBlocked(ctx context.Context) error {
 			}
 			done, err := m.announceBlocked(ctx, wj, now)
 			if err != nil {
-				if ctx.Err() != nil {
-					return nil
+				if ctx.Err() == nil {
+					m.log.Warn("monitor: announce a blocked job", "job", wj.id, "err", err)
 				}
-				m.log.Warn("monitor: announce a blocked job", "job", wj.id, "err", err)
 				continue
 			}
 			if done {
@@ -104,7 +91,7 @@ func (m *monitor) watchBlocked(ctx context.Context) error {
 				delete(announced, key)
 			}
 		}
-	}
+	})
 }
 
 // announceBlocked publishes the blocked event of a wait, unless the job

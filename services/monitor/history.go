@@ -20,6 +20,8 @@ import (
 // historyInterval is how often finished jobs are swept by default.
 const historyInterval = time.Minute
 
+// sweepHistory deletes the records of jobs finished before the retention,
+// every interval, until ctx ends.
 func (m *monitor) sweepHistory(ctx context.Context) {
 	if m.cfg.JobRetention <= 0 {
 		return
@@ -28,33 +30,25 @@ func (m *monitor) sweepHistory(ctx context.Context) {
 	if interval <= 0 {
 		interval = historyInterval
 	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-m.view.ready:
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		cutoff := m.clock().Add(-m.cfg.JobRetention).UnixMilli()
-		n := 0
-		for _, key := range m.view.finishedBefore(cutoff) {
-			if err := m.forget(ctx, key); err != nil {
-				if ctx.Err() == nil {
-					m.log.Warn("monitor: delete finished job, will retry", "key", key, "err", err)
-				}
-				continue
+	m.periodically(ctx, interval, m.forgetFinished)
+}
+
+// forgetFinished deletes the records of the jobs finished before the
+// retention.
+func (m *monitor) forgetFinished(ctx context.Context) {
+	cutoff := m.clock().Add(-m.cfg.JobRetention).UnixMilli()
+	n := 0
+	for _, key := range m.view.finishedBefore(cutoff) {
+		if err := m.forget(ctx, key); err != nil {
+			if ctx.Err() == nil {
+				m.log.Warn("monitor: delete finished job, will retry", "key", key, "err", err)
 			}
-			n++
+			continue
 		}
-		if n > 0 {
-			m.log.Info("monitor: deleted finished jobs past their retention", "jobs", n, "retention", m.cfg.JobRetention)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+		n++
+	}
+	if n > 0 {
+		m.log.Info("monitor: deleted finished jobs past their retention", "jobs", n, "retention", m.cfg.JobRetention)
 	}
 }
 

@@ -108,11 +108,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	go m.enforceTimeLimits(ctx)
 	go m.sweepHistory(ctx)
 	if cfg.BlockedAfter > 0 {
-		go func() {
-			if err := m.watchBlocked(ctx); err != nil {
-				m.log.Error("monitor: blocked-job events stopped", "err", err)
-			}
-		}()
+		go m.watchBlocked(ctx)
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
 		Durable: cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,

@@ -29,20 +29,15 @@ import (
 // timeLimitInterval is how often the limits are checked by default.
 const timeLimitInterval = 5 * time.Second
 
+// enforceTimeLimits acts on the expired time limits every interval, until
+// ctx ends.
 func (m *monitor) enforceTimeLimits(ctx context.Context) {
 	interval := m.cfg.TimeLimitInterval
 	if interval <= 0 {
 		interval = timeLimitInterval
 	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-m.view.ready:
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
 	fired := map[string]bool{}
-	for {
+	m.periodically(ctx, interval, func(ctx context.Context) {
 		for _, a := range m.view.expired(m.clock().UnixMilli()) {
 			if fired[a.msgID] {
 				continue
@@ -59,12 +54,7 @@ func (m *monitor) enforceTimeLimits(ctx context.Context) {
 		if len(fired) > 100_000 {
 			clear(fired) // de-duplication by JetStream still holds
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	})
 }
 
 // limitAction is a time limit that has expired for a job.
