@@ -236,14 +236,19 @@ func (s *Server) describeComputeEnvironments(ctx context.Context, in *batch.Desc
 	if err != nil {
 		return nil, err
 	}
-	out := &batch.DescribeComputeEnvironmentsOutput{ComputeEnvironments: make([]batch.ComputeEnvironmentDetail, 0, len(page)), NextToken: next}
-	for _, e := range page {
-		out.ComputeEnvironments = append(out.ComputeEnvironments, *e.v)
-	}
-	return out, nil
+	return &batch.DescribeComputeEnvironmentsOutput{ComputeEnvironments: entryValues(page), NextToken: next}, nil
 }
 
 func entryKey[T any](e entry[T]) string { return e.key }
+
+// entryValues copies the values of entries out, for an answer.
+func entryValues[T any](page []entry[T]) []T {
+	out := make([]T, 0, len(page))
+	for _, e := range page {
+		out = append(out, *e.v)
+	}
+	return out
+}
 
 // describeNamed is one page of the named resources, or of all of them when
 // no names are given: the common part of the Describe operations.

@@ -244,11 +244,7 @@ func (s *Server) describeJobQueues(ctx context.Context, in *batch.DescribeJobQue
 	if err != nil {
 		return nil, err
 	}
-	out := &batch.DescribeJobQueuesOutput{JobQueues: make([]batch.JobQueueDetail, 0, len(page)), NextToken: next}
-	for _, e := range page {
-		out.JobQueues = append(out.JobQueues, *e.v)
-	}
-	return out, nil
+	return &batch.DescribeJobQueuesOutput{JobQueues: entryValues(page), NextToken: next}, nil
 }
 
 // resolveQueue finds the queue a job is submitted to and checks that it

@@ -147,11 +147,7 @@ func (s *Server) describeSchedulingPolicies(ctx context.Context, in *batch.Descr
 	if err != nil {
 		return nil, err
 	}
-	out := &batch.DescribeSchedulingPoliciesOutput{SchedulingPolicies: make([]batch.SchedulingPolicyDetail, 0, len(named))}
-	for _, e := range named {
-		out.SchedulingPolicies = append(out.SchedulingPolicies, *e.v)
-	}
-	return out, nil
+	return &batch.DescribeSchedulingPoliciesOutput{SchedulingPolicies: entryValues(named)}, nil
 }
 
 // listSchedulingPolicies is the ListSchedulingPolicies operation: the ARNs,
