@@ -31,6 +31,9 @@ type config struct {
 	hostVCPUs  float64
 	hostMemMiB int64
 	podmanURI  string
+	runtime    string
+	simHosts   int
+	simImages  []string
 	network    string
 	logLevel   string
 	logFormat  string
@@ -59,6 +62,9 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&c.hostVCPUs, "host-vcpus", float64(goruntime.NumCPU()), "vCPUs this host's launcher advertises (may over-commit)")
 	fs.Int64Var(&c.hostMemMiB, "host-memory", hostMemoryMiB(), "memory in MiB this host's launcher advertises")
 	fs.StringVar(&c.podmanURI, "podman-url", "", "Podman API socket (default: CONTAINER_HOST or unix:///run/podman/podman.sock)")
+	fs.StringVar(&c.runtime, "runtime", "podman", "container engine of the launcher: podman, or sim (simulated containers that interpret their command's sh: `sleep N` lasts N seconds, `exit 3` exits 3; for scale tests)")
+	fs.IntVar(&c.simHosts, "sim-hosts", 1, "with --runtime sim: launchers (hosts) to simulate in this process, each advertising --host-vcpus and --host-memory, host ids <host-id>-sim-<n>")
+	simImages := fs.String("sim-images", "", "with --runtime sim: comma-separated images the simulated hosts have (empty: every image)")
 	fs.StringVar(&c.network, "network", "host", "network mode of job containers: host, bridge or none")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text (key=value) or json")
@@ -92,6 +98,20 @@ func parseFlags(args []string) (config, error) {
 	}
 	if len(c.services) == 0 {
 		return c, errors.New("--services: no service selected")
+	}
+	if c.runtime != "podman" && c.runtime != "sim" {
+		return c, fmt.Errorf("--runtime %q: want podman or sim", c.runtime)
+	}
+	if c.simHosts < 1 || (c.simHosts > 1 && c.runtime != "sim") {
+		return c, errors.New("--sim-hosts must be at least 1, and above 1 only with --runtime sim")
+	}
+	for _, img := range strings.Split(*simImages, ",") {
+		if img = strings.TrimSpace(img); img != "" {
+			c.simImages = append(c.simImages, img)
+		}
+	}
+	if len(c.simImages) > 0 && c.runtime != "sim" {
+		return c, errors.New("--sim-images needs --runtime sim")
 	}
 	if c.retention < 0 {
 		return c, errors.New("--job-retention must not be negative")

@@ -66,6 +66,19 @@ func startNATS(c config, log *slog.Logger) (*server.Server, error) {
 	return ns, nil
 }
 
+// launcherHostIDs are the host ids of this process's launchers: the host's
+// own, or with --runtime sim one per simulated host.
+func launcherHostIDs(id string, c config) []string {
+	if c.runtime != launcher.RuntimeSim {
+		return []string{id}
+	}
+	ids := make([]string, c.simHosts)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-sim-%02d", id, i+1)
+	}
+	return ids
+}
+
 // run runs the services c selects until ctx ends. metrics, when set, is
 // served at /metrics on the HTTP API's port.
 func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) error {
@@ -133,16 +146,21 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		if uri == "" {
 			uri = launcher.DefaultPodmanURI()
 		}
-		if err := launcher.EnsurePodmanService(ctx, uri, log); err != nil {
-			return err
+		if c.runtime == launcher.RuntimePodman {
+			if err := launcher.EnsurePodmanService(ctx, uri, log); err != nil {
+				return err
+			}
 		}
 		name, _ := os.Hostname()
-		lcfg := launcher.Config{HostID: id, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
-			Network: c.network, PodmanURI: uri, Retention: c.streamRetention(), StopGrace: c.stopGrace}
-		if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
-			return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
-		}); err != nil {
-			return err
+		for _, hid := range launcherHostIDs(id, c) {
+			lcfg := launcher.Config{HostID: hid, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
+				Network: c.network, Runtime: c.runtime, PodmanURI: uri, SimImages: c.simImages,
+				Retention: c.streamRetention(), StopGrace: c.stopGrace}
+			if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
+				return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
+			}); err != nil {
+				return err
+			}
 		}
 	}
 	if c.runs("notifier") {
@@ -160,7 +178,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention}
 		if c.defaults {
 			acfg.DefaultEnvironment = &api.DefaultEnvironment{Name: "default", Queue: "default",
-				MaxvCpus: int(math.Ceil(c.hostVCPUs))}
+				MaxvCpus: int(math.Ceil(c.hostVCPUs * float64(c.simHosts)))}
 		}
 		if err := start("api", func(ctx context.Context, nc *nats.Conn) error {
 			return api.Run(ctx, acfg, api.Deps{NATS: nc, Logger: log, Metrics: metrics})

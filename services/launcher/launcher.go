@@ -16,6 +16,7 @@ import (
 	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/launcher/internal/runtime"
 	"github.com/batchd/batchd/services/launcher/internal/runtime/podman"
+	"github.com/batchd/batchd/services/launcher/internal/runtime/sim"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
@@ -37,8 +38,14 @@ type Config struct {
 	Network string
 	// StopGrace is the time between SIGTERM and SIGKILL on timeout.
 	StopGrace time.Duration
-	// PodmanURI is the Podman API socket used when Deps.Runtime is nil.
+	// Runtime is the engine used when Deps.Runtime is nil: RuntimePodman
+	// (the default) or RuntimeSim (simulated containers, see
+	// internal/runtime/sim).
+	Runtime string
+	// PodmanURI is the Podman API socket of RuntimePodman.
 	PodmanURI string
+	// SimImages are the images RuntimeSim has; empty: every image.
+	SimImages []string
 	Retention bus.Retention
 }
 
@@ -57,6 +64,11 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("launcher: network %q is not one of host, bridge, none", c.Network)
 	}
+	switch c.Runtime {
+	case "", RuntimePodman, RuntimeSim:
+	default:
+		return fmt.Errorf("launcher: runtime %q is not one of %s, %s", c.Runtime, RuntimePodman, RuntimeSim)
+	}
 	return nil
 }
 
@@ -69,6 +81,12 @@ type Deps struct {
 	Logger  *slog.Logger
 	Clock   func() time.Time
 }
+
+// Runtimes a launcher can use.
+const (
+	RuntimePodman = "podman"
+	RuntimeSim    = "sim"
+)
 
 // Labels on every container the launcher starts.
 const (
@@ -110,6 +128,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	}
 	if d.Clock == nil {
 		d.Clock = time.Now
+	}
+	if d.Runtime == nil && cfg.Runtime == RuntimeSim {
+		d.Runtime = sim.New(sim.Config{Images: cfg.SimImages, Clock: d.Clock})
 	}
 	if d.Runtime == nil {
 		uri := cfg.PodmanURI

@@ -1,8 +1,9 @@
 // Package runtime is the launcher's seam to a container engine: start a
 // job's container, wait for it, stream its logs, stop it, and find the
 // containers a previous launcher process left behind. The Podman
-// implementation lives in runtime/podman; runtime/fake is for unit tests of
-// the launcher's decisions.
+// implementation lives in runtime/podman; runtime/sim simulates containers
+// (their command interpreted by a small shell) for scale tests; runtime/fake
+// is for unit tests of the launcher's decisions.
 package runtime
 
 import (
