@@ -7,7 +7,12 @@ type Host struct {
 	Name      string  `json:"name"`
 	VCPUs     float64 `json:"vcpus"`
 	MemoryMiB int64   `json:"memoryMiB"`
-	GPUs      int     `json:"gpus,omitempty"`
+	// GPUs is the number of GPUs, len(GPUDevices) when the launcher names
+	// them.
+	GPUs int `json:"gpus,omitempty"`
+	// GPUDevices are the host's GPUs as CDI device names
+	// ("nvidia.com/gpu=0"); the launcher gives each GPU job distinct ones.
+	GPUDevices []string `json:"gpuDevices,omitempty"`
 	// ComputeEnvironments limits the host to these environments; empty
 	// means it serves all of them.
 	ComputeEnvironments []string `json:"computeEnvironments,omitempty"`

@@ -30,7 +30,14 @@ type Config struct {
 	HostName  string
 	VCPUs     float64
 	MemoryMiB int64
-	GPUs      int
+	// GPUs are the host's GPUs, as CDI devices: GPUDevices when set
+	// ("nvidia.com/gpu=0", ...), else, with DiscoverGPUs, the
+	// nvidia.com/gpu devices of the CDI specs in CDIDirs (default /etc/cdi
+	// and /var/run/cdi) read at start, else GPUs devices named by index.
+	GPUs         int
+	GPUDevices   []string
+	DiscoverGPUs bool
+	CDIDirs      []string
 	// ComputeEnvironments limits the host to these environments; empty
 	// serves all.
 	ComputeEnvironments []string
@@ -105,6 +112,7 @@ type launcher struct {
 	jobs    jetstream.KeyValue
 	tracer  trace.Tracer
 	started time.Time
+	gpus    *gpuSet
 
 	mu      sync.Mutex
 	running map[string]*attemptRun // "<job>/<attempt>" being supervised
@@ -143,6 +151,12 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		}
 		d.Runtime = rt
 	}
+	gpus, err := hostGPUs(cfg)
+	if err != nil {
+		// A spec that cannot be read is skipped; the others count.
+		d.Logger.Warn("launcher: reading the CDI specs", "err", err)
+	}
+	cfg.GPUDevices, cfg.GPUs = gpus, len(gpus)
 	js, err := jetstream.New(d.NATS)
 	if err != nil {
 		return fmt.Errorf("launcher: jetstream: %w", err)
@@ -151,7 +165,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	l := &launcher{cfg: cfg, log: d.Logger.With("service", "launcher", "host", cfg.HostID), clock: d.Clock, js: js,
-		rt: d.Runtime, running: map[string]*attemptRun{}, tracer: telemetry.Tracer("launcher"), started: d.Clock()}
+		rt: d.Runtime, running: map[string]*attemptRun{}, tracer: telemetry.Tracer("launcher"), started: d.Clock(),
+		gpus: newGPUSet(cfg.GPUDevices)}
 	kvs, err := bus.Buckets(ctx, js, events.BucketHosts, events.BucketJobs)
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
@@ -185,7 +200,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("launcher: consume: %w", err)
 	}
-	l.log.Info("launcher started", "vcpus", cfg.VCPUs, "memoryMiB", cfg.MemoryMiB, "network", cfg.Network)
+	l.log.Info("launcher started", "vcpus", cfg.VCPUs, "memoryMiB", cfg.MemoryMiB, "gpus", cfg.GPUDevices, "network", cfg.Network)
 
 	tick := time.NewTicker(bus.HeartbeatInterval)
 	defer tick.Stop()
@@ -209,7 +224,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 
 func (l *launcher) heartbeat(ctx context.Context, hosts jetstream.KeyValue) error {
 	h := events.Host{ID: l.cfg.HostID, Name: l.cfg.HostName, VCPUs: l.cfg.VCPUs, MemoryMiB: l.cfg.MemoryMiB,
-		GPUs: l.cfg.GPUs, ComputeEnvironments: l.cfg.ComputeEnvironments, StartedAt: l.started.UnixMilli(),
+		GPUs: l.cfg.GPUs, GPUDevices: l.cfg.GPUDevices, ComputeEnvironments: l.cfg.ComputeEnvironments, StartedAt: l.started.UnixMilli(),
 		HeartbeatAt: l.clock().UnixMilli()}
 	data, err := json.Marshal(h)
 	if err != nil {
@@ -360,4 +375,5 @@ func (l *launcher) release(job string, attempt int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.running, attemptKey(job, attempt))
+	l.gpus.release(attemptKey(job, attempt))
 }

@@ -29,6 +29,8 @@ func (l *launcher) recover(ctx context.Context) error {
 		if run == nil {
 			continue
 		}
+		// Its GPUs stay its own until it has exited.
+		l.gpus.hold(attemptKey(job, attempt), gpusOfLabel(c.Labels))
 		timeout, _ := strconv.Atoi(c.Labels[labelTimeout])
 		from := l.resumeFrom(ctx, job, attempt)
 		jctx := l.jobTrace(ctx, job)

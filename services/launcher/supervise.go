@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -40,12 +41,12 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 	spec := runtime.Spec{
 		Name: containerName(p.JobID, p.Attempt), Image: p.Container.Image, Command: p.Container.Command,
 		Env: p.Container.Environment, User: p.Container.User, VCPUs: p.Container.VCPUs,
-		MemoryMiB: p.Container.MemoryMiB, GPUs: p.Container.GPUs, Network: l.cfg.Network,
+		MemoryMiB: p.Container.MemoryMiB, Network: l.cfg.Network,
 		Privileged: p.Container.Privileged, ReadOnlyRoot: p.Container.ReadOnlyRoot,
 		Labels: map[string]string{labelJob: p.JobID, labelAttempt: strconv.Itoa(p.Attempt), labelHost: l.cfg.HostID,
 			labelQueue: p.JobQueue, labelTimeout: strconv.Itoa(p.Container.TimeoutSeconds)},
 	}
-	c, err := l.rt.Start(ctx, spec)
+	c, err := l.startWithGPUs(ctx, p.JobID, p.Attempt, p.Container.GPUs, spec)
 	if err != nil {
 		defer span.End()
 		span.SetStatus(codes.Error, err.Error())
@@ -75,12 +76,18 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, msg, span)
 }
 
-// startFailureReason words a start failure as AWS Batch does.
+// startFailureReason words a start failure as AWS Batch does. The
+// runtime's messages mostly say it already ("CannotPullContainerError:
+// ...").
 func startFailureReason(err error) string {
-	if errors.Is(err, runtime.ErrImageNotFound) {
-		return truncate("CannotPullContainerError: "+err.Error(), 255)
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "CannotPullContainerError:") || strings.HasPrefix(msg, "CannotStartContainerError:"):
+		return truncate(msg, 255)
+	case errors.Is(err, runtime.ErrImageNotFound):
+		return truncate("CannotPullContainerError: "+msg, 255)
 	}
-	return truncate("CannotStartContainerError: "+err.Error(), 255)
+	return truncate("CannotStartContainerError: "+msg, 255)
 }
 
 func truncate(s string, n int) string {
@@ -138,6 +145,12 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	exit, err := l.rt.Wait(ctx, c.ID)
 	if timer != nil {
 		timer.Stop()
+	}
+	if err == nil {
+		// The container has exited: its GPUs are free before its exit
+		// is reported, so a job the scheduler places on them next finds
+		// them free.
+		l.gpus.release(attemptKey(job, attempt))
 	}
 	if err != nil {
 		if ctx.Err() == nil {

@@ -24,7 +24,9 @@ type Spec struct {
 	User      string
 	VCPUs     float64 // CPU quota in cores; 0: no limit
 	MemoryMiB int64   // hard memory limit; 0: no limit
-	GPUs      int
+	// GPUDevices are CDI device names ("nvidia.com/gpu=0") given to the
+	// container.
+	GPUDevices []string
 	// Network is "host", "bridge" or "none".
 	Network      string
 	Privileged   bool

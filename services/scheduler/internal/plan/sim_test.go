@@ -537,8 +537,21 @@ func (m *sim) pass() {
 		if strings.HasPrefix(w.Reason, WaitLimit) && m.limited(w.Job) != "limit" {
 			t.Fatalf("%s says %q but no limit holds it", w.Job.ID, w.Reason)
 		}
+		if w.Job.GPUs > m.mostGPUs() && !neverFits(w.Reason) && !strings.HasPrefix(w.Reason, WaitQueue) &&
+			!strings.HasPrefix(w.Reason, WaitHost) {
+			t.Fatalf("%s needs %d GPUs, more than any host has, but waits with %q", w.Job.ID, w.Job.GPUs, w.Reason)
+		}
 		m.stream = append(m.stream, simFact{kind: factWait, id: w.Job.ID, attempt: w.Job.Attempts + 1, reason: w.Reason})
 	}
+}
+
+// mostGPUs is the largest number of GPUs a host has.
+func (m *sim) mostGPUs() int {
+	most := 0
+	for _, h := range m.s.Hosts {
+		most = max(most, h.GPUs)
+	}
+	return most
 }
 
 func queueNames(m *sim) []string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -176,7 +175,7 @@ func specGenerator(s runtime.Spec) (*specgen.SpecGenerator, error) {
 	}
 
 	var res spec.LinuxResources
-	if s.VCPUs < 0 || s.MemoryMiB < 0 || s.GPUs < 0 {
+	if s.VCPUs < 0 || s.MemoryMiB < 0 {
 		return nil, cannotStart("CannotStartContainerError: negative resource requirement")
 	}
 	if s.VCPUs > 0 {
@@ -196,10 +195,11 @@ func specGenerator(s runtime.Spec) (*specgen.SpecGenerator, error) {
 		g.ResourceLimits = &res
 	}
 
-	// GPUs are requested as CDI devices; the host must have generated a
-	// CDI spec for them (nvidia-ctk cdi generate), or create fails.
-	for i := range s.GPUs {
-		g.Devices = append(g.Devices, spec.LinuxDevice{Path: "nvidia.com/gpu=" + strconv.Itoa(i)})
+	// GPUs are CDI devices, which the Podman service resolves from the
+	// host's CDI specs (nvidia-ctk cdi generate): an unknown one fails the
+	// start ("unresolvable CDI devices").
+	for _, d := range s.GPUDevices {
+		g.Devices = append(g.Devices, spec.LinuxDevice{Path: d})
 	}
 	return g, nil
 }
