@@ -62,7 +62,7 @@ func parseFlags(args []string) (config, error) {
 	services := fs.String("services", strings.Join(allServices, ","), "services to run: "+strings.Join(allServices, ","))
 	fs.Float64Var(&c.hostVCPUs, "host-vcpus", float64(goruntime.NumCPU()), "vCPUs this host's launcher advertises (may over-commit)")
 	fs.Int64Var(&c.hostMemMiB, "host-memory", hostMemoryMiB(), "memory in MiB this host's launcher advertises")
-	fs.IntVar(&c.hostGPUs, "host-gpus", -1, "GPUs this host's launcher advertises, named nvidia.com/gpu=0 ... N-1 (-1: the nvidia.com/gpu devices of the CDI specs in /etc/cdi and /var/run/cdi)")
+	fs.IntVar(&c.hostGPUs, "host-gpus", -1, "GPUs this host's launcher advertises, named nvidia.com/gpu=0 ... N-1 (-1: the nvidia.com/gpu devices of the CDI specs in /etc/cdi and /var/run/cdi; none with --runtime sim)")
 	fs.StringVar(&c.podmanURI, "podman-url", "", "Podman API socket (default: CONTAINER_HOST or unix:///run/podman/podman.sock)")
 	fs.StringVar(&c.runtime, "runtime", "podman", "container engine of the launcher: podman, or sim (simulated containers that interpret their command's sh: `sleep N` lasts N seconds, `exit 3` exits 3; for scale tests)")
 	fs.IntVar(&c.simHosts, "sim-hosts", 1, "with --runtime sim: launchers (hosts) to simulate in this process, each advertising --host-vcpus and --host-memory, host ids <host-id>-sim-<n>")

@@ -154,7 +154,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		name, _ := os.Hostname()
 		for _, hid := range launcherHostIDs(id, c) {
 			lcfg := launcher.Config{HostID: hid, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
-				GPUs: max(c.hostGPUs, 0), DiscoverGPUs: c.hostGPUs < 0,
+				GPUs: max(c.hostGPUs, 0), DiscoverGPUs: c.hostGPUs < 0 && c.runtime == launcher.RuntimePodman,
 				Network: c.network, Runtime: c.runtime, PodmanURI: uri, SimImages: c.simImages,
 				Retention: c.streamRetention(), StopGrace: c.stopGrace}
 			if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
