@@ -278,6 +278,11 @@ func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
 			_ = msg.NakWithDelay(time.Second) // the monitor has not recorded it yet
 		case verdict == placementTerminated:
 			l.reportNotStarted(ctx, p, rec.StatusReason, msg)
+		case verdict == placementRunning:
+			// Not supervised here although recorded RUNNING on this host:
+			// a launcher died after reporting the start and before
+			// acknowledging, and recover found no container for it.
+			l.reportGone(ctx, p, msg)
 		case verdict == placementUnwanted:
 			l.log.InfoContext(ctx, "placement no longer wanted", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "status", rec.Status)
 			_ = msg.Ack()
@@ -295,6 +300,7 @@ const (
 	placementUnwanted                    // cancelled, over, or running already
 	placementLagging                     // the record does not show it yet
 	placementTerminated                  // TerminateJob came before the container
+	placementRunning                     // recorded RUNNING here: its start was reported
 )
 
 // stillWanted reads the job record to decide whether a placement starts a
@@ -314,13 +320,8 @@ func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placeme
 			}
 			return 0, rec, err
 		}
-		switch {
-		case len(rec.Attempts) >= p.Attempt || rec.Status.Final() || rec.Status == batch.StatusRunning:
-			return placementUnwanted, rec, nil
-		case rec.Status == batch.StatusStarting && len(rec.Attempts)+1 == p.Attempt && rec.IsTerminated:
-			return placementTerminated, rec, nil
-		case rec.Status == batch.StatusStarting && len(rec.Attempts)+1 == p.Attempt:
-			return placementWanted, rec, nil
+		if v, settled := verdictOf(rec, p.Attempt, l.cfg.HostID); settled {
+			return v, rec, nil
 		}
 		if l.clock().After(deadline) {
 			return placementLagging, rec, nil
@@ -334,6 +335,25 @@ func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placeme
 	}
 }
 
+// verdictOf is what a job record says of a placement of attempt on host;
+// settled is false while the record does not show the placement yet.
+func verdictOf(rec batch.JobDetail, attempt int, host string) (v placementVerdict, settled bool) {
+	current := len(rec.Attempts)+1 == attempt
+	switch {
+	case len(rec.Attempts) >= attempt || rec.Status.Final():
+		return placementUnwanted, true
+	case rec.Status == batch.StatusRunning && current && rec.HostID == host:
+		return placementRunning, true
+	case rec.Status == batch.StatusRunning:
+		return placementUnwanted, true
+	case rec.Status == batch.StatusStarting && current && rec.IsTerminated:
+		return placementTerminated, true
+	case rec.Status == batch.StatusStarting && current:
+		return placementWanted, true
+	}
+	return placementLagging, false
+}
+
 // reportNotStarted ends an attempt whose job was terminated before its
 // container started: no container, FAILED with the termination reason.
 func (l *launcher) reportNotStarted(ctx context.Context, p events.JobPlaced, reason string, msg jetstream.Msg) {
@@ -341,11 +361,26 @@ func (l *launcher) reportNotStarted(ctx context.Context, p events.JobPlaced, rea
 		StatusReason: reason, StoppedAt: l.clock().UnixMilli(), NoRetry: true}
 	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
 		l.log.ErrorContext(ctx, "report terminated attempt", telemetry.LogJobID, p.JobID, "err", err)
-		_ = msg.NakWithDelay(time.Second)
+		nak(msg)
 		return
 	}
 	l.log.InfoContext(ctx, "job terminated before its container started", telemetry.LogJobID, p.JobID, "attempt", p.Attempt)
-	_ = msg.Ack()
+	ack(msg)
+}
+
+// ack acknowledges a placement, if there is one (a container recovered at
+// start has none).
+func ack(msg jetstream.Msg) {
+	if msg != nil {
+		_ = msg.Ack()
+	}
+}
+
+// nak asks for a placement again in a second, if there is one.
+func nak(msg jetstream.Msg) {
+	if msg != nil {
+		_ = msg.NakWithDelay(time.Second)
+	}
 }
 
 func attemptKey(job string, attempt int) string { return fmt.Sprintf("%s/%d", job, attempt) }

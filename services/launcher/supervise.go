@@ -53,7 +53,7 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 		if ctx.Err() != nil {
 			return // shutting down: the placement is redelivered to the next launcher
 		}
-		if !errors.Is(err, runtime.ErrCannotStart) {
+		if !errors.Is(err, runtime.ErrCannotStart) && msg != nil {
 			if md, merr := msg.Metadata(); merr == nil && md.NumDelivered < maxStartDeliveries {
 				l.log.WarnContext(ctx, "start failed, will retry", telemetry.LogJobID, p.JobID, "err", err)
 				_ = msg.NakWithDelay(time.Duration(md.NumDelivered) * time.Second)
@@ -67,10 +67,10 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 			StatusReason: reason, StoppedAt: now}
 		if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
 			l.log.ErrorContext(ctx, "report start failure", telemetry.LogJobID, p.JobID, "err", err)
-			_ = msg.NakWithDelay(time.Second)
+			nak(msg)
 			return
 		}
-		_ = msg.Ack()
+		ack(msg)
 		return
 	}
 	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, msg, span)
@@ -121,9 +121,7 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 		log.ErrorContext(ctx, "report start", "err", err)
 		return // unacked placement is redelivered; the container is re-adopted
 	}
-	if placement != nil {
-		_ = placement.Ack()
-	}
+	ack(placement)
 	ctx, span := l.tracer.Start(ctx, "launcher.wait", trace.WithAttributes(telemetry.JobID(job), telemetry.Attempt(attempt),
 		attribute.String("container.id", c.ID)))
 	defer span.End()

@@ -40,6 +40,10 @@ type Container struct {
 	Labels map[string]string
 	// Running is false once the container has exited (or never started).
 	Running bool
+	// Created is true for a container that was created but never started
+	// (a launcher died between the two steps): Start with its name starts
+	// it; Wait of it fails with ErrNotStarted.
+	Created bool
 }
 
 // Exit is how a container ended.
@@ -70,7 +74,9 @@ type Runtime interface {
 	// with the same Spec.Name (started if it was only created). Errors that
 	// mean the job cannot run (image missing, bad spec) wrap ErrCannotStart.
 	Start(ctx context.Context, spec Spec) (Container, error)
-	// Wait blocks until the container exits and returns how it ended.
+	// Wait blocks until the container exits and returns how it ended. A
+	// container that was created but never started has not ended: Wait
+	// fails at once with an error wrapping ErrNotStarted.
 	Wait(ctx context.Context, id string) (Exit, error)
 	// Logs streams the container's output from the given time (zero: from
 	// the start) until it exits or ctx ends; it closes out when done.
@@ -83,6 +89,10 @@ type Runtime interface {
 	// all of the given ones.
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
 }
+
+// ErrNotStarted is Wait's answer for a container that was created but
+// never started.
+var ErrNotStarted = errors.New("container was created but never started")
 
 // ErrCannotStart marks a start failure that retrying will not fix.
 var ErrCannotStart = errors.New("container cannot start")

@@ -38,6 +38,7 @@ type Runtime struct {
 	images     map[string]Script
 	containers map[string]*container // by ID
 	started    []runtime.Spec
+	created    []runtime.Spec
 	seq        int
 }
 
@@ -71,12 +72,34 @@ func (r *Runtime) Started() []runtime.Spec {
 	return append([]runtime.Spec(nil), r.started...)
 }
 
+// Create makes a container that is created but not started, as a launcher
+// that died between creating and starting it leaves one; the next Start
+// with its name starts it.
+func (r *Runtime) Create(spec runtime.Spec) runtime.Container {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seq++
+	c := &container{
+		c: runtime.Container{ID: fmt.Sprintf("fake%08d", r.seq), Name: spec.Name, Labels: maps.Clone(spec.Labels),
+			Created: true},
+		done: make(chan struct{}),
+	}
+	r.containers[c.c.ID] = c
+	r.created = append(r.created, spec)
+	return c.c
+}
+
 // Start creates and starts a container as its image's script says, or
-// returns the existing one with the same name.
+// returns the existing one with the same name (starting it if it was only
+// created).
 func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c := r.find(spec.Name); c != nil {
+		if c.c.Created {
+			r.run(c, r.images[spec.Image])
+			r.started = append(r.started, spec)
+		}
 		return c.c, nil
 	}
 	script, ok := r.images[spec.Image]
@@ -93,17 +116,25 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container
 		}
 	}
 	r.seq++
-	now := time.Now()
 	c := &container{
 		c: runtime.Container{
-			ID:      fmt.Sprintf("fake%08d", r.seq),
-			Name:    spec.Name,
-			Labels:  maps.Clone(spec.Labels),
-			Running: true,
+			ID:     fmt.Sprintf("fake%08d", r.seq),
+			Name:   spec.Name,
+			Labels: maps.Clone(spec.Labels),
 		},
-		exit: runtime.Exit{ExitCode: script.ExitCode, OOMKilled: script.OOMKilled, StartedAt: now},
 		done: make(chan struct{}),
 	}
+	r.run(c, script)
+	r.containers[c.c.ID] = c
+	r.started = append(r.started, spec)
+	return c.c, nil
+}
+
+// run starts c as script says; r.mu must be held.
+func (r *Runtime) run(c *container, script Script) {
+	now := time.Now()
+	c.c.Running, c.c.Created = true, false
+	c.exit = runtime.Exit{ExitCode: script.ExitCode, OOMKilled: script.OOMKilled, StartedAt: now}
 	if script.OOMKilled {
 		c.exit.Reason = "OutOfMemoryError: Container killed due to memory usage"
 	}
@@ -111,10 +142,14 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container
 		l.Time = now
 		c.output = append(c.output, l)
 	}
-	r.containers[c.c.ID] = c
-	r.started = append(r.started, spec)
 	c.timer = time.AfterFunc(script.Duration, func() { r.end(c, nil) })
-	return c.c, nil
+}
+
+// Created returns the specs of the containers made by Create, in order.
+func (r *Runtime) Created() []runtime.Spec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]runtime.Spec(nil), r.created...)
 }
 
 // Wait blocks until the container exits.
@@ -122,6 +157,12 @@ func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 	c, err := r.get(id)
 	if err != nil {
 		return runtime.Exit{}, err
+	}
+	r.mu.Lock()
+	created := c.c.Created
+	r.mu.Unlock()
+	if created {
+		return runtime.Exit{}, fmt.Errorf("fake wait %s: %w", id, runtime.ErrNotStarted)
 	}
 	select {
 	case <-c.done:
@@ -206,6 +247,11 @@ func (r *Runtime) List(_ context.Context, labels map[string]string) ([]runtime.C
 func (r *Runtime) end(c *container, exit *runtime.Exit) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if c.c.Created {
+		c.c.Created = false
+		close(c.done)
+		return
+	}
 	if !c.c.Running {
 		return
 	}

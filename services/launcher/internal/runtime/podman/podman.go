@@ -117,16 +117,18 @@ const waitInterval = "50ms"
 // exit code 137 (SIGKILL).
 func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 	if r.exits == nil {
-		return r.waitPodman(ctx, id)
+		return r.waitPodman(ctx, id, false)
 	}
 	// Once the container has exited, an inspect waits for Podman's cleanup:
 	// read the start time now.
 	data, err := containers.Inspect(r.bind(ctx), id, nil)
 	if err != nil || data.State == nil {
-		return r.waitPodman(ctx, id)
+		return r.waitPodman(ctx, id, false)
 	}
 	if st := data.State.Status; st == "exited" || st == "stopped" {
 		return exitOf(id, data.State)
+	} else if neverStarted(st) {
+		return runtime.Exit{}, fmt.Errorf("podman wait %s: %w", id, runtime.ErrNotStarted)
 	}
 	started := data.State.StartedAt
 
@@ -138,7 +140,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 	}
 	fromPodman := make(chan answer, 1)
 	go func() {
-		exit, err := r.waitPodman(ctx, id)
+		exit, err := r.waitPodman(ctx, id, true)
 		fromPodman <- answer{exit, err}
 	}()
 	fromFile := make(chan runtime.Exit, 1)
@@ -162,8 +164,22 @@ func (r *Runtime) Wait(ctx context.Context, id string) (runtime.Exit, error) {
 	}
 }
 
+// neverStarted reports whether a Podman container state is one of a
+// container created but not started. Podman's wait for "exited" or
+// "stopped" returns at once for such a container, with exit code 0, as if
+// it had run.
+func neverStarted(state string) bool {
+	return state == "created" || state == "configured" || state == "initialized"
+}
+
 // waitPodman asks Podman to wait for the exit, then inspects the container.
-func (r *Runtime) waitPodman(ctx context.Context, id string) (runtime.Exit, error) {
+// checked says the caller has seen it started.
+func (r *Runtime) waitPodman(ctx context.Context, id string, checked bool) (runtime.Exit, error) {
+	if !checked {
+		if data, err := containers.Inspect(r.bind(ctx), id, nil); err == nil && data.State != nil && neverStarted(data.State.Status) {
+			return runtime.Exit{}, fmt.Errorf("podman wait %s: %w", id, runtime.ErrNotStarted)
+		}
+	}
 	opts := new(containers.WaitOptions).WithConditions([]string{"exited", "stopped"}).WithInterval(waitInterval)
 	if _, err := containers.Wait(r.bind(ctx), id, opts); err != nil {
 		return runtime.Exit{}, fmt.Errorf("podman wait %s: %w", id, err)
@@ -278,6 +294,7 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]runtime
 			Name:    name,
 			Labels:  c.Labels,
 			Running: c.State == "running" || c.State == "paused" || c.State == "stopping",
+			Created: neverStarted(c.State),
 		})
 	}
 	return out, nil

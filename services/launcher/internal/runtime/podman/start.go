@@ -118,15 +118,15 @@ func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container,
 	if data.State != nil {
 		status = data.State.Status
 	}
-	switch status {
-	case "created", "configured", "initialized":
+	switch {
+	case neverStarted(status):
 		if err := r.start(ctx, data.ID, name); err != nil {
 			return runtime.Container{}, true, err
 		}
 		c.Running = true
-	case "running", "paused", "stopping":
+	case status == "running" || status == "paused" || status == "stopping":
 		c.Running = true
-	case "removing":
+	case status == "removing":
 		return runtime.Container{}, true, fmt.Errorf("podman start %s: container is being removed", name)
 	}
 	return c, true, nil

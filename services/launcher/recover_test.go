@@ -1,0 +1,75 @@
+package launcher
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/services/launcher/internal/runtime"
+	"github.com/batchd/batchd/services/launcher/internal/runtime/fake"
+)
+
+// labelsOf are the labels the launcher puts on an attempt's container.
+func labelsOf(job string, attempt int) map[string]string {
+	return map[string]string{labelJob: job, labelAttempt: strconv.Itoa(attempt), labelHost: "h1"}
+}
+
+// A launcher that died between creating and starting a container: the
+// restarted one starts it (once) when the record still wants the attempt,
+// and the job's own exit code is reported, not an exit 0 of a container
+// that never ran. A created container of an attempt no longer wanted is
+// removed without any report.
+func TestStartsCreatedContainer(t *testing.T) {
+	r := newRig(t)
+	r.rt.SetImage("img", fake.Script{ExitCode: 5, Duration: 50 * time.Millisecond})
+	r.rt.Create(runtime.Spec{Name: containerName("c1", 1), Image: "img", Labels: labelsOf("c1", 1)})
+	r.rt.Create(runtime.Spec{Name: containerName("c2", 1), Image: "img", Labels: labelsOf("c2", 1)})
+	r.record("c1", batch.StatusStarting, 0)
+	r.record("c2", batch.StatusFailed, 0)
+	r.place("c1", 1, "img", 0)
+	r.start(t)
+
+	var started events.JobStarted
+	_ = json.Unmarshal(r.next("started", 5*time.Second).Data, &started)
+	var exited events.JobExited
+	_ = json.Unmarshal(r.next("exited", 5*time.Second).Data, &exited)
+	if started.JobID != "c1" || exited.JobID != "c1" || exited.ExitCode == nil || *exited.ExitCode != 5 {
+		t.Fatalf("started %+v, exited %+v; want c1 started and its exit code 5", started, exited)
+	}
+	if n := len(r.rt.Started()); n != 1 {
+		t.Errorf("%d starts, want the created container started once", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cs, _ := r.rt.List(t.Context(), map[string]string{labelHost: "h1"})
+		if len(cs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containers left: %+v; want the unwanted created one and the finished one removed", cs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The launcher died after reporting an attempt started and before
+// acknowledging its placement, and the container is gone: the redelivered
+// placement of the attempt recorded RUNNING on this host fails it (to be
+// retried per the job's strategy) instead of leaving it RUNNING.
+func TestReportsGoneContainer(t *testing.T) {
+	r := newRig(t)
+	r.put(batch.JobDetail{JobID: "g1", Status: batch.StatusRunning, HostID: "h1", Attempts: []batch.AttemptDetail{}})
+	r.place("g1", 1, "img", 0)
+	r.start(t)
+	var exited events.JobExited
+	_ = json.Unmarshal(r.next("exited", 5*time.Second).Data, &exited)
+	if exited.JobID != "g1" || exited.Attempt != 1 || exited.StatusReason != reasonContainerGone || exited.NoRetry || exited.ExitCode != nil {
+		t.Fatalf("exited %+v; want attempt 1 failed as gone, retryable", exited)
+	}
+	if n := len(r.rt.Started()); n != 0 {
+		t.Errorf("%d containers started, want none", n)
+	}
+}
