@@ -26,7 +26,8 @@ type config struct {
 	dataDir    string
 	httpAddr   string
 	natsAddr   string
-	natsURL    string
+	natsURL    string // comma-separated server URLs
+	replicas   int
 	services   []string
 	hostVCPUs  float64
 	hostMemMiB int64
@@ -58,7 +59,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.dataDir, "data", defaultDataDir(), "folder for the embedded JetStream store and the host id")
 	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8420", "address of the HTTP API (AWS Batch REST)")
 	fs.StringVar(&c.natsAddr, "nats", "127.0.0.1:4222", "client address of the embedded NATS server")
-	fs.StringVar(&c.natsURL, "nats-url", "", "use this NATS cluster instead of embedding a server")
+	fs.StringVar(&c.natsURL, "nats-url", "", "use this NATS cluster instead of embedding a server: its servers' URLs, comma-separated")
+	fs.IntVar(&c.replicas, "stream-replicas", 1, "servers of the NATS cluster that keep a copy of every stream and bucket (1-5)")
 	services := fs.String("services", strings.Join(allServices, ","), "services to run: "+strings.Join(allServices, ","))
 	fs.Float64Var(&c.hostVCPUs, "host-vcpus", float64(goruntime.NumCPU()), "vCPUs this host's launcher advertises (may over-commit)")
 	fs.Int64Var(&c.hostMemMiB, "host-memory", hostMemoryMiB(), "memory in MiB this host's launcher advertises")
@@ -115,6 +117,24 @@ func parseFlags(args []string) (config, error) {
 	if len(c.simImages) > 0 && c.runtime != "sim" {
 		return c, errors.New("--sim-images needs --runtime sim")
 	}
+	if c.natsURL != "" {
+		var urls []string
+		for _, u := range strings.Split(c.natsURL, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) == 0 {
+			return c, errors.New("--nats-url: no server URL")
+		}
+		c.natsURL = strings.Join(urls, ",")
+	}
+	if c.replicas < 1 || c.replicas > 5 {
+		return c, errors.New("--stream-replicas must be between 1 and 5")
+	}
+	if c.replicas > 1 && c.natsURL == "" {
+		return c, errors.New("--stream-replicas above 1 needs a NATS cluster (--nats-url); the embedded server is a single one")
+	}
 	if c.retention < 0 {
 		return c, errors.New("--job-retention must not be negative")
 	}
@@ -145,11 +165,12 @@ func parseFlags(args []string) (config, error) {
 
 func (c config) runs(service string) bool { return slices.Contains(c.services, service) }
 
-// streamRetention is what every service keeps in the streams (they must agree:
-// each one ensures the streams at start).
+// streamRetention is what every service keeps in the streams, and on how
+// many servers (they must agree: each one ensures the streams at start).
 func (c config) streamRetention() bus.Retention {
 	r := bus.DefaultRetention
 	r.Events, r.Notifications = c.eventRetention, c.eventRetention
+	r.Replicas = c.replicas
 	return r
 }
 

@@ -79,6 +79,23 @@ func launcherHostIDs(id string, c config) []string {
 	return ids
 }
 
+// natsOptions are the connection options of every service: reconnect for
+// ever, to any server of the cluster, with jitter so that the clients of a
+// lost server do not all come back at once; notice a silent server within
+// a few seconds (pings); and start even when no server answers yet.
+func natsOptions(name string, log *slog.Logger) []nats.Option {
+	return []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second), nats.RetryOnFailedConnect(true),
+		nats.PingInterval(2 * time.Second), nats.MaxPingsOutstanding(3),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "client", name, "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("nats reconnected", "client", name, "url", nc.ConnectedUrl()) }),
+	}
+}
+
 // run runs the services c selects until ctx ends. metrics, when set, is
 // served at /metrics on the HTTP API's port.
 func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) error {
@@ -100,7 +117,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		url = ns.ClientURL()
 	}
 	connect := func(name string) (*nats.Conn, error) {
-		return nats.Connect(url, nats.Name("batchd-"+name), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond))
+		return nats.Connect(url, natsOptions("batchd-"+name, log)...)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -21,6 +22,10 @@ type Retention struct {
 	Notifications time.Duration
 	// DeadLetters: undeliverable notifications (BATCH_DLQ).
 	DeadLetters time.Duration
+	// Replicas is how many servers of the NATS cluster keep a copy of
+	// every stream and bucket (0 is 1). An existing stream or bucket with
+	// another count is changed to this one.
+	Replicas int
 }
 
 // DefaultRetention keeps jobs, logs and dead letters, and events and
@@ -44,6 +49,7 @@ func dupWindow(maxAge time.Duration) time.Duration {
 // EnsureStreams creates or updates every stream and bucket of the wire
 // contract. Every service calls it at start, so no start order is needed.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) error {
+	replicas := max(r.Replicas, 1)
 	streams := []jetstream.StreamConfig{
 		{Name: events.StreamJobs, Subjects: []string{events.SubjectJobs}, Storage: jetstream.FileStorage,
 			MaxAge: r.Jobs, Duplicates: dupWindow(r.Jobs), Description: "job commands and facts"},
@@ -57,7 +63,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 			MaxAge: r.DeadLetters, Duplicates: dupWindow(r.DeadLetters), Description: "undeliverable notifications"},
 	}
 	for _, sc := range streams {
-		if err := retryRace(func() error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
+		sc.Replicas = replicas
+		if err := retryJS(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
@@ -71,25 +78,62 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 		{Bucket: events.BucketResources, Storage: jetstream.FileStorage, Description: "consumable resources (writer: api)"},
 		{Bucket: events.BucketRules, Storage: jetstream.FileStorage, Description: "notification rules (writer: api)"},
 		{Bucket: events.BucketSettings, Storage: jetstream.FileStorage, Description: "deployment markers (writer: api)"},
+		// Per-key TTLs (the scheduler lease) need limit markers.
+		{Bucket: events.BucketScheduler, Storage: jetstream.FileStorage, LimitMarkerTTL: time.Minute,
+			Description: "scheduler lease and fair-share usage (writer: scheduler)"},
 	}
 	for _, kc := range buckets {
-		if err := retryRace(func() error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err }); err != nil {
+		kc.Replicas = replicas
+		if err := retryJS(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err }); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	return nil
 }
 
-// retryRace runs a create-or-update again when another process created the
-// same stream between its lookup and its create: services (and replicas)
-// start concurrently and all ensure the same streams.
-func retryRace(op func() error) error {
-	var err error
-	for try := 0; try < 5; try++ {
-		if err = op(); err == nil || !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+// jsAttemptTimeout bounds one JetStream API call: in a cluster electing
+// its meta leader a call can hang until its context ends.
+const jsAttemptTimeout = 3 * time.Second
+
+// jsRetryFor is how long a call is retried while the cluster is not ready.
+const jsRetryFor = time.Minute
+
+// retryJS runs a JetStream API call with a timeout per attempt, again
+// (with backoff) while it fails for a reason that passes: the cluster is
+// electing a leader or not formed yet, the call timed out, or another
+// process created the same stream between this one's lookup and its
+// create (services and replicas start concurrently and all ensure the same
+// streams).
+func retryJS(ctx context.Context, op func(ctx context.Context) error) error {
+	deadline := time.Now().Add(jsRetryFor)
+	wait := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, jsAttemptTimeout)
+		err := op(actx)
+		cancel()
+		if err == nil || !Transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(time.Duration(try+1) * 20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
 	}
-	return err
+}
+
+// Transient reports whether a JetStream call failed for a reason that
+// passes by itself: a timeout, no server answering yet, a cluster without
+// a leader (API errors with code 503), or a concurrent create of the same
+// stream.
+func Transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrDisconnected) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 503
 }

@@ -12,5 +12,7 @@
 // changes that arrive together handled in one pass, and a pass places
 // nothing new unless something changed that could allow it (plan.State
 // Settled). It decides nothing until every bucket's current values are
-// loaded. One scheduler should be active at a time.
+// loaded. Any number of replicas can run: the one holding the lease in the
+// batch_scheduler bucket decides (lease.go), the others keep their state
+// current and take over within a few seconds of its loss (handover.go).
 package scheduler

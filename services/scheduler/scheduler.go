@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
@@ -26,6 +27,9 @@ import (
 // Config configures the scheduler.
 type Config struct {
 	Retention bus.Retention
+	// ReplicaID names this replica in the lease (default: host, process
+	// id and a random part).
+	ReplicaID string
 }
 
 // DefaultConfig returns the configuration used by batchd.
@@ -39,12 +43,20 @@ type Deps struct {
 }
 
 type scheduler struct {
-	log    *slog.Logger
-	clock  func() time.Time
-	js     jetstream.JetStream
-	jobs   jetstream.KeyValue
-	state  *plan.State
-	tracer trace.Tracer
+	log        *slog.Logger
+	clock      func() time.Time
+	js         jetstream.JetStream
+	jobs       jetstream.KeyValue
+	jobsStream jetstream.Stream
+	sched      jetstream.KeyValue // the lease and the fair-share usage
+	state      *plan.State
+	// lease is what the lease loop holds; epoch the epoch this replica
+	// took over at (decides only while they agree); lastSave when the
+	// fair-share usage was last saved.
+	lease    atomic.Pointer[leaseView]
+	epoch    uint64
+	lastSave time.Time
+	tracer   trace.Tracer
 	// snapshots asks the loop, which alone touches state, for the
 	// capacity of the compute environments (the capacity metrics).
 	snapshots chan chan map[string]plan.EnvCapacity
@@ -75,7 +87,16 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
+	sched, err := js.KeyValue(ctx, events.BucketScheduler)
+	if err != nil {
+		return fmt.Errorf("scheduler: open bucket %s: %w", events.BucketScheduler, err)
+	}
+	jobsStream, err := js.Stream(ctx, events.StreamJobs)
+	if err != nil {
+		return fmt.Errorf("scheduler: stream %s: %w", events.StreamJobs, err)
+	}
 	s := &scheduler{log: d.Logger.With("service", "scheduler"), clock: d.Clock, js: js, jobs: kvs[events.BucketJobs],
+		jobsStream: jobsStream, sched: sched,
 		state: plan.NewState(), tracer: telemetry.Tracer("scheduler"), snapshots: make(chan chan map[string]plan.EnvCapacity)}
 	s.state.Clock = d.Clock
 	reg, err := s.registerMetrics()
@@ -86,13 +107,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 
 	updates := make(chan update, 4096)
 	for name, kv := range kvs {
-		w, err := kv.WatchAll(ctx)
-		if err != nil {
-			return fmt.Errorf("scheduler: watch %s: %w", name, err)
-		}
-		defer w.Stop()
+		w := bus.Watch(ctx, d.NATS, kv)
 		go func() {
-			for e := range w.Updates() {
+			for e := range w {
 				select {
 				case updates <- update{bucket: name, entry: e}:
 				case <-ctx.Done():
@@ -101,19 +118,45 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			}
 		}()
 	}
-	s.log.Info("scheduler started")
+	// One replica decides at a time: the lease holder.
+	holder := cfg.ReplicaID
+	if holder == "" {
+		holder = holderID()
+	}
+	l := newLease(kvLease{js: js, kv: sched}, holder, d.Clock)
+	acquired := make(chan uint64, 1)
+	lctx, stopLease := context.WithCancel(ctx)
+	leaseDone := make(chan struct{})
+	go func() { defer close(leaseDone); keepLease(lctx, l, &s.lease, acquired) }()
+	defer func() {
+		// A clean stop hands over at once: usage saved, lease released.
+		stopLease()
+		<-leaseDone
+		if s.decides() {
+			s.saveUsage(context.WithoutCancel(ctx))
+		}
+		s.lease.Store(nil)
+		l.release(context.WithoutCancel(ctx))
+	}()
+	s.log.Info("scheduler started", "holder", holder)
 	// No decision before every bucket's current values are in: a pass
 	// over jobs whose queues are not known yet would publish wrong wait
 	// reasons.
 	loading := len(kvs)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var pendingEpoch uint64 // acquired before the buckets were loaded
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 			s.pruneHosts()
+			if s.decides() && s.clock().Sub(s.lastSave) >= UsageSaveInterval {
+				s.saveUsage(ctx)
+			}
+		case epoch := <-acquired:
+			pendingEpoch = epoch
 		case reply := <-s.snapshots:
 			reply <- s.state.Capacity()
 			continue // nothing changed
@@ -133,8 +176,20 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 				}
 			}
 		}
-		if loading <= 0 {
+		if loading > 0 {
+			continue
+		}
+		if pendingEpoch != 0 {
+			s.takeover(ctx, pendingEpoch)
+			pendingEpoch = 0
+		}
+		if s.decides() {
 			s.pass(ctx)
+		} else if s.epoch != 0 {
+			if v := s.lease.Load(); v == nil || v.epoch != s.epoch {
+				s.log.Warn("scheduler lease lost: standing by", "epoch", s.epoch)
+				s.epoch = 0
+			}
 		}
 	}
 }
@@ -330,7 +385,14 @@ func (s *scheduler) pass(ctx context.Context) {
 		return
 	}
 	places, waits := s.state.Place()
-	for _, p := range places {
+	for i, p := range places {
+		if !s.leaseValid() {
+			// The lease ran out during the pass: the next holder decides.
+			for _, p := range places[i:] {
+				s.state.Unplace(p.Job)
+			}
+			break
+		}
 		jctx, span := s.tracer.Start(telemetry.WithTraceParent(ctx, p.Job.Trace), "scheduler.place",
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(p.Job.ID),
 				telemetry.Attempt(p.Attempt), attribute.String("batch.host", p.Host), attribute.String("batch.compute_environment", p.Env)))
@@ -360,7 +422,10 @@ func (s *scheduler) pass(ctx context.Context) {
 func (s *scheduler) flush(ctx context.Context, futures []jetstream.PubAckFuture) {
 	for _, f := range futures {
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			if ack.Duplicate && f.Msg().Header.Get(events.HeaderType) == events.TypeJobPlaced {
+				s.duplicate(ctx, ack)
+			}
 		case err := <-f.Err():
 			s.log.Error("publish failed", "subject", f.Msg().Subject, "err", err)
 		case <-ctx.Done():
