@@ -43,6 +43,9 @@ type config struct {
 	pprofAddr  string
 	stopGrace  time.Duration
 	retention  time.Duration
+	// authFile is the credentials file of --auth ("" leaves the API open).
+	authFile    string
+	authRegions []string
 
 	eventRetention    time.Duration
 	blockedAfter      time.Duration
@@ -84,6 +87,8 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.notifyBackoffMax, "notify-backoff-max", nd.MaxBackoff, "longest wait between two attempts of a notification")
 	fs.DurationVar(&c.notifyTimeout, "notify-timeout", nd.Timeout, "time limit of one delivery attempt")
 	fs.IntVar(&c.notifyConcurrency, "notify-concurrency", nd.Concurrency, "notifications of one target in flight at once (1 keeps them in event order)")
+	fs.StringVar(&c.authFile, "auth", "", "credentials file (JSON list of {accessKeyId, secretAccessKey, policy}): require SigV4-signed requests allowed by each key's IAM policy (docs/operations.md, Security); empty leaves the API open")
+	regions := fs.String("auth-regions", "us-east-1", "with --auth: the regions a request's signature may be scoped to, comma separated")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -99,6 +104,11 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("--services: unknown service %q (known: %s)", s, strings.Join(allServices, ", "))
 		}
 		c.services = append(c.services, s)
+	}
+	for _, r := range strings.Split(*regions, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.authRegions = append(c.authRegions, r)
+		}
 	}
 	if len(c.services) == 0 {
 		return c, errors.New("--services: no service selected")

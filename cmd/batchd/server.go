@@ -16,6 +16,7 @@ import (
 
 	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/api"
+	"github.com/batchd/batchd/services/api/auth"
 	"github.com/batchd/batchd/services/launcher"
 	"github.com/batchd/batchd/services/monitor"
 	"github.com/batchd/batchd/services/notifier"
@@ -107,6 +108,10 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 			return err
 		}
 	}
+	authn, err := loadAuth(c)
+	if err != nil {
+		return err
+	}
 	url := c.natsURL
 	if url == "" {
 		ns, err := startNATS(c, log)
@@ -193,7 +198,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	}
 	if c.runs("api") {
 		retention := c.streamRetention()
-		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention}
+		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention, Auth: authn}
 		if c.defaults {
 			acfg.DefaultEnvironment = &api.DefaultEnvironment{Name: "default", Queue: "default",
 				MaxvCpus: int(math.Ceil(c.hostVCPUs * float64(c.simHosts)))}
@@ -206,4 +211,16 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		log.Info("batchd serving", "http", "http://"+c.httpAddr, "nats", url)
 	}
 	return g.Wait()
+}
+
+// loadAuth reads the --auth credentials file (nil without --auth).
+func loadAuth(c config) (*auth.Authenticator, error) {
+	if c.authFile == "" {
+		return nil, nil
+	}
+	a, err := auth.LoadFile(c.authFile, auth.Options{Regions: c.authRegions, Known: api.KnownAction})
+	if err != nil {
+		return nil, fmt.Errorf("--auth: %w", err)
+	}
+	return a, nil
 }

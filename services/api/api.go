@@ -14,6 +14,7 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/services/api/auth"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
@@ -36,6 +37,11 @@ type Config struct {
 	// Retention of the streams, passed to bus.EnsureStreams; nil means
 	// bus.DefaultRetention.
 	Retention *bus.Retention
+	// Auth, when set, is the access control: every HTTP request must be
+	// signed (SigV4) by one of its credentials and every NATS request come
+	// from a credential's NATS account, and each operation must be allowed
+	// by the caller's policy. nil leaves the API open.
+	Auth *auth.Authenticator
 }
 
 // DefaultEnvironment names the compute environment (MANAGED, EC2, maxvCpus
@@ -196,6 +202,9 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	s.byPath = make(map[string]*operation, len(s.ops))
 	names := make([]string, 0, len(s.ops))
 	for _, o := range s.ops {
+		if cfg.Auth != nil {
+			o.authorize = s.authorize
+		}
 		s.byPath[strings.ToLower(o.name)] = o
 		names = append(names, o.name)
 	}
@@ -232,6 +241,11 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	// The service stops when the caller's ctx ends, not only on Close.
 	context.AfterFunc(ctx, s.Close)
 	s.log.Info("api started", "nats", events.APISubject("*"), "operations", len(s.ops))
+	if cfg.Auth == nil {
+		s.log.Warn("the API is open: no authentication, every caller may do everything (start batchd with --auth FILE to require SigV4 signatures and policies)")
+	} else {
+		s.log.Info("the API requires authentication", "credentials", len(cfg.Auth.Users()))
+	}
 	return s, nil
 }
 

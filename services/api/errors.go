@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/services/api/auth"
 )
 
 // Error type names that are not in the AWS model but follow its shape.
@@ -42,6 +43,9 @@ func toAPIError(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	if e, ok := auth.AsError(err); ok {
+		return &apiError{Type: e.Type, Status: e.Status, Message: e.Message}
 	}
 	msg := "internal error: " + err.Error()
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/batchd/batchd/services/api/auth"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 )
@@ -68,7 +69,25 @@ func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toAPIError(clientErr("the request body cannot be read: %v", err)))
 		return
 	}
+	if r, err = s.authenticate(r, body); err != nil {
+		writeError(w, toAPIError(err))
+		return
+	}
 	s.respond(w, r, o, body)
+}
+
+// authenticate returns the request carrying its caller (Config.Auth set),
+// or the error AWS answers an unauthenticated request with.
+func (s *Server) authenticate(r *http.Request, body []byte) (*http.Request, error) {
+	if s.cfg.Auth == nil {
+		return r, nil
+	}
+	p, err := s.cfg.Auth.Authenticate(r, body)
+	if err != nil {
+		s.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "err", err)
+		return nil, err
+	}
+	return r.WithContext(auth.WithPrincipal(r.Context(), p)), nil
 }
 
 // respond runs an operation on a request body and writes the answer.

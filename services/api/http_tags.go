@@ -23,6 +23,25 @@ func (s *Server) serveTags(w http.ResponseWriter, r *http.Request) {
 	}
 	var name string
 	req := map[string]any{"resourceArn": arn}
+	if r.Method != http.MethodGet && r.Method != http.MethodDelete && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		writeError(w, &apiError{Type: methodNotAllowed, Status: http.StatusMethodNotAllowed,
+			Message: "/v1/tags/{resourceArn} is called with GET (ListTagsForResource), POST (TagResource) or DELETE (UntagResource), not " + r.Method})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
+	if err != nil {
+		writeError(w, toAPIError(clientErr("the request body cannot be read: %v", err)))
+		return
+	}
+	if len(body) > maxRequestBytes {
+		writeError(w, toAPIError(s.byPath["tagresource"].tooLarge(len(body))))
+		return
+	}
+	if r, err = s.authenticate(r, body); err != nil {
+		writeError(w, toAPIError(err))
+		return
+	}
 	switch r.Method {
 	case http.MethodGet:
 		name = "ListTagsForResource"
@@ -31,15 +50,6 @@ func (s *Server) serveTags(w http.ResponseWriter, r *http.Request) {
 		req["tagKeys"] = r.URL.Query()["tagKeys"]
 	case http.MethodPost:
 		name = "TagResource"
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
-		if err != nil {
-			writeError(w, toAPIError(clientErr("the request body cannot be read: %v", err)))
-			return
-		}
-		if len(body) > maxRequestBytes {
-			writeError(w, toAPIError(s.byPath["tagresource"].tooLarge(len(body))))
-			return
-		}
 		var in struct {
 			Tags json.RawMessage `json:"tags"`
 		}
@@ -50,13 +60,8 @@ func (s *Server) serveTags(w http.ResponseWriter, r *http.Request) {
 		if len(in.Tags) > 0 {
 			req["tags"] = in.Tags
 		}
-	default:
-		w.Header().Set("Allow", "GET, POST, DELETE")
-		writeError(w, &apiError{Type: methodNotAllowed, Status: http.StatusMethodNotAllowed,
-			Message: "/v1/tags/{resourceArn} is called with GET (ListTagsForResource), POST (TagResource) or DELETE (UntagResource), not " + r.Method})
-		return
 	}
-	body, err := json.Marshal(req)
+	body, err = json.Marshal(req)
 	if err != nil {
 		writeError(w, toAPIError(err))
 		return

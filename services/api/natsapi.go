@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/services/api/auth"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 )
@@ -72,6 +74,11 @@ func (s *Server) serveNATS(ctx context.Context, o *operation, req micro.Request)
 	ctx = bus.Extract(ctx, nats.Header(req.Headers()))
 	ctx, cancel := context.WithTimeout(ctx, natsRequestTimeout)
 	defer cancel()
+	if s.cfg.Auth != nil {
+		if p := s.natsCaller(req.Headers()); p != nil {
+			ctx = auth.WithPrincipal(ctx, p)
+		}
+	}
 	out, err := o.invoke(ctx, s.log, req.Data())
 	if err == nil {
 		if rerr := req.Respond(out); rerr != nil {
@@ -84,4 +91,24 @@ func (s *Server) serveNATS(ctx context.Context, o *operation, req micro.Request)
 	if rerr := req.Error(strconv.Itoa(ae.Status), desc, errorBody(ae)); rerr != nil {
 		s.log.WarnContext(ctx, "nats respond failed", "operation", o.name, "err", rerr)
 	}
+}
+
+// natsCaller is the credential that sent a NATS request: the NATS server
+// stamps a request crossing from a credential's account into the batchd
+// account with that account in the Nats-Request-Info header, replacing
+// whatever the client put there (nats-server's service imports). Requests
+// from inside the batchd account have no caller: no service may call the
+// API (their NATS permissions do not allow it).
+func (s *Server) natsCaller(h micro.Headers) *auth.Principal {
+	raw := nats.Header(h).Get("Nats-Request-Info")
+	if raw == "" {
+		return nil
+	}
+	var info struct {
+		Account string `json:"acc"`
+	}
+	if err := json.Unmarshal([]byte(raw), &info); err != nil {
+		return nil
+	}
+	return s.cfg.Auth.Lookup(info.Account)
 }

@@ -31,17 +31,27 @@ type operation struct {
 	name    string
 	maxBody int
 	call    func(ctx context.Context, body []byte) (any, error)
+	// authorize, when set (Config.Auth), decides the decoded request for
+	// the caller in ctx before the operation runs.
+	authorize func(ctx context.Context, name string, in any) error
 }
 
 // op adapts a typed operation to the transport-neutral form.
 func op[In, Out any](name string, maxBody int, fn func(context.Context, *In) (*Out, error)) *operation {
-	return &operation{name: name, maxBody: maxBody, call: func(ctx context.Context, body []byte) (any, error) {
+	o := &operation{name: name, maxBody: maxBody}
+	o.call = func(ctx context.Context, body []byte) (any, error) {
 		in := new(In)
 		if err := decodeRequest(body, in); err != nil {
 			return nil, err
 		}
+		if o.authorize != nil {
+			if err := o.authorize(ctx, name, in); err != nil {
+				return nil, err
+			}
+		}
 		return fn(ctx, in)
-	}}
+	}
+	return o
 }
 
 // operations lists what the server serves.
