@@ -55,6 +55,29 @@ func TestEnsureStreamsReplicas(t *testing.T) {
 	if s, b := replicas(); s != 3 || b != 3 {
 		t.Fatalf("replicas %d, %d; want 3", s, b)
 	}
+	if st, err := wkvStatus(ctx, js); err != nil || st.AllowDirect {
+		t.Fatalf("bucket answers reads from followers (AllowDirect %v, %v)", st.AllowDirect, err)
+	}
+	// A value just written is what the next read gets, on any server
+	// (no stale answer from a follower).
+	other, err := nats.Connect(c.Servers[2].ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ojs, _ := jetstream.New(other)
+	wkv, _ := js.KeyValue(ctx, events.BucketJobs)
+	rkv, _ := ojs.KeyValue(ctx, events.BucketJobs)
+	for i := range 200 {
+		v := []byte{byte(i)}
+		if _, err := wkv.Put(ctx, "k", v); err != nil {
+			t.Fatal(err)
+		}
+		e, err := rkv.Get(ctx, "k")
+		if err != nil || e.Value()[0] != byte(i) {
+			t.Fatalf("read after write %d: %v %v", i, e, err)
+		}
+	}
 	// Wait for the copies, then lose a server: publishing goes on.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -87,4 +110,12 @@ func TestEnsureStreamsReplicas(t *testing.T) {
 		}
 	}
 	t.Logf("publishing again %v after losing a server", time.Since(lost))
+}
+
+func wkvStatus(ctx context.Context, js jetstream.JetStream) (jetstream.StreamConfig, error) {
+	st, err := js.Stream(ctx, "KV_"+events.BucketJobs)
+	if err != nil {
+		return jetstream.StreamConfig{}, err
+	}
+	return st.CachedInfo().Config, nil
 }

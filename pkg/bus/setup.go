@@ -83,12 +83,32 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 			Description: "scheduler lease and fair-share usage (writer: scheduler)"},
 	}
 	for _, kc := range buckets {
-		kc.Replicas = replicas
-		if err := retryJS(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateKeyValue(ctx, kc); return err }); err != nil {
+		sc := bucketStream(kc, replicas)
+		if err := retryJS(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
 		}
 	}
 	return nil
+}
+
+// bucketStream is the stream of a KV bucket, as jetstream.CreateKeyValue
+// makes it, except that a bucket with more than one copy does not answer
+// reads from its followers: a follower's direct get may return a value
+// older than one the reader has just written or seen announced (the
+// monitor would then find a job still SUBMITTED after its gate). With
+// AllowDirect off, jetstream.KeyValue reads from the stream leader.
+func bucketStream(kc jetstream.KeyValueConfig, replicas int) jetstream.StreamConfig {
+	dup := 2 * time.Minute
+	if kc.TTL > 0 && kc.TTL < dup {
+		dup = kc.TTL
+	}
+	return jetstream.StreamConfig{
+		Name: "KV_" + kc.Bucket, Subjects: []string{"$KV." + kc.Bucket + ".>"}, Description: kc.Description,
+		MaxMsgsPerSubject: 1, MaxBytes: -1, MaxAge: kc.TTL, MaxMsgSize: -1, Storage: kc.Storage, Replicas: replicas,
+		AllowRollup: true, DenyDelete: true, Duplicates: dup, MaxMsgs: -1, MaxConsumers: -1,
+		AllowDirect: replicas == 1, Discard: jetstream.DiscardNew,
+		AllowMsgTTL: kc.LimitMarkerTTL > 0, SubjectDeleteMarkerTTL: kc.LimitMarkerTTL,
+	}
 }
 
 // jsAttemptTimeout bounds one JetStream API call: in a cluster electing
