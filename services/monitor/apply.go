@@ -54,8 +54,11 @@ func applyPlaced(j *batch.JobDetail, f events.JobPlaced) bool {
 	return true
 }
 
+// applyStarted and applyExited apply a fact only from the host the record
+// placed the attempt on: a start or exit reported by any other host (a
+// forged or confused one) changes nothing.
 func applyStarted(j *batch.JobDetail, f events.JobStarted) bool {
-	if j.Status != batch.StatusStarting || len(j.Attempts)+1 != f.Attempt {
+	if j.Status != batch.StatusStarting || len(j.Attempts)+1 != f.Attempt || f.HostID != j.HostID {
 		return false
 	}
 	j.Status = batch.StatusRunning
@@ -71,7 +74,7 @@ func applyStarted(j *batch.JobDetail, f events.JobStarted) bool {
 }
 
 func applyExited(j *batch.JobDetail, f events.JobExited) bool {
-	if (j.Status != batch.StatusStarting && j.Status != batch.StatusRunning) || len(j.Attempts)+1 != f.Attempt {
+	if (j.Status != batch.StatusStarting && j.Status != batch.StatusRunning) || len(j.Attempts)+1 != f.Attempt || f.HostID != j.HostID {
 		return false
 	}
 	statusReason := f.StatusReason

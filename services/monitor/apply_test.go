@@ -78,11 +78,11 @@ func clone(t *testing.T, j batch.JobDetail) batch.JobDetail {
 }
 
 func placed(attempt int) events.JobPlaced {
-	return events.JobPlaced{JobID: testJobID, Attempt: attempt, HostID: "h2", ComputeEnvironment: "ce2", JobQueue: "q", Time: 500}
+	return events.JobPlaced{JobID: testJobID, Attempt: attempt, HostID: "h1", ComputeEnvironment: "ce2", JobQueue: "q", Time: 500}
 }
 
 func started(attempt int) events.JobStarted {
-	return events.JobStarted{JobID: testJobID, Attempt: attempt, HostID: "h2", ContainerID: "c9", StartedAt: 2000}
+	return events.JobStarted{JobID: testJobID, Attempt: attempt, HostID: "h1", ContainerID: "c9", StartedAt: 2000}
 }
 
 func exited(attempt int, code *int) events.JobExited {
@@ -168,8 +168,8 @@ func TestApplyTransitions(t *testing.T) {
 			fact: placed(1),
 			check: func(t *testing.T, j *batch.JobDetail) {
 				wantStatus(t, j, batch.StatusStarting, "")
-				if j.HostID != "h2" || j.ComputeEnvironmentName != "ce2" {
-					t.Errorf("host/env = %q/%q, want h2/ce2", j.HostID, j.ComputeEnvironmentName)
+				if j.HostID != "h1" || j.ComputeEnvironmentName != "ce2" {
+					t.Errorf("host/env = %q/%q, want h1/ce2", j.HostID, j.ComputeEnvironmentName)
 				}
 			},
 		},
@@ -722,5 +722,27 @@ func TestArrayStatus(t *testing.T) {
 	}
 	if applySummary(&p, sum(batch.StatusSucceeded, 3), 60) {
 		t.Fatal("a final parent changed")
+	}
+}
+
+// TestApplyWrongHost: a start or an exit reported by another host than the
+// one the record placed the attempt on changes nothing (a forged exit
+// cannot end a running job).
+func TestApplyWrongHost(t *testing.T) {
+	j := job(batch.StatusStarting, 0, nil)
+	s := started(1)
+	s.HostID = "elsewhere"
+	if applyStarted(&j, s) {
+		t.Fatal("a start from another host applied")
+	}
+	j = job(batch.StatusRunning, 0, nil)
+	e := exited(1, intp(0))
+	e.HostID = "elsewhere"
+	if applyExited(&j, e) || j.Status != batch.StatusRunning {
+		t.Fatalf("an exit from another host applied: %s", j.Status)
+	}
+	e.HostID = "h1"
+	if !applyExited(&j, e) || j.Status != batch.StatusSucceeded {
+		t.Fatalf("the exit from the job's host did not apply: %s", j.Status)
 	}
 }
