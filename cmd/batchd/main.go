@@ -15,6 +15,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "nats-config" {
+		if err := natsConfigMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "batchd nats-config:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "batchd:", err)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/batchd/batchd/pkg/natsauth"
 	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/api"
 	"github.com/batchd/batchd/services/api/auth"
@@ -42,8 +43,10 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(telemetry.NewLogHandler(h))
 }
 
-// startNATS embeds a NATS server with JetStream stored under the data folder.
-func startNATS(c config, log *slog.Logger) (*server.Server, error) {
+// startNATS embeds a NATS server with JetStream stored under the data
+// folder; closed, when set, is the configuration of a closed deployment
+// (--auth): accounts, users and permissions.
+func startNATS(c config, log *slog.Logger, closed *natsauth.Server) (*server.Server, error) {
 	host, portStr, err := net.SplitHostPort(c.natsAddr)
 	if err != nil {
 		return nil, fmt.Errorf("--nats %q: %w", c.natsAddr, err)
@@ -54,6 +57,12 @@ func startNATS(c config, log *slog.Logger) (*server.Server, error) {
 	}
 	opts := &server.Options{ServerName: "batchd", Host: host, Port: port, JetStream: true,
 		StoreDir: filepath.Join(c.dataDir, "jetstream"), NoSigs: true, NoLog: true, MaxPayload: 8 << 20}
+	if closed != nil {
+		closed.Name, closed.Host, closed.Port, closed.StoreDir, closed.MaxPayload = opts.ServerName, host, port, opts.StoreDir, int(opts.MaxPayload)
+		if opts, err = closedOptions(c.dataDir, *closed); err != nil {
+			return nil, err
+		}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -112,22 +121,43 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	if err != nil {
 		return err
 	}
+	var hostIDs []string
+	if c.runs("launcher") || (authn != nil && c.natsURL == "") {
+		id, err := hostID(c.dataDir)
+		if err != nil {
+			return err
+		}
+		hostIDs = launcherHostIDs(id, c)
+	}
+	users, closed, err := natsUsers(c, authn, hostIDs)
+	if err != nil {
+		return err
+	}
 	url := c.natsURL
 	if url == "" {
-		ns, err := startNATS(c, log)
+		ns, err := startNATS(c, log, closed)
 		if err != nil {
 			return err
 		}
 		defer ns.Shutdown()
 		url = ns.ClientURL()
 	}
-	connect := func(name string) (*nats.Conn, error) {
-		return nats.Connect(url, natsOptions("batchd-"+name, log)...)
+	// connect opens a service's own connection, as its NATS user when the
+	// deployment is closed.
+	connect := func(name, user string) (*nats.Conn, error) {
+		opts := natsOptions("batchd-"+name, log)
+		if users != nil {
+			if users[user] == "" {
+				return nil, fmt.Errorf("no NATS credentials for user %s in %s", user, filepath.Join(c.dataDir, natsauth.CredentialsFile))
+			}
+			opts = append(opts, nats.UserInfo(user, users[user]))
+		}
+		return nats.Connect(url, opts...)
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
-	start := func(name string, fn func(context.Context, *nats.Conn) error) error {
-		nc, err := connect(name)
+	startAs := func(name, user string, fn func(context.Context, *nats.Conn) error) error {
+		nc, err := connect(name, user)
 		if err != nil {
 			return fmt.Errorf("%s: connect: %w", name, err)
 		}
@@ -139,6 +169,9 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 			return nil
 		})
 		return nil
+	}
+	start := func(name string, fn func(context.Context, *nats.Conn) error) error {
+		return startAs(name, name, fn)
 	}
 	if c.runs("monitor") {
 		if err := start("monitor", func(ctx context.Context, nc *nats.Conn) error {
@@ -160,10 +193,6 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		}
 	}
 	if c.runs("launcher") {
-		id, err := hostID(c.dataDir)
-		if err != nil {
-			return err
-		}
 		uri := c.podmanURI
 		if uri == "" {
 			uri = launcher.DefaultPodmanURI()
@@ -174,12 +203,12 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 			}
 		}
 		name, _ := os.Hostname()
-		for _, hid := range launcherHostIDs(id, c) {
+		for _, hid := range hostIDs {
 			lcfg := launcher.Config{HostID: hid, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
 				GPUs: max(c.hostGPUs, 0), DiscoverGPUs: c.hostGPUs < 0 && c.runtime == launcher.RuntimePodman,
 				Network: c.network, Runtime: c.runtime, PodmanURI: uri, SimImages: c.simImages,
 				Retention: c.streamRetention(), StopGrace: c.stopGrace}
-			if err := start("launcher", func(ctx context.Context, nc *nats.Conn) error {
+			if err := startAs("launcher", natsauth.LauncherUser(hid), func(ctx context.Context, nc *nats.Conn) error {
 				return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
 			}); err != nil {
 				return err

@@ -105,6 +105,10 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, o *operation, b
 // logFailure logs an operation's error: server faults as errors, client
 // mistakes at debug level.
 func logFailure(ctx context.Context, log *slog.Logger, op string, err error) {
+	if e, ok := auth.AsError(err); ok {
+		log.InfoContext(ctx, "operation denied", "operation", op, "type", e.Type, "message", e.Message)
+		return
+	}
 	var direct *apiError
 	if !errors.As(err, &direct) {
 		log.ErrorContext(ctx, "operation failed", "operation", op, "err", err)
