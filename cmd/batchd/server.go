@@ -227,7 +227,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	}
 	if c.runs("api") {
 		retention := c.streamRetention()
-		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention, Auth: authn}
+		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention, Auth: authn, AllowPrivileged: c.allowPrivileged}
 		if c.defaults {
 			acfg.DefaultEnvironment = &api.DefaultEnvironment{Name: "default", Queue: "default",
 				MaxvCpus: int(math.Ceil(c.hostVCPUs * float64(c.simHosts)))}

@@ -42,6 +42,10 @@ type Config struct {
 	// from a credential's NATS account, and each operation must be allowed
 	// by the caller's policy. nil leaves the API open.
 	Auth *auth.Authenticator
+	// AllowPrivileged allows privileged containers and host devices
+	// (linuxParameters.devices) when Auth is set; without Auth they are
+	// always allowed, as AWS allows them.
+	AllowPrivileged bool
 }
 
 // DefaultEnvironment names the compute environment (MANAGED, EC2, maxvCpus
@@ -119,9 +123,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("api: listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs := NewHTTPServer(s.Handler())
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(LimitListener(ln, HTTPMaxConnections)) }()
 	s.log.Info("api serving HTTP", "addr", ln.Addr().String())
 	select {
 	case err := <-errc:

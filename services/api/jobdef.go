@@ -266,6 +266,9 @@ func (s *Server) registerJobDefinition(ctx context.Context, in *batch.RegisterJo
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkPrivilege("job definition "+def.JobDefinitionName, in); err != nil {
+		return nil, err
+	}
 	if err := s.requireResources(ctx, "consumableResourceProperties", def.ConsumableResourceProperties); err != nil {
 		return nil, err
 	}

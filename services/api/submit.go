@@ -31,6 +31,9 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 	if err := unsupportedYet(def, in); err != nil {
 		return nil, err
 	}
+	if err := s.checkPrivilege("job definition "+def.JobDefinitionArn, def); err != nil {
+		return nil, err
+	}
 	if err := checkOverridesFit(def, in); err != nil {
 		return nil, err
 	}
