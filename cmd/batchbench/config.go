@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,7 @@ type config struct {
 	timeout    time.Duration
 	podmanSock string
 	profileDir string // CPU profiles of batchd per phase
+	phases     []string // run only these phases (empty: all)
 
 	concurrency   int // e2e and latency: jobs (1 vCPU each) at once
 	e2eJobs       int
@@ -48,6 +50,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.podmanSock, "podman-socket", "/run/podman/podman.sock", "Podman API socket (batchd's launcher uses it; the bench inspects containers there)")
 	fs.StringVar(&c.profileDir, "profile", "", "write CPU profiles of batchd for each phase into this folder (5 s each: go tool pprof -top DIR/e2e-*.pprof)")
 	fs.DurationVar(&c.timeout, "timeout", 60*time.Minute, "give up after this long")
+	phases := fs.String("phases", "", "run only these phases, comma-separated, e.g. warm-up,failover (default: all)")
 	concurrency := fs.Int("concurrency", 0, "1-vCPU jobs at once in the e2e and latency phases, for batchd and for bare podman (default 2: one per core)")
 	e2e := fs.Int("e2e-jobs", 0, "trivial containers run through batchd and through bare podman (default 500; quick 30)")
 	submit := fs.Int("submit-jobs", 0, "jobs submitted over each of NATS and HTTP for the submission rates (default 20000; quick 4000)")
@@ -60,6 +63,11 @@ func parseFlags(args []string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	for _, p := range strings.Split(*phases, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.phases = append(c.phases, p)
+		}
 	}
 	base := fullSizes
 	if c.quick {
@@ -87,6 +95,6 @@ func parseFlags(args []string) (config, error) {
 
 // isFull reports whether the sizes are the defaults of a full run.
 func (c config) isFull() bool {
-	return !c.quick && c.concurrency == fullSizes.concurrency && c.e2eJobs == fullSizes.e2eJobs &&
+	return !c.quick && len(c.phases) == 0 && c.concurrency == fullSizes.concurrency && c.e2eJobs == fullSizes.e2eJobs &&
 		c.submitJobs == fullSizes.submitJobs && c.queued == fullSizes.queued
 }

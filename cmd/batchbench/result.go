@@ -48,6 +48,7 @@ var targets = []target{
 	{"event_latency_p99_ms", "state change stored to subscriber, p99", "ms", "< 10", func(v float64) bool { return v < 10 }},
 	{"queued_rss_mib", "batchd memory with the queued jobs", "MiB", "< 1024", func(v float64) bool { return v < 1024 }},
 	{"sched_slowdown", "placement with backlog / without", "x", "<= 2", func(v float64) bool { return v <= 2 }},
+	{"failover_s", "kill -9 of the active scheduler to the next placement, p50", "s", "< 5", func(v float64) bool { return v < 5 }},
 }
 
 // details are the other figures, shown under the targets.
@@ -81,6 +82,8 @@ var details = []struct{ key, label string }{
 	{"idle_rss_mib", "batchd memory before the backlog (MiB)"},
 	{"sched_place_idle_p50_ms", "SubmitJob call to STARTING, no backlog, p50 (ms)"},
 	{"sched_place_backlog_p50_ms", "SubmitJob call to STARTING, with backlog, p50 (ms)"},
+	{"failover_max_s", "scheduler failover, slowest sample (s)"},
+	{"failover_samples", "scheduler failover samples"},
 }
 
 func num(v any) (float64, bool) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -97,17 +98,21 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 	b.res.LoadStart = loadAvg()
 
 	phases := []struct {
-		name string
-		fn   func(context.Context) error
+		key, name string
+		fn        func(context.Context) error
 	}{
-		{"warm-up", b.warmUp},
-		{"placement without backlog", b.schedIdle},
-		{"runnable to running", b.latency},
-		{"end to end vs podman", b.e2e},
-		{"submission", b.submit},
-		{"backlog", b.backlog},
+		{"warm-up", "warm-up", b.warmUp},
+		{"placement", "placement without backlog", b.schedIdle},
+		{"latency", "runnable to running", b.latency},
+		{"e2e", "end to end vs podman", b.e2e},
+		{"submission", "submission", b.submit},
+		{"backlog", "backlog", b.backlog},
+		{"failover", "scheduler failover", b.failover},
 	}
 	for _, p := range phases {
+		if len(cfg.phases) > 0 && !slices.Contains(cfg.phases, p.key) {
+			continue
+		}
 		b.logf("phase: %s", p.name)
 		stopProfile := b.profilePhase(ctx, p.name)
 		err := p.fn(ctx)

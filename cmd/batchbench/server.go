@@ -103,7 +103,8 @@ func freeAddr() (string, error) {
 
 // startServer runs bin with a private data folder and ports, this host
 // advertising vcpus, no default environment, and waits until it answers.
-func startServer(ctx context.Context, bin, data string, vcpus int) (*server, error) {
+// extra are more batchd flags (e.g. --services).
+func startServer(ctx context.Context, bin, data string, vcpus int, extra ...string) (*server, error) {
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return nil, err
 	}
@@ -124,8 +125,9 @@ func startServer(ctx context.Context, bin, data string, vcpus int) (*server, err
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "--data", filepath.Join(data, "store"), "--http", h, "--nats", n,
-		"--host-vcpus", strconv.Itoa(vcpus), "--host-memory", "8192", "--defaults=false", "--log-level", "warn", "--pprof", pp)
+	args := append([]string{"--data", filepath.Join(data, "store"), "--http", h, "--nats", n,
+		"--host-vcpus", strconv.Itoa(vcpus), "--host-memory", "8192", "--defaults=false", "--log-level", "warn", "--pprof", pp}, extra...)
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
