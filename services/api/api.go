@@ -215,10 +215,10 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	s.opNames = strings.Join(names, ", ")
 
 	for _, w := range []interface {
-		watch(context.Context, *sync.WaitGroup, *slog.Logger) error
+		watch(context.Context, *nats.Conn, *sync.WaitGroup, *slog.Logger) error
 		waitReady(context.Context) error
 	}{s.envs, s.queues, s.defs, s.policies, s.resources, s.rules} {
-		if err := w.watch(runCtx, &s.watchers, s.log); err != nil {
+		if err := w.watch(runCtx, d.NATS, &s.watchers, s.log); err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 		wctx, wcancel := context.WithTimeout(ctx, loadTimeout)
@@ -228,7 +228,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 			return nil, fmt.Errorf("api: %w", err)
 		}
 	}
-	if err := s.index.watch(runCtx, s.jobsKV, &s.watchers, s.log); err != nil {
+	if err := s.index.watch(runCtx, d.NATS, s.jobsKV, &s.watchers, s.log); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	if s.metricsReg, err = s.registerMetrics(); err != nil {

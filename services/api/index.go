@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -481,12 +482,12 @@ func (x *jobIndex) waitReady(ctx context.Context) error {
 }
 
 // watch keeps the index current from the jobs bucket until ctx is done.
-func (x *jobIndex) watch(ctx context.Context, kv jetstream.KeyValue, wg *sync.WaitGroup, log *slog.Logger) error {
+func (x *jobIndex) watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue, wg *sync.WaitGroup, log *slog.Logger) error {
 	loaded := func() {
 		close(x.ready)
 		log.Debug("job index loaded", "jobs", x.size())
 	}
-	return watchBucket(ctx, kv, wg, log, loaded, func(e jetstream.KeyValueEntry) {
+	return watchBucket(ctx, nc, kv, wg, log, loaded, func(e jetstream.KeyValueEntry) {
 		if e.Operation() != jetstream.KeyValuePut {
 			x.put(e.Key(), nil, 0)
 			return

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/batchd/batchd/pkg/bus"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -64,8 +65,8 @@ func (c *kvCache[T]) apply(key string, rev uint64, v *T) {
 
 // watch starts mirroring the bucket; ready is closed once the initial
 // values are in. The goroutine ends when ctx is done.
-func (c *kvCache[T]) watch(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger) error {
-	return watchBucket(ctx, c.kv, wg, log, func() { close(c.ready) }, func(e jetstream.KeyValueEntry) {
+func (c *kvCache[T]) watch(ctx context.Context, nc *nats.Conn, wg *sync.WaitGroup, log *slog.Logger) error {
+	return watchBucket(ctx, nc, c.kv, wg, log, func() { close(c.ready) }, func(e jetstream.KeyValueEntry) {
 		if e.Operation() != jetstream.KeyValuePut {
 			c.apply(e.Key(), e.Revision(), nil)
 			return
@@ -81,30 +82,16 @@ func (c *kvCache[T]) watch(ctx context.Context, wg *sync.WaitGroup, log *slog.Lo
 
 // watchBucket follows every change of kv in a goroutine until ctx is done:
 // loaded is called once the initial values are in, change for each entry.
-func watchBucket(ctx context.Context, kv jetstream.KeyValue, wg *sync.WaitGroup, log *slog.Logger, loaded func(), change func(jetstream.KeyValueEntry)) error {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", kv.Bucket(), err)
-	}
+// The watch survives reconnects and the loss of a cluster node (bus.Watch).
+func watchBucket(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue, wg *sync.WaitGroup, _ *slog.Logger, loaded func(), change func(jetstream.KeyValueEntry)) error {
+	w := bus.Watch(ctx, nc, kv)
 	wg.Go(func() {
-		defer func() { _ = w.Stop() }()
 		var once sync.Once
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				switch {
-				case !ok:
-					if ctx.Err() == nil {
-						log.Warn("bucket watch ended: this replica's view stops updating", "bucket", kv.Bucket())
-					}
-					return
-				case e == nil:
-					once.Do(loaded)
-				default:
-					change(e)
-				}
+		for e := range w {
+			if e == nil {
+				once.Do(loaded)
+			} else {
+				change(e)
 			}
 		}
 	})

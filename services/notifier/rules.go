@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/eventpattern"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -25,6 +27,7 @@ type rule struct {
 // applied, so the router can wait until it holds every rule stored before
 // an event (sync).
 type ruleCache struct {
+	nc     *nats.Conn
 	kv     jetstream.KeyValue
 	stream jetstream.Stream
 	log    *slog.Logger
@@ -46,7 +49,7 @@ func newRuleCache(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("open the stream of bucket %s: %w", events.BucketRules, err)
 	}
-	c := &ruleCache{kv: kv, stream: st, log: log, rules: map[string]*rule{}}
+	c := &ruleCache{nc: js.Conn(), kv: kv, stream: st, log: log, rules: map[string]*rule{}}
 	c.changed = sync.NewCond(&c.mu)
 	return c, nil
 }
@@ -55,38 +58,23 @@ func newRuleCache(ctx context.Context, js jetstream.JetStream, log *slog.Logger)
 // rules are loaded. onChange runs (in the watch goroutine) after the
 // initial load and after every change.
 func (c *ruleCache) watch(ctx context.Context, wg *sync.WaitGroup, onChange func()) error {
-	log := c.log
-	w, err := c.kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("watch bucket %s: %w", events.BucketRules, err)
-	}
+	// bus.Watch survives reconnects and the loss of a cluster node.
+	w := bus.Watch(ctx, c.nc, c.kv)
 	loaded := make(chan struct{})
 	wg.Go(func() {
-		defer func() { _ = w.Stop() }()
 		initial := true
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					if ctx.Err() == nil {
-						log.Error("notifier: the rules watch ended; rules stop updating")
-					}
-					return
-				}
-				if e == nil {
-					if initial {
-						initial = false
-						close(loaded)
-						onChange()
-					}
-					continue
-				}
-				c.apply(e)
-				if !initial {
+		for e := range w {
+			if e == nil {
+				if initial {
+					initial = false
+					close(loaded)
 					onChange()
 				}
+				continue
+			}
+			c.apply(e)
+			if !initial {
+				onChange()
 			}
 		}
 	})
