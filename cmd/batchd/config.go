@@ -17,6 +17,7 @@ import (
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/services/monitor"
 	"github.com/batchd/batchd/services/notifier"
+	"github.com/batchd/batchd/services/scheduler"
 )
 
 // allServices are the services batchd runs by default.
@@ -42,6 +43,7 @@ type config struct {
 	defaults   bool
 	pprofAddr  string
 	stopGrace  time.Duration
+	hostLost   time.Duration
 	retention  time.Duration
 	// authFile is the credentials file of --auth ("" leaves the API open).
 	authFile    string
@@ -80,6 +82,7 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.defaults, "defaults", true, "create the default compute environment and job queue")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	fs.DurationVar(&c.retention, "job-retention", 0, "delete the records of jobs finished longer ago than this (0: keep them for ever), e.g. 168h")
+	fs.DurationVar(&c.hostLost, "host-lost-after", scheduler.DefaultHostLostAfter, "a host silent this long (no heartbeat) is lost: its STARTING and RUNNING attempts fail with \"Host EC2 (instance <host>) terminated.\" and are retried per their retry strategy")
 	fs.DurationVar(&c.stopGrace, "stop-grace", 30*time.Second, "time a stopped job container (terminated or timed out) gets between SIGTERM and SIGKILL")
 	fs.DurationVar(&c.eventRetention, "event-retention", bus.DefaultRetention.Events, "how long job events (and undelivered notifications) are kept; 0 keeps them for ever")
 	fs.DurationVar(&c.blockedAfter, "blocked-after", monitor.DefaultConfig().BlockedAfter, `announce a job waiting RUNNABLE or PENDING this long ("Batch Job Queue Blocked"); 0 turns it off`)
@@ -150,6 +153,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.retention < 0 {
 		return c, errors.New("--job-retention must not be negative")
+	}
+	if c.hostLost < bus.HostTTL {
+		return c, fmt.Errorf("--host-lost-after must be at least the host heartbeat TTL (%v)", bus.HostTTL)
 	}
 	if c.stopGrace <= 0 {
 		return c, errors.New("--stop-grace must be positive")

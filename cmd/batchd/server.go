@@ -186,7 +186,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	if c.runs("scheduler") {
 		if err := start("scheduler", func(ctx context.Context, nc *nats.Conn) error {
 			scfg := scheduler.DefaultConfig()
-			scfg.Retention = c.streamRetention()
+			scfg.Retention, scfg.HostLostAfter = c.streamRetention(), c.hostLost
 			return scheduler.Run(ctx, scfg, scheduler.Deps{NATS: nc, Logger: log})
 		}); err != nil {
 			return err

@@ -157,7 +157,17 @@ type JobStop struct {
 	Attempt int    `json:"attempt"`
 	HostID  string `json:"hostId"`
 	Reason  string `json:"reason"`
+	// Abandon says the attempt was given up (its host was lost and the
+	// job retried or failed): the container is stopped and removed, and
+	// its exit is not reported.
+	Abandon bool `json:"abandon,omitempty"`
 }
 
-// MsgID is the de-duplication id of the stop: one per attempt.
-func (e JobStop) MsgID() string { return fmt.Sprintf("stop/%s/%d", e.JobID, e.Attempt) }
+// MsgID is the de-duplication id of the stop: one per attempt, and one
+// abandonment per attempt.
+func (e JobStop) MsgID() string {
+	if e.Abandon {
+		return fmt.Sprintf("abandon/%s/%d", e.JobID, e.Attempt)
+	}
+	return fmt.Sprintf("stop/%s/%d", e.JobID, e.Attempt)
+}

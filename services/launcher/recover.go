@@ -47,6 +47,18 @@ func (l *launcher) recover(ctx context.Context) error {
 			l.recoverCreated(ctx, job, attempt, run, c)
 			continue
 		}
+		if l.givenUp(ctx, job, attempt) {
+			// Its result is in the record already (reported before a
+			// crash, or the attempt given up when this host was lost):
+			// stop and remove it, report nothing.
+			l.log.InfoContext(ctx, "removing the container of an attempt that is over", telemetry.LogJobID, job,
+				"attempt", attempt, "container", c.ID, "running", c.Running)
+			if err := l.rt.Remove(ctx, c.ID); err != nil {
+				l.log.WarnContext(ctx, "remove container", telemetry.LogJobID, job, "err", err)
+			}
+			l.release(job, attempt)
+			continue
+		}
 		timeout, _ := strconv.Atoi(c.Labels[labelTimeout])
 		from := l.resumeFrom(ctx, job, attempt)
 		jctx := l.jobTrace(ctx, job)
@@ -158,6 +170,17 @@ func (l *launcher) reportGone(ctx context.Context, p events.JobPlaced, msg jetst
 	}
 	l.log.WarnContext(ctx, "container of a running attempt is gone", telemetry.LogJobID, p.JobID, "attempt", p.Attempt)
 	ack(msg)
+}
+
+// givenUp reports whether the record shows an attempt over (or the job
+// gone); a record that cannot be read says nothing.
+func (l *launcher) givenUp(ctx context.Context, job string, attempt int) bool {
+	var rec batch.JobDetail
+	_, err := bus.GetJSON(ctx, l.jobs, events.Token(job), &rec)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return true
+	}
+	return err == nil && len(rec.Attempts) >= attempt
 }
 
 // jobTrace returns ctx in the job's trace, read from its record (a

@@ -3,6 +3,7 @@ package launcher
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,50 @@ func TestReportsGoneContainer(t *testing.T) {
 	}
 	if n := len(r.rt.Started()); n != 0 {
 		t.Errorf("%d containers started, want none", n)
+	}
+}
+
+// A host that comes back after its attempts were given up (host lost, the
+// jobs retried elsewhere): the containers of those attempts are stopped and
+// removed, never reported, whether the launcher restarted (recover) or
+// kept running cut off (the monitor's abandoning stop).
+func TestGivenUpAttemptsAreRemoved(t *testing.T) {
+	r := newRig(t)
+	r.rt.SetImage("slow", fake.Script{Duration: time.Hour})
+	// Restarted: attempt 1 of a1 was given up (the record has it over).
+	if _, err := r.rt.Start(t.Context(), runtime.Spec{Name: containerName("a1", 1), Image: "slow", Labels: labelsOf("a1", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	r.put(batch.JobDetail{JobID: "a1", Status: batch.StatusRunning, HostID: "h2",
+		Attempts: []batch.AttemptDetail{{StatusReason: events.HostLostReason("h1")}}})
+	// Cut off: a2 runs here, then is given up.
+	r.record("a2", batch.StatusStarting, 0)
+	r.place("a2", 1, "slow", 0)
+	r.start(t)
+	r.next("started", 5*time.Second)
+	stop := events.JobStop{JobID: "a2", Attempt: 1, HostID: "h1", Reason: events.HostLostReason("h1"), Abandon: true}
+	r.publish(events.StopSubject("h1", "a2"), events.TypeJobStop, stop.MsgID(), stop)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cs, _ := r.rt.List(t.Context(), map[string]string{labelHost: "h1"})
+		if len(cs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containers left: %+v; want the given-up ones removed", cs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Nothing reports an exit of either (a later fact would be a bug).
+	quiet := time.After(500 * time.Millisecond)
+	for {
+		select {
+		case m := <-r.facts:
+			if strings.HasPrefix(m.Subject, "batch.job.exited.") {
+				t.Fatalf("an abandoned attempt was reported: %s %s", m.Subject, m.Data)
+			}
+		case <-quiet:
+			return
+		}
 	}
 }

@@ -3,7 +3,10 @@ package launcher
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
+
+	"github.com/batchd/batchd/pkg/telemetry"
 
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +23,9 @@ type attemptRun struct {
 	stopFn   func(reason string)
 	reason   string
 	stopping bool
+	// abandoned: the attempt was given up (its host was lost); its exit is
+	// not reported.
+	abandoned bool
 }
 
 // attach gives the run the way to stop its container; a stop asked for
@@ -49,6 +55,22 @@ func (a *attemptRun) stop(reason string) {
 	}
 }
 
+// abandon stops the container of an attempt that was given up; its exit
+// will not be reported.
+func (a *attemptRun) abandon(reason string) {
+	a.mu.Lock()
+	a.abandoned = true
+	a.mu.Unlock()
+	a.stop(reason)
+}
+
+// isAbandoned reports whether the attempt was given up.
+func (a *attemptRun) isAbandoned() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.abandoned
+}
+
 // stopped reports whether the attempt was stopped, and why.
 func (a *attemptRun) stopped() (string, bool) {
 	a.mu.Lock()
@@ -67,8 +89,31 @@ func (l *launcher) onStop(_ context.Context, msg jetstream.Msg) {
 		_ = msg.TermWithReason("undecodable stop")
 		return
 	}
-	if run := l.supervised(s.JobID, s.Attempt); run != nil {
+	run := l.supervised(s.JobID, s.Attempt)
+	switch {
+	case run != nil && s.Abandon:
+		run.abandon(s.Reason)
+	case run != nil:
 		run.stop(s.Reason)
+	case s.Abandon:
+		// Not supervised: remove whatever container of it is left.
+		l.removeAbandoned(context.Background(), s.JobID, s.Attempt)
 	}
 	_ = msg.Ack()
+}
+
+// removeAbandoned removes the containers of a given-up attempt that this
+// launcher does not supervise, reporting nothing.
+func (l *launcher) removeAbandoned(ctx context.Context, job string, attempt int) {
+	cs, err := l.rt.List(ctx, map[string]string{labelHost: l.cfg.HostID, labelJob: job, labelAttempt: strconv.Itoa(attempt)})
+	if err != nil {
+		l.log.Warn("list containers of an abandoned attempt", telemetry.LogJobID, job, "err", err)
+		return
+	}
+	for _, c := range cs {
+		l.log.Info("removing the container of an attempt given up", telemetry.LogJobID, job, "attempt", attempt, "container", c.ID)
+		if err := l.rt.Remove(ctx, c.ID); err != nil {
+			l.log.Warn("remove container", telemetry.LogJobID, job, "err", err)
+		}
+	}
 }

@@ -164,6 +164,15 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	if ctx.Err() != nil {
 		return
 	}
+	if run.isAbandoned() {
+		// Given up while it ran (its host was lost): the attempt has its
+		// result already; this exit is none.
+		log.InfoContext(ctx, "abandoned attempt ended, removing its container")
+		if err := l.rt.Remove(ctx, c.ID); err != nil {
+			log.WarnContext(ctx, "remove container", "err", err)
+		}
+		return
+	}
 	code := exit.ExitCode
 	ev := events.JobExited{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, ExitCode: &code,
 		Reason: exit.Reason, StoppedAt: l.clock().UnixMilli()}

@@ -177,3 +177,23 @@ func applyTerminate(j *batch.JobDetail, f events.JobTerminate) bool {
 	j.StatusReason = f.Reason
 	return true
 }
+
+// applyHostLost fails the attempt of a job whose host was lost, as if its
+// container had ended without an exit code: the status reason is
+// events.HostLostReason, the attempt is retried per the retry strategy
+// (evaluateOnExit sees the reason), and a terminated job becomes FAILED,
+// so TerminateJob ends a job on a lost host. It applies only while the
+// record shows that attempt STARTING or RUNNING on that host.
+func applyHostLost(j *batch.JobDetail, f events.JobHostLost) bool {
+	if (j.Status != batch.StatusStarting && j.Status != batch.StatusRunning) || len(j.Attempts)+1 != f.Attempt ||
+		j.HostID != f.HostID {
+		return false
+	}
+	reason := events.HostLostReason(f.HostID)
+	containerID := ""
+	if j.Status == batch.StatusRunning && j.Container != nil {
+		containerID = j.Container.TaskArn
+	}
+	return applyExited(j, events.JobExited{JobID: f.JobID, Attempt: f.Attempt, HostID: f.HostID, ContainerID: containerID,
+		StatusReason: reason, StoppedAt: f.Time})
+}

@@ -269,6 +269,12 @@ func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) err
 			})
 		}
 		return m.stopIfTerminated(ctx, job)
+	case "hostlost":
+		var f events.JobHostLost
+		if err := decode(msg, &f); err != nil {
+			return err
+		}
+		return m.hostLost(ctx, f, redelivered)
 	case "stop":
 		return nil // for the launcher
 	default:

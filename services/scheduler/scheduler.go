@@ -30,10 +30,15 @@ type Config struct {
 	// ReplicaID names this replica in the lease (default: host, process
 	// id and a random part).
 	ReplicaID string
+	// HostLostAfter is how long a host may be silent before it is lost and
+	// its attempts fail (hostloss.go); 0: DefaultHostLostAfter.
+	HostLostAfter time.Duration
 }
 
 // DefaultConfig returns the configuration used by batchd.
-func DefaultConfig() Config { return Config{Retention: bus.DefaultRetention} }
+func DefaultConfig() Config {
+	return Config{Retention: bus.DefaultRetention, HostLostAfter: DefaultHostLostAfter}
+}
 
 // Deps are the scheduler's connections.
 type Deps struct {
@@ -57,6 +62,8 @@ type scheduler struct {
 	epoch    uint64
 	lastSave time.Time
 	tracer   trace.Tracer
+	loss     *hostLoss
+	hosts    jetstream.KeyValue
 	// snapshots asks the loop, which alone touches state, for the
 	// capacity of the compute environments (the capacity metrics).
 	snapshots chan chan map[string]plan.EnvCapacity
@@ -99,6 +106,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		jobsStream: jobsStream, sched: sched,
 		state: plan.NewState(), tracer: telemetry.Tracer("scheduler"), snapshots: make(chan chan map[string]plan.EnvCapacity)}
 	s.state.Clock = d.Clock
+	s.loss, s.hosts = newHostLoss(cfg.HostLostAfter), kvs[events.BucketHosts]
 	reg, err := s.registerMetrics()
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
@@ -154,6 +162,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			s.pruneHosts()
 			if s.decides() && s.clock().Sub(s.lastSave) >= UsageSaveInterval {
 				s.saveUsage(ctx)
+			}
+			if loading <= 0 && s.decides() {
+				s.declareLost(ctx)
 			}
 		case epoch := <-acquired:
 			pendingEpoch = epoch
@@ -217,7 +228,9 @@ func (s *scheduler) apply(u update) (loaded bool) {
 			s.log.Error("bad job record", "key", e.Key(), "err", err)
 			return false
 		}
-		st.Upsert(planJob(&rec))
+		pj := planJob(&rec)
+		st.Upsert(pj)
+		s.loss.job(&pj, s.clock())
 	case events.BucketQueues:
 		if deleted {
 			delete(st.Queues, e.Key())
@@ -258,6 +271,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 			st.Touch()
 		}
 		st.Hosts[h.ID] = &h
+		s.loss.heartbeat(h.ID, s.clock())
 	case events.BucketPolicies:
 		if deleted {
 			delete(st.Policies, e.Key())
