@@ -66,7 +66,8 @@ func ServicePermissions(service, hostID string) Permissions {
 		p.Subscribe = append(p.Subscribe, events.SubjectAPIPrefix+".>", "$SRV.>")
 		p.AllowResponses = true
 	case "scheduler":
-		allow("batch.job.gate.*", "batch.job.wait.*", events.SubjectPlacedAll, "batch.job.gang.*", kv(events.BucketScheduler))
+		allow("batch.job.gate.*", "batch.job.wait.*", events.SubjectPlacedAll, "batch.job.gang.*", "batch.job.hostlost.*",
+			kv(events.BucketScheduler))
 	case "monitor":
 		allow("batch.job.cancel.*", "batch.job.terminate.*", "batch.job.stop.>", events.SubjectPlacedAll,
 			events.SubjectEventsAll, kv(events.BucketJobs))
