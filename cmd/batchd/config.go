@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -50,6 +51,8 @@ type config struct {
 	authRegions []string
 	// allowPrivileged allows privileged containers and host devices with --auth.
 	allowPrivileged bool
+	cpuLimit        string
+	efsVolumes      efsFlag
 
 	eventRetention    time.Duration
 	blockedAfter      time.Duration
@@ -83,6 +86,9 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	fs.DurationVar(&c.retention, "job-retention", 0, "delete the records of jobs finished longer ago than this (0: keep them for ever), e.g. 168h")
 	fs.DurationVar(&c.hostLost, "host-lost-after", scheduler.DefaultHostLostAfter, "a host silent this long (no heartbeat) is lost: its STARTING and RUNNING attempts fail with \"Host EC2 (instance <host>) terminated.\" and are retried per their retry strategy")
+	fs.StringVar(&c.cpuLimit, "cpu-limit", "shares", "how a job's vCPUs limit its container: shares (as AWS: 1024 CPU shares per vCPU, idle CPU may be used) or quota (a hard CFS quota of vCPU cores)")
+	c.efsVolumes = efsFlag{}
+	fs.Var(c.efsVolumes, "efs-volume", "EFS file system id=host folder (repeatable): jobs' efsVolumeConfiguration volumes of that id mount the folder (for example an NFS export mounted there); other ids are refused")
 	fs.DurationVar(&c.stopGrace, "stop-grace", 30*time.Second, "time a stopped job container (terminated or timed out) gets between SIGTERM and SIGKILL")
 	fs.DurationVar(&c.eventRetention, "event-retention", bus.DefaultRetention.Events, "how long job events (and undelivered notifications) are kept; 0 keeps them for ever")
 	fs.DurationVar(&c.blockedAfter, "blocked-after", monitor.DefaultConfig().BlockedAfter, `announce a job waiting RUNNABLE or PENDING this long ("Batch Job Queue Blocked"); 0 turns it off`)
@@ -157,6 +163,9 @@ func parseFlags(args []string) (config, error) {
 	if c.hostLost < bus.HostTTL {
 		return c, fmt.Errorf("--host-lost-after must be at least the host heartbeat TTL (%v)", bus.HostTTL)
 	}
+	if c.cpuLimit != "shares" && c.cpuLimit != "quota" {
+		return c, fmt.Errorf("--cpu-limit %q: want shares or quota", c.cpuLimit)
+	}
 	if c.stopGrace <= 0 {
 		return c, errors.New("--stop-grace must be positive")
 	}
@@ -221,4 +230,24 @@ func hostMemoryMiB() int64 {
 		}
 	}
 	return 1024
+}
+
+// efsFlag collects --efs-volume id=/folder.
+type efsFlag map[string]string
+
+func (f efsFlag) String() string {
+	parts := make([]string, 0, len(f))
+	for _, id := range slices.Sorted(maps.Keys(f)) {
+		parts = append(parts, id+"="+f[id])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f efsFlag) Set(v string) error {
+	id, dir, ok := strings.Cut(v, "=")
+	if !ok || id == "" || !filepath.IsAbs(dir) {
+		return fmt.Errorf("want <file system id>=<absolute host folder>, for example fs-12345678=/mnt/efs/data")
+	}
+	f[id] = filepath.Clean(dir)
+	return nil
 }

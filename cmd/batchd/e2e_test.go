@@ -132,7 +132,7 @@ func TestContainerSettings(t *testing.T) {
 	if _, err := c.RegisterJobDefinition(ctx, &batch.RegisterJobDefinitionInput{JobDefinitionName: aws.String("params"),
 		Type: types.JobDefinitionTypeContainer, Parameters: map[string]string{"greeting": "hi", "who": "world"},
 		ContainerProperties: &types.ContainerProperties{Image: aws.String(sampleImage),
-			Command:     []string{"sh", "-c", "echo Ref::greeting Ref::who $COLOR; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us"},
+			Command:     []string{"sh", "-c", "echo Ref::greeting Ref::who $COLOR; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.shares"},
 			Environment: []types.KeyValuePair{{Name: aws.String("COLOR"), Value: aws.String("red")}},
 			ResourceRequirements: []types.ResourceRequirement{
 				{Type: types.ResourceTypeVcpu, Value: aws.String("1")}, {Type: types.ResourceTypeMemory, Value: aws.String("48")}}}}); err != nil {
@@ -148,7 +148,7 @@ func TestContainerSettings(t *testing.T) {
 		t.Fatalf("got %s %q", j.Status, aws.ToString(j.StatusReason))
 	}
 	got := jobLog(t, nc, id)
-	want := []string{"hi batch blue", fmt.Sprint(64 << 20), "100000"}
+	want := []string{"hi batch blue", fmt.Sprint(64 << 20), "1024"} // 1 vCPU: 1024 CPU shares
 	if !slices.Equal(got, want) {
 		t.Fatalf("container output: want %q, got %q", want, got)
 	}

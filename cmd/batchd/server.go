@@ -207,7 +207,8 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 			lcfg := launcher.Config{HostID: hid, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
 				GPUs: max(c.hostGPUs, 0), DiscoverGPUs: c.hostGPUs < 0 && c.runtime == launcher.RuntimePodman,
 				Network: c.network, Runtime: c.runtime, PodmanURI: uri, SimImages: c.simImages,
-				Retention: c.streamRetention(), StopGrace: c.stopGrace}
+				Retention: c.streamRetention(), StopGrace: c.stopGrace,
+				CPULimit: c.cpuLimit, EFSVolumes: c.efsVolumes}
 			if err := startAs("launcher", natsauth.LauncherUser(hid), func(ctx context.Context, nc *nats.Conn) error {
 				return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
 			}); err != nil {
@@ -227,7 +228,8 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	}
 	if c.runs("api") {
 		retention := c.streamRetention()
-		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention, Auth: authn, AllowPrivileged: c.allowPrivileged}
+		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention, Auth: authn, AllowPrivileged: c.allowPrivileged,
+			EFSVolumes: c.efsVolumes}
 		if c.defaults {
 			acfg.DefaultEnvironment = &api.DefaultEnvironment{Name: "default", Queue: "default",
 				MaxvCpus: int(math.Ceil(c.hostVCPUs * float64(c.simHosts)))}

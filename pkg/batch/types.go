@@ -4,8 +4,8 @@
 // types, so an AWS SDK, a NATS client in any language and the services read
 // one format. Only the standard library is imported here.
 //
-// Fields this system accepts and keeps but does not act on (volumes, secrets,
-// log configuration, ...) are held as raw JSON so that they round-trip
+// Fields this system accepts and keeps but does not act on (Fargate network
+// and storage settings, ...) are held as raw JSON so that they round-trip
 // unchanged; docs/api.md lists them.
 package batch
 
@@ -104,17 +104,19 @@ type ContainerProperties struct {
 	ResourceRequirements   []ResourceRequirement `json:"resourceRequirements,omitempty"`
 	EnableExecuteCommand   bool                  `json:"enableExecuteCommand,omitempty"`
 
-	// Accepted and kept, not acted on.
-	Volumes                      json.RawMessage `json:"volumes,omitempty"`
-	MountPoints                  json.RawMessage `json:"mountPoints,omitempty"`
-	Ulimits                      json.RawMessage `json:"ulimits,omitempty"`
-	LinuxParameters              json.RawMessage `json:"linuxParameters,omitempty"`
-	LogConfiguration             json.RawMessage `json:"logConfiguration,omitempty"`
-	Secrets                      json.RawMessage `json:"secrets,omitempty"`
+	// The container settings (container.go); docs/api.md says which act.
+	Volumes          []Volume          `json:"volumes,omitempty"`
+	MountPoints      []MountPoint      `json:"mountPoints,omitempty"`
+	Ulimits          []Ulimit          `json:"ulimits,omitempty"`
+	LinuxParameters  *LinuxParameters  `json:"linuxParameters,omitempty"`
+	LogConfiguration *LogConfiguration `json:"logConfiguration,omitempty"`
+	Secrets          []Secret          `json:"secrets,omitempty"`
+	RuntimePlatform  *RuntimePlatform  `json:"runtimePlatform,omitempty"`
+
+	// Accepted and kept, not acted on (Fargate and IAM settings).
 	NetworkConfiguration         json.RawMessage `json:"networkConfiguration,omitempty"`
 	FargatePlatformConfiguration json.RawMessage `json:"fargatePlatformConfiguration,omitempty"`
 	EphemeralStorage             json.RawMessage `json:"ephemeralStorage,omitempty"`
-	RuntimePlatform              json.RawMessage `json:"runtimePlatform,omitempty"`
 	RepositoryCredentials        json.RawMessage `json:"repositoryCredentials,omitempty"`
 }
 
@@ -193,16 +195,19 @@ type ContainerDetail struct {
 	LogStreamName          string                `json:"logStreamName,omitempty"`
 	ResourceRequirements   []ResourceRequirement `json:"resourceRequirements,omitempty"`
 
-	Volumes                      json.RawMessage `json:"volumes,omitempty"`
-	MountPoints                  json.RawMessage `json:"mountPoints,omitempty"`
-	Ulimits                      json.RawMessage `json:"ulimits,omitempty"`
-	LinuxParameters              json.RawMessage `json:"linuxParameters,omitempty"`
-	LogConfiguration             json.RawMessage `json:"logConfiguration,omitempty"`
-	Secrets                      json.RawMessage `json:"secrets,omitempty"`
+	// The container settings (container.go).
+	Volumes          []Volume          `json:"volumes,omitempty"`
+	MountPoints      []MountPoint      `json:"mountPoints,omitempty"`
+	Ulimits          []Ulimit          `json:"ulimits,omitempty"`
+	LinuxParameters  *LinuxParameters  `json:"linuxParameters,omitempty"`
+	LogConfiguration *LogConfiguration `json:"logConfiguration,omitempty"`
+	Secrets          []Secret          `json:"secrets,omitempty"`
+	RuntimePlatform  *RuntimePlatform  `json:"runtimePlatform,omitempty"`
+
+	// Accepted and kept, not acted on (Fargate and IAM settings).
 	NetworkConfiguration         json.RawMessage `json:"networkConfiguration,omitempty"`
 	FargatePlatformConfiguration json.RawMessage `json:"fargatePlatformConfiguration,omitempty"`
 	EphemeralStorage             json.RawMessage `json:"ephemeralStorage,omitempty"`
-	RuntimePlatform              json.RawMessage `json:"runtimePlatform,omitempty"`
 	RepositoryCredentials        json.RawMessage `json:"repositoryCredentials,omitempty"`
 }
 

@@ -77,6 +77,29 @@ type ContainerSpec struct {
 	ReadOnlyRoot bool              `json:"readonlyRootFilesystem,omitempty"`
 	// TimeoutSeconds is the attempt duration limit, 0 for none.
 	TimeoutSeconds int `json:"timeoutSeconds,omitempty"`
+
+	// The container settings NewContainerSpec builds (container.go).
+	// Mounts are the volumes' mount points, then the tmpfs mounts.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Secrets are variables whose values are engine secrets (never the
+	// values themselves).
+	Secrets []SecretEnv `json:"secrets,omitempty"`
+	// Ulimits are the rlimits of the container's processes.
+	Ulimits []batch.Ulimit `json:"ulimits,omitempty"`
+	// Devices are host devices given to the container.
+	Devices []DeviceMapping `json:"devices,omitempty"`
+	// Init runs an init process as PID 1 (initProcessEnabled).
+	Init bool `json:"init,omitempty"`
+	// ShmSizeMiB is the size of /dev/shm; 0: the engine's default.
+	ShmSizeMiB int `json:"shmSizeMiB,omitempty"`
+	// MaxSwapMiB is the swap allowed on top of MemoryMiB; nil: none.
+	MaxSwapMiB *int `json:"maxSwapMiB,omitempty"`
+	// Swappiness (0-100) applies with MaxSwapMiB; nil: the kernel's.
+	Swappiness *int `json:"swappiness,omitempty"`
+	// Refused, when set, is why the container cannot run (settings the
+	// api refuses now, in a record stored before): the launcher fails the
+	// attempt with it.
+	Refused string `json:"refused,omitempty"`
 }
 
 // JobStarted says the container of an attempt is running.

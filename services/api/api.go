@@ -46,6 +46,10 @@ type Config struct {
 	// (linuxParameters.devices) when Auth is set; without Auth they are
 	// always allowed, as AWS allows them.
 	AllowPrivileged bool
+	// EFSVolumes are the EFS file system ids the launchers map to host
+	// folders (id -> folder; the api uses the ids): a job definition whose
+	// efsVolumeConfiguration names another is refused.
+	EFSVolumes map[string]string
 }
 
 // DefaultEnvironment names the compute environment (MANAGED, EC2, maxvCpus

@@ -196,6 +196,9 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 		if c.Image == "" {
 			return nil, clientErr("containerProperties.image is required: give the container image to run, for example busybox:latest")
 		}
+		if c.InstanceType != "" {
+			return nil, clientErr("containerProperties.instanceType applies only to multi-node parallel jobs (nodeProperties): leave it out")
+		}
 		if err := checkEnvironment("containerProperties.environment", c.Environment); err != nil {
 			return nil, err
 		}
@@ -248,9 +251,7 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 // cleanContainer drops JSON nulls from the pass-through fields.
 func cleanContainer(c batch.ContainerProperties) batch.ContainerProperties {
 	for _, raw := range []*json.RawMessage{
-		&c.Volumes, &c.MountPoints, &c.Ulimits, &c.LinuxParameters, &c.LogConfiguration, &c.Secrets,
-		&c.NetworkConfiguration, &c.FargatePlatformConfiguration, &c.EphemeralStorage, &c.RuntimePlatform,
-		&c.RepositoryCredentials,
+		&c.NetworkConfiguration, &c.FargatePlatformConfiguration, &c.EphemeralStorage, &c.RepositoryCredentials,
 	} {
 		*raw = orNil(*raw)
 	}
@@ -268,6 +269,11 @@ func (s *Server) registerJobDefinition(ctx context.Context, in *batch.RegisterJo
 	}
 	if err := s.checkPrivilege("job definition "+def.JobDefinitionName, in); err != nil {
 		return nil, err
+	}
+	if cp := def.ContainerProperties; cp != nil {
+		if _, err := s.containerSpec("containerProperties", cp.Settings()); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.requireResources(ctx, "consumableResourceProperties", def.ConsumableResourceProperties); err != nil {
 		return nil, err

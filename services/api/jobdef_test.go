@@ -66,7 +66,7 @@ func TestNewJobDefinition(t *testing.T) {
 			JobDefinitionName: "d", Type: "container",
 			ContainerProperties: &batch.ContainerProperties{
 				Image: "busybox", ResourceRequirements: []batch.ResourceRequirement{req("VCPU", "1"), req("MEMORY", "64")},
-				LogConfiguration: json.RawMessage("null"),
+				EphemeralStorage: json.RawMessage("null"),
 			},
 		}
 	}
@@ -106,6 +106,7 @@ func TestNewJobDefinition(t *testing.T) {
 		{"reserved env", func(in *batch.RegisterJobDefinitionInput) {
 			in.ContainerProperties.Environment = []batch.KeyValuePair{{Name: "AWS_BATCH_CE_NAME", Value: "x"}}
 		}, "AWS_BATCH_CE_NAME is not allowed"},
+		{"instance type", func(in *batch.RegisterJobDefinitionInput) { in.ContainerProperties.InstanceType = "m5.large" }, "instanceType applies only to multi-node"},
 		{"timeout", func(in *batch.RegisterJobDefinitionInput) { in.Timeout = &batch.JobTimeout{AttemptDurationSeconds: 5} }, "too short"},
 		{"retry", func(in *batch.RegisterJobDefinitionInput) {
 			in.RetryStrategy = &batch.RetryStrategy{EvaluateOnExit: []batch.EvaluateOnExit{{Action: "EXIT"}}}
@@ -122,7 +123,7 @@ func TestNewJobDefinition(t *testing.T) {
 			if def.Status != defActive || def.Type != in.Type {
 				t.Fatalf("definition = %+v", def)
 			}
-			if def.ContainerProperties != nil && def.ContainerProperties.LogConfiguration != nil {
+			if def.ContainerProperties != nil && def.ContainerProperties.EphemeralStorage != nil {
 				t.Fatal("a JSON null pass-through field was kept")
 			}
 		})

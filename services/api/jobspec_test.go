@@ -48,7 +48,7 @@ func TestResolveContainer(t *testing.T) {
 			Environment:          []batch.KeyValuePair{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}},
 			ResourceRequirements: []batch.ResourceRequirement{req("VCPU", "1"), req("MEMORY", "512")},
 			User:                 "nobody",
-			Volumes:              json.RawMessage(`[{"name":"v"}]`),
+			Volumes:              []batch.Volume{{Name: "v"}},
 		}
 	}
 	deprecated := &batch.ContainerProperties{Image: "busybox", Vcpus: 1, Memory: 256}
@@ -102,7 +102,7 @@ func TestResolveContainer(t *testing.T) {
 			if tc.wantVcpus != 0 && (c.Vcpus != tc.wantVcpus || c.Memory != tc.wantMem) {
 				t.Errorf("vcpus/memory = %d/%d, want %d/%d", c.Vcpus, c.Memory, tc.wantVcpus, tc.wantMem)
 			}
-			if c.Image != tc.def.Image || c.User != tc.def.User || string(c.Volumes) != string(tc.def.Volumes) {
+			if c.Image != tc.def.Image || c.User != tc.def.User || !reflect.DeepEqual(c.Volumes, tc.def.Volumes) {
 				t.Errorf("pass-through fields lost: %+v", c)
 			}
 			if after, _ := json.Marshal(tc.def); string(after) != string(before) {

@@ -53,6 +53,9 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 	if err != nil {
 		return nil, err
 	}
+	if _, err := s.containerSpec("the job's container (definition and containerOverrides)", job.Container.Settings()); err != nil {
+		return nil, err
+	}
 	size := 0
 	if in.ArrayProperties != nil {
 		size = in.ArrayProperties.Size

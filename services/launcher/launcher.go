@@ -49,6 +49,14 @@ type Config struct {
 	// (the default) or RuntimeSim (simulated containers, see
 	// internal/runtime/sim).
 	Runtime string
+	// CPULimit is how a job's vCPUs limit its container: "shares" (the
+	// default, as AWS: 1024 CPU shares per vCPU, idle CPU may be used) or
+	// "quota" (a hard CFS quota of vCPU cores).
+	CPULimit string
+	// EFSVolumes maps EFS file system ids to the host folders (an NFS
+	// export mounted there, for example) that jobs' efsVolumeConfiguration
+	// volumes mount.
+	EFSVolumes map[string]string
 	// PodmanURI is the Podman API socket of RuntimePodman.
 	PodmanURI string
 	// SimImages are the images RuntimeSim has; empty: every image.
@@ -65,6 +73,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("launcher: host vCPUs must be positive, got %g", c.VCPUs)
 	case c.MemoryMiB <= 0:
 		return fmt.Errorf("launcher: host memory must be positive, got %d MiB", c.MemoryMiB)
+	}
+	switch c.CPULimit {
+	case "", runtime.CPUShares, runtime.CPUQuota:
+	default:
+		return fmt.Errorf("launcher: cpu limit %q is not one of shares, quota", c.CPULimit)
 	}
 	switch c.Network {
 	case "", "host", "bridge", "none":

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -38,15 +37,11 @@ func containerName(job string, attempt int) string {
 // run starts a placed attempt and supervises it to its end; span is the
 // placement's, ended once the start is reported.
 func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun, msg jetstream.Msg, span trace.Span) {
-	spec := runtime.Spec{
-		Name: containerName(p.JobID, p.Attempt), Image: p.Container.Image, Command: p.Container.Command,
-		Env: p.Container.Environment, User: p.Container.User, VCPUs: p.Container.VCPUs,
-		MemoryMiB: p.Container.MemoryMiB, Network: l.cfg.Network,
-		Privileged: p.Container.Privileged, ReadOnlyRoot: p.Container.ReadOnlyRoot,
-		Labels: map[string]string{labelJob: p.JobID, labelAttempt: strconv.Itoa(p.Attempt), labelHost: l.cfg.HostID,
-			labelQueue: p.JobQueue, labelTimeout: strconv.Itoa(p.Container.TimeoutSeconds)},
+	spec, err := l.runtimeSpec(p.JobID, p.Attempt, containerName(p.JobID, p.Attempt), l.attemptLabels(p), p.Container)
+	var c runtime.Container
+	if err == nil {
+		c, err = l.startWithGPUs(ctx, p.JobID, p.Attempt, p.Container.GPUs, spec)
 	}
-	c, err := l.startWithGPUs(ctx, p.JobID, p.Attempt, p.Container.GPUs, spec)
 	if err != nil {
 		defer span.End()
 		span.SetStatus(codes.Error, err.Error())

@@ -478,10 +478,15 @@ func (s *scheduler) placement(ctx context.Context, p plan.Placement, now int64) 
 	if c == nil {
 		c = &batch.ContainerDetail{}
 	}
-	r := c.Resources()
-	env := map[string]string{}
-	for _, kv := range c.Environment {
-		env[kv.Name] = kv.Value
+	spec, err := events.NewContainerSpec(c.Settings())
+	if err != nil {
+		// A record from before the api refused such settings: the
+		// launcher fails the attempt with the reason.
+		spec = events.ContainerSpec{Image: c.Image, Refused: err.Error()}
+	}
+	env := spec.Environment
+	if env == nil {
+		env = map[string]string{}
 	}
 	env["AWS_BATCH_JOB_ID"] = rec.JobID
 	env["AWS_BATCH_JOB_ATTEMPT"] = strconv.Itoa(p.Attempt)
@@ -493,8 +498,7 @@ func (s *scheduler) placement(ctx context.Context, p plan.Placement, now int64) 
 			env["AWS_BATCH_JOB_ARRAY_SIZE"] = strconv.Itoa(size)
 		}
 	}
-	spec := events.ContainerSpec{Image: c.Image, Command: c.Command, Environment: env, VCPUs: r.VCPUs,
-		MemoryMiB: r.MemoryMiB, GPUs: r.GPUs, User: c.User, Privileged: c.Privileged, ReadOnlyRoot: c.ReadonlyRootFilesystem}
+	spec.Environment = env
 	if rec.Timeout != nil {
 		spec.TimeoutSeconds = rec.Timeout.AttemptDurationSeconds
 	}

@@ -22,7 +22,7 @@ type Spec struct {
 	Env       map[string]string
 	Labels    map[string]string
 	User      string
-	VCPUs     float64 // CPU quota in cores; 0: no limit
+	VCPUs     float64 // CPU in cores (Settings.CPULimit: shares or quota); 0: no limit
 	MemoryMiB int64   // hard memory limit; 0: no limit
 	// GPUDevices are CDI device names ("nvidia.com/gpu=0") given to the
 	// container.
@@ -31,6 +31,9 @@ type Spec struct {
 	Network      string
 	Privileged   bool
 	ReadOnlyRoot bool
+	// Settings are the job's volumes, secrets, ulimits and
+	// linuxParameters, and the CPU limit kind (settings.go).
+	Settings Settings
 }
 
 // Container identifies a container the engine runs.

@@ -50,6 +50,8 @@ type Runtime struct {
 	// exits follows conmon's exit files when this host's Podman keeps
 	// them where this process can read them; nil otherwise.
 	exits *exitFiles
+	// volumes are the attempt volumes to remove with each container.
+	volumes attemptVolumes
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -65,6 +67,7 @@ func New(ctx context.Context, uri string) (*Runtime, error) {
 		return nil, fmt.Errorf("podman connect %s: %w", uri, err)
 	}
 	r := &Runtime{conn: context.WithoutCancel(conn), uri: uri}
+	r.sweepVolumes(ctx)
 	if dir := localExitDir(uri); dir != "" {
 		if e, err := watchExitFiles(dir); err == nil {
 			r.exits = e
@@ -260,6 +263,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("podman rm %s: %w", id, err)
 	}
+	r.removeVolumes(ctx, id)
 	return nil
 }
 

@@ -54,7 +54,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 		return runtime.Container{}, cannotStart("CannotStartContainerError: container name is empty")
 	}
 	defer r.names.lock(s.Name)()
-	gen, err := specGenerator(s)
+	gen, err := r.SpecGenerator(ctx, s)
 	if err != nil {
 		return runtime.Container{}, err
 	}
@@ -62,12 +62,15 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 	// is it asked why: a container of that name already exists (a launcher
 	// restarted mid-start, or lost the race to another one), the image is
 	// missing, or the spec is refused.
+	if err := r.createVolumes(ctx, s.Settings); err != nil {
+		return runtime.Container{}, fmt.Errorf("podman volume create for %s: %w", s.Name, err)
+	}
 	cctx, span := tracer.Start(ctx, "podman.create", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
 	created, err := containers.CreateWithSpec(r.bind(cctx), gen, nil)
 	endSpan(span, err)
 	if err != nil {
-		if c, found, err2 := r.existing(ctx, s.Name); err2 != nil || found {
+		if c, found, err2 := r.existing(ctx, s); err2 != nil || found {
 			return c, err2
 		}
 		ok, err2 := images.Exists(r.bind(ctx), s.Image, nil)
@@ -80,19 +83,21 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 				runtime.ErrImageNotFound)
 		}
 		if isUserFault(err) {
-			return runtime.Container{}, cannotStart("CannotStartContainerError: " + err.Error())
+			return runtime.Container{}, cannotStart(startReason(err, s))
 		}
 		return runtime.Container{}, fmt.Errorf("podman create %s: %w", s.Name, err)
 	}
-	if err := r.start(ctx, created.ID, s.Name); err != nil {
+	r.noteVolumes(created.ID, s.Settings)
+	if err := r.start(ctx, created.ID, s); err != nil {
 		return runtime.Container{}, err
 	}
 	return runtime.Container{ID: created.ID, Name: s.Name, Labels: s.Labels, Running: true}, nil
 }
 
-// existing finds the container named name; if it was created but never
+// existing finds the container named s.Name; if it was created but never
 // started, it starts it.
-func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container, bool, error) {
+func (r *Runtime) existing(ctx context.Context, s runtime.Spec) (runtime.Container, bool, error) {
+	name := s.Name
 	data, err := containers.Inspect(r.bind(ctx), name, nil)
 	// Podman 4.3 fails to inspect a container in the instant its process
 	// exits ("read /proc/<pid>/cgroup: no such process"): ask again.
@@ -111,6 +116,7 @@ func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container,
 		return runtime.Container{}, false, nil
 	}
 	c := runtime.Container{ID: data.ID, Name: name}
+	r.noteVolumes(data.ID, s.Settings)
 	if data.Config != nil {
 		c.Labels = data.Config.Labels
 	}
@@ -120,7 +126,7 @@ func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container,
 	}
 	switch {
 	case neverStarted(status):
-		if err := r.start(ctx, data.ID, name); err != nil {
+		if err := r.start(ctx, data.ID, s); err != nil {
 			return runtime.Container{}, true, err
 		}
 		c.Running = true
@@ -135,7 +141,8 @@ func (r *Runtime) existing(ctx context.Context, name string) (runtime.Container,
 // start starts a created container. If the engine cannot run it for a
 // reason in the spec, the container is removed and the error wraps
 // runtime.ErrCannotStart.
-func (r *Runtime) start(ctx context.Context, id, name string) error {
+func (r *Runtime) start(ctx context.Context, id string, s runtime.Spec) error {
+	name := s.Name
 	sctx, span := tracer.Start(ctx, "podman.start", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("container.name", name), attribute.String("container.id", id)))
 	err := containers.Start(r.bind(sctx), id, nil)
@@ -147,13 +154,38 @@ func (r *Runtime) start(ctx context.Context, id, name string) error {
 		return fmt.Errorf("podman start %s: %w", name, err)
 	}
 	if rmErr := r.Remove(context.WithoutCancel(ctx), id); rmErr != nil {
-		return errors.Join(cannotStart("CannotStartContainerError: "+err.Error()), rmErr)
+		return errors.Join(cannotStart(startReason(err, s)), rmErr)
 	}
-	return cannotStart("CannotStartContainerError: " + err.Error())
+	return cannotStart(startReason(err, s))
 }
 
-// specGenerator translates a runtime.Spec into Podman's container spec.
-func specGenerator(s runtime.Spec) (*specgen.SpecGenerator, error) {
+// startReason words the engine refusing the container.
+func startReason(err error, s runtime.Spec) string {
+	if msg, ok := ulimitRefused(err, s.Settings.Ulimits); ok {
+		return msg
+	}
+	return "CannotStartContainerError: " + err.Error()
+}
+
+// SpecGenerator is the one mapping from a runtime.Spec to Podman's spec,
+// for a job's container and for each container of a multi-container job
+// (which sets g.Pod on the result). It looks up the job's secrets and
+// creates missing bind-mount folders, so it fails (wrapping
+// runtime.ErrCannotStart) for a secret that does not exist.
+func (r *Runtime) SpecGenerator(ctx context.Context, s runtime.Spec) (*specgen.SpecGenerator, error) {
+	secretNames, err := r.resolveSecrets(ctx, s.Settings.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.prepareBindSources(s.Settings.Mounts); err != nil {
+		return nil, err
+	}
+	return specGenerator(s, secretNames)
+}
+
+// specGenerator translates a runtime.Spec into Podman's container spec;
+// secretNames are the Podman secrets of s.Settings.Secrets by variable.
+func specGenerator(s runtime.Spec, secretNames map[string]string) (*specgen.SpecGenerator, error) {
 	g := specgen.NewSpecGenerator(s.Image, false)
 	g.Name = s.Name
 	g.Command = s.Command
@@ -174,26 +206,10 @@ func specGenerator(s runtime.Spec) (*specgen.SpecGenerator, error) {
 		return nil, cannotStart(fmt.Sprintf("CannotStartContainerError: unknown network mode %q", s.Network))
 	}
 
-	var res spec.LinuxResources
-	if s.VCPUs < 0 || s.MemoryMiB < 0 {
-		return nil, cannotStart("CannotStartContainerError: negative resource requirement")
+	if err := applyResources(g, s); err != nil {
+		return nil, err
 	}
-	if s.VCPUs > 0 {
-		// The kernel refuses quotas under 1ms.
-		quota := max(int64(s.VCPUs*cpuPeriod), 1000)
-		period := uint64(cpuPeriod)
-		res.CPU = &spec.LinuxCPU{Quota: &quota, Period: &period}
-	}
-	if s.MemoryMiB > 0 {
-		limit := s.MemoryMiB << 20
-		// Swap is the memory+swap total: equal to the limit means no swap,
-		// so the limit is a hard one (Podman's default would double it).
-		swap := limit
-		res.Memory = &spec.LinuxMemory{Limit: &limit, Swap: &swap}
-	}
-	if res.CPU != nil || res.Memory != nil {
-		g.ResourceLimits = &res
-	}
+	applySettings(g, s.Settings, secretNames)
 
 	// GPUs are CDI devices, which the Podman service resolves from the
 	// host's CDI specs (nvidia-ctk cdi generate): an unknown one fails the

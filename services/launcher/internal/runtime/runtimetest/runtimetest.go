@@ -273,14 +273,23 @@ func BadCommand(t *testing.T, newRuntime NewRuntime, image string) {
 	assertGone(t, rt, spec.Labels)
 }
 
-// Resources: the memory limit and the CPU quota (0.5 vCPU) are applied to
-// the container's cgroup (v1 or v2).
+// Resources: the memory limit and the CPU quota (0.5 vCPU, CPULimit
+// quota) are applied to the container's cgroup (v1 or v2); by default the
+// vCPUs are CPU shares (512 for 0.5 vCPU; cgroup v2 weight 20).
 func Resources(t *testing.T, newRuntime NewRuntime, image string) {
 	rt := newRuntime(t)
+	shares := start(t, rt, runtime.Spec{
+		Image: image, VCPUs: 0.5,
+		Command: []string{"sh", "-c", "cat /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpu.weight"},
+	})
+	if lines, exit := finish(t, rt, shares.ID); exit.ExitCode != 0 || len(lines) != 1 || (lines[0].Text != "512" && lines[0].Text != "20") {
+		t.Errorf("CPU shares: exit %d, output %q; want 512 (v1) or weight 20 (v2)", exit.ExitCode, texts(lines))
+	}
 	c := start(t, rt, runtime.Spec{
 		Image:     image,
 		MemoryMiB: 64,
 		VCPUs:     0.5,
+		Settings:  runtime.Settings{CPULimit: runtime.CPUQuota},
 		Command: []string{"sh", "-c", "" +
 			"cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; " +
 			"cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cat /sys/fs/cgroup/cpu.max"},

@@ -154,10 +154,18 @@ func (c *container) files(path string) (io.Reader, bool) {
 		return strings.NewReader(v + "\n"), true
 	case "/sys/fs/cgroup/cpu.max":
 		v := "max"
-		if c.spec.VCPUs > 0 {
+		if c.spec.VCPUs > 0 && c.spec.Settings.CPULimit == runtime.CPUQuota {
 			v = strconv.FormatInt(int64(c.spec.VCPUs*100000+0.5), 10)
 		}
 		return strings.NewReader(v + " 100000\n"), true
+	case "/sys/fs/cgroup/cpu.weight":
+		// CPU shares (1024 per vCPU) as cgroup v2 converts them.
+		weight := int64(100)
+		if c.spec.VCPUs > 0 && c.spec.Settings.CPULimit != runtime.CPUQuota {
+			shares := max(int64(c.spec.VCPUs*1024), 2)
+			weight = 1 + (shares-2)*9999/262142
+		}
+		return strings.NewReader(strconv.FormatInt(weight, 10) + "\n"), true
 	case "/etc/hostname":
 		return strings.NewReader(c.c.ID[:12] + "\n"), true
 	}
