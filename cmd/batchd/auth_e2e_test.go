@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,4 +165,64 @@ func TestAuthClosedDeployment(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// awsCLICredentials adds to authE2ECredentials a key with a Deny over an
+// Allow and one with resource wildcards.
+const awsCLICredentials = `[
+ {"accessKeyId": "ADMINKEY00000001", "secretAccessKey": "admin-secret-0000000001",
+  "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "batch:*", "Resource": "*"}]}},
+ {"accessKeyId": "DENYQUEUESKEY001", "secretAccessKey": "deny-secret-00000000001",
+  "policy": {"Version": "2012-10-17", "Statement": [
+   {"Effect": "Allow", "Action": "batch:*", "Resource": "*"},
+   {"Effect": "Deny", "Action": "batch:*JobQueue*", "Resource": "*"}]}},
+ {"accessKeyId": "WILDCARDKEY00001", "secretAccessKey": "wildcard-secret-000001",
+  "policy": {"Version": "2012-10-17", "Statement": [
+   {"Effect": "Allow", "Action": "batch:ListTagsFor*", "Resource": "arn:aws:batch:*:*:job-queue/def*"}]}}
+]`
+
+// TestAuthAWSCLI drives batchd --auth with Debian's AWS CLI (scripts/setup.sh
+// installs it): an allowed call, a wrong key, a wrong secret, a denied
+// action, a Deny over an Allow, resource wildcards.
+func TestAuthAWSCLI(t *testing.T) {
+	const aws = "/usr/bin/aws"
+	if out, err := exec.Command(aws, "--version").CombinedOutput(); err != nil {
+		t.Fatalf("aws --version: %v %s (scripts/setup.sh installs Debian's awscli)", err, out)
+	}
+	credsFile := filepath.Join(t.TempDir(), "credentials.json")
+	if err := os.WriteFile(credsFile, []byte(awsCLICredentials), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--auth", credsFile, "--runtime", "sim")
+	home := t.TempDir()
+	run := func(key, secret string, args ...string) (string, error) {
+		cmd := exec.Command(aws, append(append([]string{"batch"}, args...), "--endpoint-url", "http://"+d.httpAddr, "--output", "json")...)
+		cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret,
+			"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	expect := func(want string, key, secret string, args ...string) {
+		t.Helper()
+		out, err := run(key, secret, args...)
+		if want == "" {
+			if err != nil {
+				t.Fatalf("aws batch %v as %s: %v\n%s", args, key, err, out)
+			}
+			return
+		}
+		if err == nil || !strings.Contains(out, want) {
+			t.Fatalf("aws batch %v as %s: %v\n%s\nwant an error with %q", args, key, err, out, want)
+		}
+	}
+	expect("", "ADMINKEY00000001", "admin-secret-0000000001", "describe-job-queues")
+	expect("UnrecognizedClientException", "NOSUCHKEY0000000", "admin-secret-0000000001", "describe-job-queues")
+	expect("InvalidSignatureException", "ADMINKEY00000001", "not-the-right-secret-01", "describe-job-queues")
+	expect("", "DENYQUEUESKEY001", "deny-secret-00000000001", "describe-compute-environments")
+	expect("explicit deny", "DENYQUEUESKEY001", "deny-secret-00000000001", "describe-job-queues")
+	queue := "arn:aws:batch:us-east-1:000000000000:job-queue/default"
+	expect("", "WILDCARDKEY00001", "wildcard-secret-000001", "list-tags-for-resource", "--resource-arn", queue)
+	expect("AccessDeniedException", "WILDCARDKEY00001", "wildcard-secret-000001", "list-tags-for-resource", "--resource-arn",
+		"arn:aws:batch:us-east-1:000000000000:compute-environment/default")
+	expect("AccessDeniedException", "WILDCARDKEY00001", "wildcard-secret-000001", "describe-job-queues")
 }
