@@ -701,3 +701,36 @@ func TestHelp(t *testing.T) {
 		t.Errorf("list-jobs help does not list the job statuses:\n%s", r.stdout)
 	}
 }
+
+// TestProfileCredentials: without the key variables batchctl signs with
+// the keys of the AWS_PROFILE (or default) profile of the shared
+// credentials file, as the AWS CLI does; a named profile without keys is
+// an error.
+func TestProfileCredentials(t *testing.T) {
+	api, srv := newFakeAPI(t)
+	api.on("/v1/describejobs", answer{body: `{"jobs":[]}`})
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".aws"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	creds := "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = s1\n\n[team]\naws_access_key_id = AKIDTEAM\naws_secret_access_key = s2\n"
+	if err := os.WriteFile(filepath.Join(home, ".aws", "credentials"), []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for profile, want := range map[string]string{"": "AKIDDEFAULT", "team": "AKIDTEAM"} {
+		r := runCLIEnv(t, map[string]string{"HOME": home, "AWS_PROFILE": profile, "AWS_MAX_ATTEMPTS": "1"},
+			"describe-jobs", "--jobs", "x", "--endpoint-url", srv.URL)
+		if r.code != 0 {
+			t.Fatalf("profile %q: exit %d, stderr %q", profile, r.code, r.stderr)
+		}
+		reqs := api.requests()
+		if auth := reqs[len(reqs)-1].Header.Get("Authorization"); !strings.Contains(auth, "Credential="+want+"/") {
+			t.Errorf("profile %q: Authorization %q does not use %s", profile, auth, want)
+		}
+	}
+	r := runCLIEnv(t, map[string]string{"HOME": home, "AWS_PROFILE": "nosuch", "AWS_MAX_ATTEMPTS": "1"},
+		"describe-jobs", "--jobs", "x", "--endpoint-url", srv.URL)
+	if r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("a missing profile: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

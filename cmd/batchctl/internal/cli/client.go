@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
@@ -23,18 +22,14 @@ import (
 const dummyKey = "batchctl"
 
 // client returns an AWS SDK Batch client for the endpoint, signing with
-// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when set
-// and dummy keys otherwise. AWS_MAX_ATTEMPTS sets the attempts per call.
-// Non-nil options are applied to the client.
+// the credentials the environment or the shared files give (see
+// credentials). AWS_MAX_ATTEMPTS sets the attempts per call. Non-nil
+// options are applied to the client.
 func (a *app) client(options ...func(*batch.Options)) *batch.Client {
-	id, secret, token := a.env.Getenv("AWS_ACCESS_KEY_ID"), a.env.Getenv("AWS_SECRET_ACCESS_KEY"), a.env.Getenv("AWS_SESSION_TOKEN")
-	if id == "" || secret == "" {
-		id, secret, token = dummyKey, dummyKey, ""
-	}
 	opts := batch.Options{
 		Region:       a.region,
 		BaseEndpoint: aws.String(a.endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider(id, secret, token),
+		Credentials:  aws.NewCredentialsCache(aws.CredentialsProviderFunc(a.credentials)),
 	}
 	if n, err := strconv.Atoi(a.env.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
 		opts.RetryMaxAttempts = n

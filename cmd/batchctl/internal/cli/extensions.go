@@ -16,7 +16,6 @@ import (
 	"time"
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	pb "github.com/batchd/batchd/pkg/batch"
 	"github.com/spf13/cobra"
 )
@@ -87,11 +86,7 @@ func (a *app) extCall(ctx context.Context, op *operation, in any) ([]byte, error
 		return nil, fmt.Errorf("call %s: %w", op.api, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	id, secret, token := a.env.Getenv("AWS_ACCESS_KEY_ID"), a.env.Getenv("AWS_SECRET_ACCESS_KEY"), a.env.Getenv("AWS_SESSION_TOKEN")
-	if id == "" || secret == "" {
-		id, secret, token = dummyKey, dummyKey, ""
-	}
-	creds, err := credentials.NewStaticCredentialsProvider(id, secret, token).Retrieve(ctx)
+	creds, err := a.credentials(ctx)
 	if err != nil {
 		return nil, err
 	}
