@@ -46,3 +46,18 @@ echo "== go test -race (modules without Podman)"
 CGO_ENABLED=1 go test -race -count=1 -timeout 40m "$@" $race_modules
 echo "== go test (Podman modules, no cgo)"
 go test -count=1 -timeout 40m "$@" $plain_modules
+
+# Native fuzzing, a bounded time per target (the seed corpora also run as
+# plain tests above): request bodies, the SigV4 header and verification,
+# policies and wildcards, batchctl's shorthand and parameter decoding, event
+# patterns.
+echo "== fuzz (${FUZZTIME:=10s} per target)"
+fuzz() { go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "./$1"; }
+fuzz services/api FuzzRequestBodies
+fuzz services/api/auth FuzzParseAuthorization
+fuzz services/api/auth FuzzVerify
+fuzz services/api/auth FuzzPolicy
+fuzz services/api/auth FuzzMatch
+fuzz cmd/batchctl/internal/param FuzzShorthand
+fuzz cmd/batchctl/internal/param FuzzDecode
+fuzz pkg/eventpattern FuzzPattern
