@@ -16,7 +16,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "nats-config" {
-		if err := natsConfigMain(os.Args[2:]); err != nil {
+		if err := natsConfigMain(os.Args[2:], os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "batchd nats-config:", err)
 			os.Exit(2)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -84,7 +85,7 @@ func closedOptions(dataDir string, s natsauth.Server) (*server.Options, error) {
 // a closed external NATS server (or cluster node) for the credentials of
 // --auth and the launchers of --hosts, and makes (or keeps) the services'
 // passwords in --data/nats-credentials.json, to copy to every batchd host.
-func natsConfigMain(args []string) error {
+func natsConfigMain(args []string, w io.Writer) error {
 	var c config
 	fs := flag.NewFlagSet("batchd nats-config", flag.ContinueOnError)
 	fs.StringVar(&c.authFile, "auth", "", "credentials file of the API (required)")
@@ -121,6 +122,6 @@ func natsConfigMain(args []string) error {
 		return fmt.Errorf("--listen port %q: %w", portStr, err)
 	}
 	s := natsauth.Server{Host: host, Port: port, StoreDir: *store, MaxPayload: 8 << 20, Services: users, Callers: natsCallers(authn)}
-	_, err = fmt.Print(s.ServerConfig())
+	_, err = io.WriteString(w, s.ServerConfig())
 	return err
 }
