@@ -28,6 +28,12 @@ for dir in pkg services/api services/scheduler services/monitor services/notifie
   fi
 done
 
+echo "== no binaries in git"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  big=$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$1 > 2000000 {print $2}')
+  if [ -n "$big" ]; then echo "FAIL: files over 2 MB are tracked (binaries?): $big" >&2; exit 1; fi
+fi
+
 echo "== gofmt and go vet"
 unformatted=$(gofmt -l pkg services cmd)
 if [ -n "$unformatted" ]; then echo "FAIL: gofmt needed: $unformatted" >&2; exit 1; fi
