@@ -29,12 +29,13 @@ type config struct {
 	latencyJobs   int
 	latencySleep  time.Duration
 	schedSamples  int
+	lifecycleJobs int // lifecycle_jobs_per_s
 }
 
 // sizes of a full run and of --quick.
 var (
-	fullSizes  = config{concurrency: 2, e2eJobs: 500, submitJobs: 20000, submitClients: 256, queued: 100000, latencyJobs: 40, latencySleep: time.Second, schedSamples: 15}
-	quickSizes = config{concurrency: 2, e2eJobs: 30, submitJobs: 4000, submitClients: 256, queued: 10000, latencyJobs: 12, latencySleep: time.Second, schedSamples: 7}
+	fullSizes  = config{concurrency: 2, e2eJobs: 500, submitJobs: 20000, submitClients: 256, queued: 100000, latencyJobs: 40, latencySleep: time.Second, schedSamples: 15, lifecycleJobs: 20000}
+	quickSizes = config{concurrency: 2, e2eJobs: 30, submitJobs: 4000, submitClients: 256, queued: 10000, latencyJobs: 12, latencySleep: time.Second, schedSamples: 7, lifecycleJobs: 2000}
 )
 
 func parseFlags(args []string) (config, error) {
@@ -57,6 +58,7 @@ func parseFlags(args []string) (config, error) {
 	clients := fs.Int("submit-clients", 0, "concurrent SubmitJob callers (default 256)")
 	queued := fs.Int("queued", 0, "queued jobs for queued_rss_mib and sched_slowdown (default 100000; quick 10000)")
 	lat := fs.Int("latency-jobs", 0, "jobs of the runnable-to-running phase (default 40; quick 12)")
+	life := fs.Int("lifecycle-jobs", 0, "jobs of the control-plane lifecycle phase, on 16 simulated hosts (default 20000; quick 2000)")
 	samples := fs.Int("sched-samples", 0, "single jobs placed with and without the backlog (default 15; quick 7)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -87,6 +89,7 @@ func parseFlags(args []string) (config, error) {
 	c.latencyJobs = pick(*lat, base.latencyJobs)
 	c.latencySleep = base.latencySleep
 	c.schedSamples = pick(*samples, base.schedSamples)
+	c.lifecycleJobs = pick(*life, base.lifecycleJobs)
 	if c.latencyJobs <= c.concurrency {
 		return c, errors.New("--latency-jobs must exceed --concurrency, so that some jobs wait for capacity")
 	}

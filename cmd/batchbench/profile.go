@@ -43,7 +43,11 @@ func (b *bench) fetchProfile(path string) error {
 
 // fetch saves one of batchd's pprof answers into path.
 func (b *bench) fetch(endpoint, path string) error {
-	url := "http://" + b.srv.pprofAddr + endpoint
+	srv := b.srv
+	if p := b.profiled.Load(); p != nil {
+		srv = p // a phase that runs its own batchd
+	}
+	url := "http://" + srv.pprofAddr + endpoint
 	resp, err := http.Get(url)
 	if err != nil {
 		return err

@@ -48,6 +48,8 @@ var targets = []target{
 	{"event_latency_p99_ms", "state change stored to subscriber, p99", "ms", "< 10", func(v float64) bool { return v < 10 }},
 	{"queued_rss_mib", "batchd memory with the queued jobs", "MiB", "< 1024", func(v float64) bool { return v < 1024 }},
 	{"sched_slowdown", "placement with backlog / without", "x", "<= 2", func(v float64) bool { return v <= 2 }},
+	{"lifecycle_jobs_per_s", "SubmitJob to SUCCEEDED, 16 simulated hosts", "jobs/s", ">= 2000", func(v float64) bool { return v >= 2000 }},
+	{"backlog_record_s", "100,000 submitted jobs all recorded", "s", "< 20", func(v float64) bool { return v < 20 }},
 	{"failover_s", "kill -9 of the active scheduler to the next placement, p50", "s", "< 5", func(v float64) bool { return v < 5 }},
 }
 
@@ -82,6 +84,14 @@ var details = []struct{ key, label string }{
 	{"idle_rss_mib", "batchd memory before the backlog (MiB)"},
 	{"sched_place_idle_p50_ms", "SubmitJob call to STARTING, no backlog, p50 (ms)"},
 	{"sched_place_backlog_p50_ms", "SubmitJob call to STARTING, with backlog, p50 (ms)"},
+	{"lifecycle_jobs", "lifecycle jobs"},
+	{"lifecycle_writes_per_job", "lifecycle: JetStream writes per job"},
+	{"raw_async_publish_per_s", "same server: raw async publishes of 1.5 KB per s"},
+	{"lifecycle_batchd_cpu_ms_per_job", "lifecycle: batchd CPU per job (ms)"},
+	{"lifecycle_machine_busy", "lifecycle: machine busy (1 = all cores)"},
+	{"lifecycle_submit_s", "lifecycle: submitting took (s)"},
+	{"backlog_record_jobs", "backlog recorded (jobs)"},
+	{"backlog_record_submit_s", "backlog: submitting took (s)"},
 	{"failover_max_s", "scheduler failover, slowest sample (s)"},
 	{"failover_samples", "scheduler failover samples"},
 }

@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,9 @@ type bench struct {
 	res  *result
 	logw io.Writer
 	held int // jobs submitted to queue bench-hold
+	// profiled, when set, is the batchd the profiles are taken of instead
+	// of srv (a phase with a deployment of its own).
+	profiled atomic.Pointer[server]
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -108,6 +112,8 @@ func run(ctx context.Context, cfg config, logw io.Writer) (*result, error) {
 		{"submission", "submission", b.submit},
 		{"backlog", "backlog", b.backlog},
 		{"failover", "scheduler failover", b.failover},
+		{"lifecycle", "control-plane lifecycle, simulated hosts", b.lifecycle},
+		{"backlog-record", "recording a backlog", b.backlogRecord},
 	}
 	for _, p := range phases {
 		if len(cfg.phases) > 0 && !slices.Contains(cfg.phases, p.key) {
