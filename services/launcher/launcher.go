@@ -126,6 +126,7 @@ type launcher struct {
 	tracer  trace.Tracer
 	started time.Time
 	gpus    *gpuSet
+	lag     recordLag // how late the monitor records placements
 
 	mu      sync.Mutex
 	running map[string]*attemptRun // "<job>/<attempt>" being supervised
@@ -324,8 +325,18 @@ const (
 // placement yet) is read again for a short while.
 func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placementVerdict, batch.JobDetail, error) {
 	wait := time.Millisecond
+	received := time.Now()
 	deadline := l.clock().Add(2 * time.Second)
-	for {
+	first := l.lag.first()
+	if first > 0 {
+		select {
+		case <-ctx.Done():
+			return 0, batch.JobDetail{}, ctx.Err()
+		case <-time.After(first):
+		}
+		wait = max(first/4, time.Millisecond)
+	}
+	for reads := 1; ; reads++ {
 		var rec batch.JobDetail
 		if _, err := bus.GetJSON(ctx, l.jobs, events.Token(p.JobID), &rec); err != nil {
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -334,6 +345,15 @@ func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placeme
 			return 0, rec, err
 		}
 		if v, settled := verdictOf(rec, p.Attempt, l.cfg.HostID); settled {
+			switch {
+			case v != placementWanted:
+			case reads == 1 && first > 0:
+				// Shown at the first read: perhaps earlier, so the
+				// estimate tries a shorter wait next time.
+				l.lag.observe(first * 3 / 4)
+			default:
+				l.lag.observe(time.Since(received))
+			}
 			return v, rec, nil
 		}
 		if l.clock().After(deadline) {

@@ -399,6 +399,7 @@ func (s *scheduler) pass(ctx context.Context) {
 		return
 	}
 	places, waits := s.state.Place()
+	recs := s.fetchRecords(ctx, places)
 	for i, p := range places {
 		if !s.leaseValid() {
 			// The lease ran out during the pass: the next holder decides.
@@ -410,7 +411,7 @@ func (s *scheduler) pass(ctx context.Context) {
 		jctx, span := s.tracer.Start(telemetry.WithTraceParent(ctx, p.Job.Trace), "scheduler.place",
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(p.Job.ID),
 				telemetry.Attempt(p.Attempt), attribute.String("batch.host", p.Host), attribute.String("batch.compute_environment", p.Env)))
-		ev, err := s.placement(jctx, p, now)
+		ev, err := s.placement(jctx, p, recs[i], now)
 		if err != nil {
 			s.log.ErrorContext(jctx, "placement", telemetry.LogJobID, p.Job.ID, "err", err)
 			span.SetStatus(codes.Error, err.Error())
@@ -466,13 +467,12 @@ func (s *scheduler) arraySize(ctx context.Context, childID string) int {
 }
 
 // placement builds the launch order of an attempt from the job record.
-func (s *scheduler) placement(ctx context.Context, p plan.Placement, now int64) (events.JobPlaced, error) {
-	var rec batch.JobDetail
-	if _, err := bus.GetJSON(ctx, s.jobs, events.Token(p.Job.ID), &rec); err != nil {
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
+func (s *scheduler) placement(ctx context.Context, p plan.Placement, rec fetched, now int64) (events.JobPlaced, error) {
+	if rec.err != nil {
+		if errors.Is(rec.err, jetstream.ErrKeyNotFound) {
 			return events.JobPlaced{}, fmt.Errorf("job %s has no record", p.Job.ID)
 		}
-		return events.JobPlaced{}, err
+		return events.JobPlaced{}, rec.err
 	}
 	c := rec.Container
 	if c == nil {
