@@ -2,6 +2,7 @@ package plan
 
 import (
 	"cmp"
+	"github.com/batchd/batchd/pkg/batch"
 	"math"
 	"slices"
 	"strings"
@@ -53,10 +54,25 @@ type shareList struct {
 	unsorted     bool
 	fair         bool  // sorted by priority first
 	stale        bool  // holds jobs that left it
+	left         int   // jobs marked as left since the last full compaction (an upper bound)
 	min          shape // no job of the list is smaller in any dimension
 	// clean: every job of the list has its reason worked out under this
 	// signature (zero: not known).
 	clean tailSig
+}
+
+// leave notes that j, in the list, no longer waits in it (placed, moved,
+// no longer RUNNABLE, removed); compact drops it.
+func (l *shareList) leave() {
+	l.stale = true
+	l.left++
+}
+
+// member reports whether j, an entry of the list, still waits in it.
+// Entries of jobs that left stay until compact drops them, so whoever
+// walks the list skips the others.
+func (l *shareList) member(j *Job) bool {
+	return j.list == l && j.Status == batch.StatusRunnable && j.Placed == 0 && !j.removed
 }
 
 func (l *shareList) before(a, b *Job) bool { return l.compare(a, b) < 0 }

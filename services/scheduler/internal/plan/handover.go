@@ -64,7 +64,7 @@ func (s *State) Adopt(id string, attempt int, host, env string) bool {
 	j.Host, j.Env = host, env
 	j.Reason = ""
 	if j.list != nil {
-		j.list.stale = true
+		j.list.leave()
 	}
 	s.track(j)
 	s.Touch()

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
 )
 
@@ -172,7 +171,7 @@ func (s *State) Place() ([]Placement, []Wait) {
 				continue
 			}
 			for _, j := range l.jobs {
-				if j.sig != sig {
+				if j.sig != sig && l.member(j) {
 					p.wait(j, r)
 					j.sig = sig
 				}
@@ -219,7 +218,7 @@ func (s *State) placeQueue(p *pass, q *Queue) *walk {
 				continue
 			}
 			for _, j := range l.jobs {
-				if j.sig != sig {
+				if j.sig != sig && l.member(j) {
 					p.wait(j, r)
 					j.sig = sig
 				}
@@ -252,6 +251,9 @@ func (s *State) placeQueue(p *pass, q *Queue) *walk {
 	for _, l := range lists {
 		smallest = smallest.least(l.min)
 		c := &cursor{l: l}
+		if c.skip(); c.i >= len(l.jobs) {
+			continue
+		}
 		if fair {
 			c.weight = pol.weight(l.share)
 			c.rule, _ = pol.rule(l.share)
@@ -271,6 +273,7 @@ func (s *State) placeQueue(p *pass, q *Queue) *walk {
 		c := h.items[0]
 		j := c.l.jobs[c.i]
 		c.i++
+		c.skip()
 		p.quiet = true
 		placed := s.consider(p, q, c, j, limit, false)
 		p.quiet = false
@@ -317,7 +320,7 @@ func (s *State) explain(p *pass, w *walk) {
 			continue // the whole list is explained under sig
 		}
 		for _, j := range c.l.jobs[c.i:] {
-			if j.sig == sig {
+			if j.sig == sig || !c.l.member(j) {
 				continue
 			}
 			s.consider(p, q, c, j, limit, true)
@@ -427,7 +430,7 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli, full
 	j.Placed = pl.Attempt
 	j.Host, j.Env = pl.Host, pl.Env
 	j.Reason = ""
-	j.list.stale = true
+	j.list.leave()
 	p.hold(j)
 	for _, n := range j.Needs {
 		if s.Resources[n.Resource].Replenishable || fresh {
@@ -439,6 +442,45 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli, full
 	return true
 }
 
+// trim drops the entries of jobs that left the list: those at its head
+// (jobs are mostly placed in order, so this is most of them), and all of
+// them once they may be more than a quarter of the list, so that a pass
+// costs what changed, not the length of the list.
+func (l *shareList) trim() {
+	n := 0
+	for n < len(l.jobs) && !l.member(l.jobs[n]) {
+		if l.jobs[n].list == l {
+			l.jobs[n].list = nil
+		}
+		n++
+	}
+	if n > 0 {
+		clear(l.jobs[:n])
+		l.jobs = l.jobs[n:]
+		l.left = max(0, l.left-n)
+	}
+	if l.left == 0 || l.left*4 < len(l.jobs) {
+		return
+	}
+	kept := l.jobs[:0]
+	for _, j := range l.jobs {
+		switch {
+		case j.list != l:
+		case l.member(j):
+			if len(kept) == 0 {
+				l.min = shapeOf(j)
+			}
+			l.min = l.min.least(shapeOf(j))
+			kept = append(kept, j)
+		default:
+			j.list = nil
+		}
+	}
+	clear(l.jobs[len(kept):])
+	l.jobs = kept
+	l.left = 0
+}
+
 // compact drops the jobs that are no longer waiting, sorts the rest, and
 // returns the queue's non-empty lists by share identifier.
 func (s *State) compact(queue string, fair bool) []*shareList {
@@ -446,22 +488,7 @@ func (s *State) compact(queue string, fair bool) []*shareList {
 	out := make([]*shareList, 0, len(byShare))
 	for share, l := range byShare {
 		if l.stale {
-			kept := l.jobs[:0]
-			for _, j := range l.jobs {
-				switch {
-				case j.list != l:
-				case j.Status == batch.StatusRunnable && j.Placed == 0 && !j.removed:
-					if len(kept) == 0 {
-						l.min = shapeOf(j)
-					}
-					l.min = l.min.least(shapeOf(j))
-					kept = append(kept, j)
-				default:
-					j.list = nil
-				}
-			}
-			clear(l.jobs[len(kept):])
-			l.jobs = kept
+			l.trim()
 			l.stale = false
 		}
 		kept := l.jobs
@@ -549,6 +576,13 @@ type cursor struct {
 	rule   ShareRule
 	use    *shareUse
 	key    float64
+}
+
+// skip moves the cursor past entries of jobs that left its list.
+func (c *cursor) skip() {
+	for c.i < len(c.l.jobs) && !c.l.member(c.l.jobs[c.i]) {
+		c.i++
+	}
 }
 
 // cursors is the heap of a queue's share lists: by the head job's submit

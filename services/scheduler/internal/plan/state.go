@@ -249,7 +249,7 @@ func (s *State) Upsert(rec Job) {
 		}
 		if list != nil && (j.Queue != list.queue || j.Share != list.share) {
 			// Moved: the old list drops it, the new one takes it.
-			list.stale = true
+			list.leave()
 			j.list = nil
 		}
 		if oldStatus == batch.StatusRunnable {
@@ -282,7 +282,7 @@ func (s *State) Upsert(rec Job) {
 		s.addRunnable(j)
 	}
 	if j.list != nil && (j.Status != batch.StatusRunnable || j.Placed != 0) {
-		j.list.stale = true
+		j.list.leave()
 	}
 	if j.Status.Final() {
 		for _, w := range s.waiters[j.ID] {
@@ -363,7 +363,7 @@ func (s *State) Remove(id string) {
 			s.dirty = true
 		}
 		if j.list != nil {
-			j.list.stale = true
+			j.list.leave()
 		}
 		j.removed = true
 		if len(j.Needs) > 0 || (j.ArrayMax > 0 && j.occupies()) {
