@@ -13,6 +13,8 @@ command -v curl >/dev/null || need+=(curl)
 # Debian's AWS CLI (v2), for the access-control tests (cmd/batchd); another
 # aws on the PATH (pip's) is not what they test.
 [ -x /usr/bin/aws ] || need+=(awscli)
+# Debian's chromium: the dashboard's browser tests (cmd/batchd) drive it.
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo

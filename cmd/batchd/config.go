@@ -53,6 +53,8 @@ type config struct {
 	allowPrivileged bool
 	cpuLimit        string
 	efsVolumes      efsFlag
+	dashboard       bool
+	traceURL        string
 
 	eventRetention    time.Duration
 	blockedAfter      time.Duration
@@ -83,6 +85,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text (key=value) or json")
 	fs.BoolVar(&c.defaults, "defaults", true, "create the default compute environment and job queue")
+	fs.BoolVar(&c.dashboard, "dashboard", true, "serve the web dashboard at / on the HTTP address")
+	fs.StringVar(&c.traceURL, "trace-url", "", `link the dashboard's trace ids to a trace viewer; {traceId} is replaced, e.g. "http://jaeger:16686/trace/{traceId}"`)
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	fs.DurationVar(&c.retention, "job-retention", 0, "delete the records of jobs finished longer ago than this (0: keep them for ever), e.g. 168h")
 	fs.DurationVar(&c.hostLost, "host-lost-after", scheduler.DefaultHostLostAfter, "a host silent this long (no heartbeat) is lost: its STARTING and RUNNING attempts fail with \"Host EC2 (instance <host>) terminated.\" and are retried per their retry strategy")
@@ -184,6 +188,9 @@ func parseFlags(args []string) (config, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return c, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
+	}
+	if c.traceURL != "" && !strings.Contains(c.traceURL, "{traceId}") {
+		return c, fmt.Errorf("--trace-url %q: put {traceId} where the trace id goes, e.g. http://jaeger:16686/trace/{traceId}", c.traceURL)
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return c, fmt.Errorf("--log-format %q: want text or json", c.logFormat)

@@ -229,7 +229,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	if c.runs("api") {
 		retention := c.streamRetention()
 		acfg := api.Config{HTTPAddr: c.httpAddr, Retention: &retention, Auth: authn, AllowPrivileged: c.allowPrivileged,
-			EFSVolumes: c.efsVolumes}
+			EFSVolumes: c.efsVolumes, NoDashboard: !c.dashboard, TraceURL: c.traceURL}
 		if c.defaults {
 			acfg.DefaultEnvironment = &api.DefaultEnvironment{Name: "default", Queue: "default",
 				MaxvCpus: int(math.Ceil(c.hostVCPUs * float64(c.simHosts)))}
@@ -240,6 +240,9 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 			return err
 		}
 		log.Info("batchd serving", "http", "http://"+c.httpAddr, "nats", url)
+		if c.dashboard {
+			log.Info("dashboard", "url", "http://"+c.httpAddr+"/")
+		}
 	}
 	return g.Wait()
 }

@@ -45,3 +45,26 @@ func NameFromRef(kind, ref string) string {
 	}
 	return ref
 }
+
+// containerInstancePrefix starts the containerInstanceArn of an attempt:
+// the ECS container instance of AWS is a launcher host here.
+const containerInstancePrefix = "arn:aws:ecs:" + Region + ":" + Account + ":container-instance/batchd/"
+
+// ContainerInstanceARN is the containerInstanceArn of an attempt that ran
+// on a host ("" for none).
+func ContainerInstanceARN(hostID string) string {
+	if hostID == "" {
+		return ""
+	}
+	return containerInstancePrefix + hostID
+}
+
+// HostOfContainerInstance returns the host id of a ContainerInstanceARN,
+// "" when arn is not one.
+func HostOfContainerInstance(arn string) string {
+	host, ok := strings.CutPrefix(arn, containerInstancePrefix)
+	if !ok {
+		return ""
+	}
+	return host
+}

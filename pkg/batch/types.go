@@ -273,6 +273,10 @@ type JobDetail struct {
 	TraceParent string `json:"traceParent,omitempty"`
 	// Seq orders jobs in their queue: the JetStream sequence of the submit.
 	Seq uint64 `json:"seq,omitempty"`
+	// ContainerOverrides are the containerOverrides of the SubmitJob
+	// request, as given (Container is the result of applying them), so
+	// that the job can be shown and submitted again as it was.
+	ContainerOverrides *ContainerOverrides `json:"containerOverrides,omitempty"`
 }
 
 // ContainerSummary is the short container result in a JobSummary.

@@ -1,5 +1,7 @@
 package events
 
+import "time"
+
 // Host is what a launcher advertises in the hosts bucket, refreshed every
 // HeartbeatInterval; the key expires when the launcher stops refreshing it.
 type Host struct {
@@ -31,4 +33,11 @@ func (h Host) Serves(env string) bool {
 		}
 	}
 	return false
+}
+
+// Alive reports whether the host's last heartbeat is within ttl
+// (bus.HostTTL) of now: the scheduler forgets a host, and the dashboard
+// stops showing it, once it is not.
+func (h Host) Alive(now time.Time, ttl time.Duration) bool {
+	return h.HeartbeatAt >= now.Add(-ttl).UnixMilli()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/services/api/auth"
+	"github.com/batchd/batchd/services/api/internal/dashboard"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
@@ -50,6 +51,13 @@ type Config struct {
 	// folders (id -> folder; the api uses the ids): a job definition whose
 	// efsVolumeConfiguration names another is refused.
 	EFSVolumes map[string]string
+	// NoDashboard turns the web dashboard off: Handler then serves the
+	// API alone (docs/dashboard.md).
+	NoDashboard bool
+	// TraceURL, when set, links the dashboard's trace ids to a trace
+	// viewer: "{traceId}" is replaced by the id, e.g.
+	// "http://jaeger:16686/trace/{traceId}".
+	TraceURL string
 }
 
 // DefaultEnvironment names the compute environment (MANAGED, EC2, maxvCpus
@@ -83,6 +91,8 @@ type Server struct {
 	jobsKV     jetstream.KeyValue
 	jobsStream jetstream.Stream
 	envs       *kvCache[batch.ComputeEnvironmentDetail]
+	hosts      *kvCache[events.Host]
+	dash       *dashboard.Dashboard
 	queues     *kvCache[batch.JobQueueDetail]
 	policies   *kvCache[batch.SchedulingPolicyDetail]
 	resources  *kvCache[resourceRecord]
@@ -128,6 +138,11 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		return fmt.Errorf("api: listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	hs := NewHTTPServer(s.Handler())
+	if s.dash != nil {
+		// The dashboard's event streams stay open: end them, or Shutdown
+		// would wait for them.
+		hs.RegisterOnShutdown(s.dash.Close)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(LimitListener(ln, HTTPMaxConnections)) }()
 	s.log.Info("api serving HTTP", "addr", ln.Addr().String())
@@ -172,7 +187,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 		return nil, fmt.Errorf("api: %w", err)
 	}
 	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketEnvs, events.BucketQueues, events.BucketDefinitions,
-		events.BucketPolicies, events.BucketResources, events.BucketRules, events.BucketSettings)
+		events.BucketPolicies, events.BucketResources, events.BucketRules, events.BucketSettings, events.BucketHosts)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -188,6 +203,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	s := &Server{
 		cfg: cfg, log: log.With("service", "api"), nc: d.NATS, js: js, jobsKV: kvs[events.BucketJobs], jobsStream: stream,
 		envs:      newKVCache[batch.ComputeEnvironmentDetail](kvs[events.BucketEnvs]),
+		hosts:     newKVCache[events.Host](kvs[events.BucketHosts]),
 		queues:    newKVCache[batch.JobQueueDetail](kvs[events.BucketQueues]),
 		policies:  newKVCache[batch.SchedulingPolicyDetail](kvs[events.BucketPolicies]),
 		resources: newKVCache[resourceRecord](kvs[events.BucketResources]),
@@ -221,7 +237,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	for _, w := range []interface {
 		watch(context.Context, *nats.Conn, *sync.WaitGroup, *slog.Logger) error
 		waitReady(context.Context) error
-	}{s.envs, s.queues, s.defs, s.policies, s.resources, s.rules} {
+	}{s.envs, s.queues, s.defs, s.policies, s.resources, s.rules, s.hosts} {
 		if err := w.watch(runCtx, d.NATS, &s.watchers, s.log); err != nil {
 			return nil, fmt.Errorf("api: %w", err)
 		}
@@ -234,6 +250,14 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	}
 	if err := s.index.watch(runCtx, d.NATS, s.jobsKV, &s.watchers, s.log); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
+	}
+	if !cfg.NoDashboard {
+		dc := dashboard.Config{TraceURL: cfg.TraceURL}
+		if cfg.Auth != nil {
+			dc.Guard = dashGuard{cfg.Auth}
+		}
+		s.dash = dashboard.New(dc, dashSource{s}, js, s.log)
+		s.dash.Start(runCtx)
 	}
 	if s.metricsReg, err = s.registerMetrics(); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -270,6 +294,9 @@ func (s *Server) Close() {
 		s.natsClosed = true
 		s.natsMu.Unlock()
 		s.natsWG.Wait()
+		if s.dash != nil {
+			s.dash.Close()
+		}
 		if s.metricsReg != nil {
 			_ = s.metricsReg.Unregister()
 		}

@@ -16,7 +16,8 @@ import (
 
 // Handler returns the HTTP API: every operation as POST /v1/<operation in
 // lower case> (restJson1, as the AWS SDKs and CLI call it), GET /healthz
-// and, when Deps.Metrics is set, GET /metrics. Mount it at the root of a
+// and, when Deps.Metrics is set, GET /metrics; unless Config.NoDashboard,
+// the web dashboard at GET / and /ui/ (docs/dashboard.md). Mount it at the root of a
 // server, or under a mux that passes /v1/, /healthz and /metrics through.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -26,6 +27,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.metrics)
 	}
 	mux.HandleFunc("/v1/", s.serveOperation)
+	if s.dash != nil {
+		s.dash.Register(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Type: unknownOperation, Status: http.StatusNotFound,
 			Message: "no such path " + r.URL.Path + ": the AWS Batch API is served as POST /v1/<operation>, e.g. POST /v1/submitjob"})

@@ -43,9 +43,12 @@ type jobEntry struct {
 	queue        string // queue name, for children too
 	priority     int32  // schedulingPriority
 	attempts     int32
-	updatedAt    int64 // when the record last changed (ms)
-	runnableAt   int64 // when the job was last seen entering RUNNABLE (ms)
-	vcpuMilli    int64 // thousandths of the vCPUs the job needs
+	updatedAt    int64  // when the record last changed (ms)
+	runnableAt   int64  // when the job was last seen entering RUNNABLE (ms)
+	vcpuMilli    int64  // thousandths of the vCPUs the job needs
+	memoryMiB    int64  // the memory it needs
+	gpus         int32  // the GPUs it needs
+	host, env    string // where it runs (STARTING, RUNNING) or ran last
 	// resources are the consumable resources the job needs (nil: none).
 	resources *batch.ConsumableResourceProperties
 }
@@ -87,6 +90,8 @@ type jobRecord struct {
 	StartedAt       int64            `json:"startedAt"`
 	StoppedAt       int64            `json:"stoppedAt"`
 	JobDefinition   string           `json:"jobDefinition"`
+	HostID          string           `json:"hostId"`
+	ComputeEnv      string           `json:"computeEnvironmentName"`
 	Seq             uint64           `json:"seq"`
 	Container       *recordContainer `json:"container"`
 	ArrayProperties *struct {
@@ -103,20 +108,22 @@ type recordContainer struct {
 	ExitCode             *int            `json:"exitCode"`
 	Reason               string          `json:"reason"`
 	Vcpus                int             `json:"vcpus"`
+	Memory               int             `json:"memory"`
 	ResourceRequirements json.RawMessage `json:"resourceRequirements"`
 }
 
-// vcpuMilli returns the thousandths of vCPUs the container needs.
-func (c *recordContainer) vcpuMilli() int64 {
+// resources returns what the container needs: thousandths of vCPUs,
+// memory and GPUs.
+func (c *recordContainer) resources() (vcpuMilli, memoryMiB int64, gpus int32) {
 	var reqs []batch.ResourceRequirement
 	if len(c.ResourceRequirements) > 0 {
 		_ = json.Unmarshal(c.ResourceRequirements, &reqs)
 	}
-	res, err := batch.ParseResources(reqs, c.Vcpus, 0)
+	res, err := batch.ParseResources(reqs, c.Vcpus, c.Memory)
 	if err != nil {
-		return 0
+		return 0, 0, 0
 	}
-	return int64(math.Round(res.VCPUs * 1000))
+	return int64(math.Round(res.VCPUs * 1000)), res.MemoryMiB, int32(res.GPUs)
 }
 
 // elementCount decodes a JSON list as the number of its elements, without
@@ -204,12 +211,15 @@ type jobIndex struct {
 	// byQueue counts every job (children too) per queue name and status,
 	// in batch.AllStatuses order: the jobs metric.
 	byQueue map[string]*[7]int
+	// held is the capacity the STARTING and RUNNING jobs hold, by host
+	// id and by compute environment name.
+	held heldCapacity
 }
 
 func newJobIndex() *jobIndex {
 	return &jobIndex{jobs: map[string]*jobEntry{}, groups: map[string]*jobGroup{}, interned: map[string]string{}, ready: make(chan struct{}),
 		runnable: map[string]*orderedSet{}, byResource: map[string]*resourceJobs{}, usage: map[string]*queueUsage{},
-		byQueue: map[string]*[7]int{}}
+		byQueue: map[string]*[7]int{}, held: newHeldCapacity()}
 }
 
 // intern returns the shared copy of s (bounded, so unique strings such as
@@ -255,17 +265,19 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 			x.unlinkRunnable(e)
 			x.unlinkResources(e)
 			x.unlinkUsage(e)
+			x.unlinkHosts(e)
 			x.uncountQueue(e)
 			delete(x.jobs, key)
 		}
 		return
 	}
-	runnableAt, vcpus := at, int64(-1)
+	runnableAt, vcpus, mem, gpus := at, int64(-1), int64(0), int32(0)
 	if e != nil {
-		vcpus = e.vcpuMilli
+		vcpus, mem, gpus = e.vcpuMilli, e.memoryMiB, e.gpus
 		x.unlinkRunnable(e)
 		x.unlinkResources(e)
 		x.unlinkUsage(e)
+		x.unlinkHosts(e)
 		x.uncountQueue(e)
 		if e.status == batch.StatusRunnable && r.Status == batch.StatusRunnable && e.runnableAt != 0 {
 			runnableAt = e.runnableAt
@@ -297,9 +309,9 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 		if c.ExitCode != nil {
 			e.exitCode, e.hasExitCode = int32(*c.ExitCode), true
 		}
-		e.vcpuMilli = vcpus
+		e.vcpuMilli, e.memoryMiB, e.gpus = vcpus, mem, gpus
 		if vcpus < 0 {
-			e.vcpuMilli = c.vcpuMilli()
+			e.vcpuMilli, e.memoryMiB, e.gpus = c.resources()
 		}
 	}
 	if a := r.ArrayProperties; a != nil && !child {
@@ -313,6 +325,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 		e.priority = int32(*p)
 	}
 	e.attempts = int32(r.Attempts)
+	e.host, e.env = x.intern(r.HostID), x.intern(r.ComputeEnv)
 	e.updatedAt = at
 	if e.status == batch.StatusRunnable {
 		e.runnableAt = runnableAt
@@ -326,6 +339,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 	x.linkRunnable(e)
 	x.linkResources(e)
 	x.linkUsage(e)
+	x.linkHosts(e)
 	x.countQueue(e)
 }
 

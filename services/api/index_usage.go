@@ -22,9 +22,7 @@ type queueUsage struct {
 }
 
 // usesCapacity reports whether a job in this status holds capacity.
-func usesCapacity(s batch.JobStatus) bool {
-	return s == batch.StatusStarting || s == batch.StatusRunning
-}
+func usesCapacity(s batch.JobStatus) bool { return s.HoldsCapacity() }
 
 // linkUsage adds the capacity of a STARTING or RUNNING e to its queue.
 // Called under x.mu.

@@ -163,6 +163,7 @@ func buildJob(in *batch.SubmitJobInput, def *batch.JobDefinition, q *batch.JobQu
 		JobDefinition:            def.JobDefinitionArn,
 		Parameters:               params,
 		Container:                &c,
+		ContainerOverrides:       in.ContainerOverrides,
 		Timeout:                  timeout,
 		Tags:                     maps.Clone(in.Tags),
 		PropagateTags:            in.PropagateTags || def.PropagateTags,

@@ -88,7 +88,8 @@ func applyExited(j *batch.JobDetail, f events.JobExited) bool {
 	j.Attempts = append(j.Attempts, batch.AttemptDetail{
 		Container: &batch.AttemptContainerDetail{
 			TaskArn: f.ContainerID, ExitCode: f.ExitCode, Reason: f.Reason,
-			LogStreamName: events.LogSubject(j.JobID, f.Attempt),
+			LogStreamName:        events.LogSubject(j.JobID, f.Attempt),
+			ContainerInstanceArn: batch.ContainerInstanceARN(j.HostID),
 		},
 		StartedAt: startedAt, StoppedAt: f.StoppedAt, StatusReason: statusReason,
 	})

@@ -359,9 +359,9 @@ func planQueue(q *batch.JobQueueDetail) *plan.Queue {
 
 // pruneHosts forgets hosts whose launcher stopped sending heartbeats.
 func (s *scheduler) pruneHosts() {
-	stale := s.clock().Add(-bus.HostTTL).UnixMilli()
+	now := s.clock()
 	for id, h := range s.state.Hosts {
-		if h.HeartbeatAt < stale {
+		if !h.Alive(now, bus.HostTTL) {
 			s.log.Warn("host lost", "host", id)
 			delete(s.state.Hosts, id)
 			s.state.Touch()

@@ -1,5 +1,7 @@
 package plan
 
+import "github.com/batchd/batchd/pkg/batch"
+
 // EnvCapacity is what a compute environment holds and could still take,
 // as the planner counts it: jobs STARTING or RUNNING there and the
 // placements not yet confirmed by their record.
@@ -29,19 +31,19 @@ func (s *State) Capacity() map[string]EnvCapacity {
 	out := make(map[string]EnvCapacity, len(s.Envs))
 	for name, e := range s.Envs {
 		c := EnvCapacity{VCPUsInUse: envCPU[name], MemoryMiBInUse: envMem[name]}
+		var free Milli
+		var freeMem int64
 		for _, h := range s.Hosts {
 			if !h.Serves(name) {
 				continue
 			}
-			c.VCPUsFree += max(ToMilli(h.VCPUs)-hostCPU[h.ID], 0)
-			c.MemoryMiBFree += max(h.MemoryMiB-hostMem[h.ID], 0)
+			free += max(ToMilli(h.VCPUs)-hostCPU[h.ID], 0)
+			freeMem += max(h.MemoryMiB-hostMem[h.ID], 0)
 		}
-		if e.MaxVCPU > 0 {
-			c.VCPUsFree = min(c.VCPUsFree, max(e.MaxVCPU-c.VCPUsInUse, 0))
-		}
-		if !e.Enabled {
-			c.VCPUsFree, c.MemoryMiBFree = 0, 0
-		}
+		// The environment's cap and state: the rule the api shows too.
+		f := batch.EnvironmentFree(e.Enabled, e.MaxVCPU.Float(),
+			batch.Resources{VCPUs: c.VCPUsInUse.Float()}, batch.Resources{VCPUs: free.Float(), MemoryMiB: freeMem})
+		c.VCPUsFree, c.MemoryMiBFree = ToMilli(f.VCPUs), f.MemoryMiB
 		out[name] = c
 	}
 	return out

@@ -79,13 +79,11 @@ type Need struct {
 
 // occupies reports whether the job holds capacity on its host.
 func (j *Job) occupies() bool {
-	switch j.Status {
-	case batch.StatusStarting, batch.StatusRunning:
+	if j.Status.HoldsCapacity() {
 		return true
-	case batch.StatusRunnable:
-		return j.Placed == j.Attempts+1
 	}
-	return false
+	// A placement of ours the record does not show yet.
+	return j.Status == batch.StatusRunnable && j.Placed == j.Attempts+1
 }
 
 // consumed reports whether the job holds its NON_REPLENISHABLE resources:

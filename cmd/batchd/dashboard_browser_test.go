@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/chromedp/chromedp"
+)
+
+// The dashboard in a real headless browser: Debian's chromium (installed by
+// scripts/setup.sh) driven by chromedp, against a real batchd with real
+// Podman. Run under the heavy lock:
+//
+//	flock /tmp/batchd-heavy.lock go test -count=1 -run TestDashboard ./cmd/batchd/
+//
+// BATCHD_SCREENSHOTS=DIR also saves screenshots of every page at 1400x900
+// and 390x844 there.
+
+// browser starts a headless chromium with a fresh profile, its window
+// width x height.
+func browser(t *testing.T, width, height int) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is required (scripts/setup.sh installs it): %v", err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true),
+		// Without these Chromium reaches for the network, which is closed here.
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(width, height),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(func(string, ...any) {}))
+	t.Cleanup(cancelCtx)
+	// The first action starts the browser; it gets no deadline (the
+	// deadline would end the browser).
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// page is one browser tab on a batchd.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+// do runs actions with a deadline.
+func (p *page) do(what string, d time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, d)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatalf("%s: %v\npage:\n%s", what, err, p.text())
+	}
+}
+
+// waitJS waits until the JavaScript expression is true.
+func (p *page) waitJS(what, expr string, d time.Duration) {
+	p.t.Helper()
+	p.do(what, d+5*time.Second, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(d))(ctx, tg)
+		return err
+	}))
+}
+
+// eval returns the value of a JavaScript expression.
+func evalJS[T any](p *page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 20*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// text is what the page shows, for failure messages.
+func (p *page) text() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+	if len(s) > 4000 {
+		s = s[:4000]
+	}
+	return s
+}
+
+// shoot saves a full-page screenshot as DIR/name.png when BATCHD_SCREENSHOTS
+// is set.
+func (p *page) shoot(name string) {
+	dir := os.Getenv("BATCHD_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// countIs is the expression "the overview shows n jobs of queue q in status st".
+func countIs(q, st string, n int) string {
+	return fmt.Sprintf(`(() => { const e = document.querySelector('[data-queue="%s"] [data-status="%s"] .n'); return e !== null && e.textContent === '%d'; })()`,
+		q, st, n)
+}
+
+func TestDashboardBrowser(t *testing.T) {
+	d := startDaemon(t)
+	c := d.client()
+	name := fmt.Sprintf("dash%d", time.Now().UnixNano()%1_000_000)
+	queue, env := name+"-queue", name+"-ce"
+	setupQueue(t, c, name, 4, "1", "64", "sh", "-c", "echo started; sleep 2; echo done")
+	p := &page{t: t, ctx: browser(t, 1400, 900), base: "http://" + d.httpAddr}
+
+	t.Run("overview follows jobs without a reload", func(t *testing.T) {
+		p.t = t
+		p.do("open the overview", 60*time.Second, chromedp.Navigate(p.base+"/"),
+			chromedp.WaitVisible(`[data-queue="`+queue+`"]`), chromedp.WaitVisible(`[data-env="`+env+`"]`))
+		// A mark that a reload would wipe out.
+		evalJS[bool](p, "window.__sameDocument = true")
+		id := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("live"), JobQueue: aws.String(queue), JobDefinition: aws.String(name + "-def")})
+		p.waitJS("the overview shows the job running", countIs(queue, "RUNNING", 1)+" || "+countIs(queue, "STARTING", 1), 90*time.Second)
+		p.waitJS("the environment shows the job's vCPU", `document.querySelector('[data-env="`+env+`"] [data-jobs="1"]') !== null`, 30*time.Second)
+		p.waitJS("the overview shows the job succeeded", countIs(queue, "SUCCEEDED", 1), 90*time.Second)
+		if !evalJS[bool](p, "window.__sameDocument === true") {
+			t.Fatal("the page was reloaded")
+		}
+		waitFinal(t, c, 30*time.Second, id)
+		p.waitJS("the throughput plot counts it", `/[1-9]\d* in the last hour/.test(document.querySelector('#throughput-total').textContent)`, 30*time.Second)
+		p.shoot("overview-1400")
+	})
+
+	t.Run("a finished job shows its exit code and log", func(t *testing.T) {
+		p.t = t
+		id := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("finished"), JobQueue: aws.String(queue), JobDefinition: aws.String(name + "-def"),
+			ContainerOverrides: &types.ContainerOverrides{Command: []string{"sh", "-c", "echo to-stdout-1; echo to-stderr-1 >&2; echo to-stdout-2; exit 3"}}})
+		waitFinal(t, c, 90*time.Second, id)
+		p.do("open the job's page", 60*time.Second, chromedp.Navigate(p.base+"/ui/jobs/"+id), chromedp.WaitVisible("#job-exit"))
+		p.waitJS("the exit code", `document.querySelector('#job-exit').textContent === '3'`, 30*time.Second)
+		p.waitJS("the stdout lines", `[...document.querySelectorAll('#log .line.out .tx')].map(e => e.textContent).join('|') === 'to-stdout-1|to-stdout-2'`, 30*time.Second)
+		p.waitJS("the stderr line, told apart", `[...document.querySelectorAll('#log .line.err .tx')].map(e => e.textContent).join('|') === 'to-stderr-1'`, 30*time.Second)
+		if got := evalJS[string](p, "document.querySelector('#job-status').textContent"); got != "FAILED" {
+			t.Fatalf("status %q, want FAILED", got)
+		}
+		p.shoot("job-finished-1400")
+		p.do("open the queue's list", 30*time.Second, chromedp.Navigate(p.base+"/ui/jobs?queue="+queue+"&status=FAILED"),
+			chromedp.WaitVisible(`#jobs tr[data-job="`+id+`"]`))
+		p.shoot("jobs-1400")
+	})
+
+	t.Run("a running job's page follows it and terminates it", func(t *testing.T) {
+		p.t = t
+		id := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("runner"), JobQueue: aws.String(queue), JobDefinition: aws.String(name + "-def"),
+			ContainerOverrides: &types.ContainerOverrides{Command: []string{"sh", "-c", "i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo tick $i; sleep 0.2; done"}}})
+		p.do("open the job's page", 60*time.Second, chromedp.Navigate(p.base+"/ui/jobs/"+id), chromedp.WaitVisible("#job-status"))
+		p.waitJS("the page follows the job to RUNNING", `document.querySelector('#job-status').textContent === 'RUNNING'`, 90*time.Second)
+		p.waitJS("new lines arrive", `[...document.querySelectorAll('#log .line.out .tx')].some(e => e.textContent === 'tick 5')`, 60*time.Second)
+		p.waitJS("and more", `[...document.querySelectorAll('#log .line.out .tx')].some(e => e.textContent === 'tick 10')`, 60*time.Second)
+		p.shoot("job-running-1400")
+		p.do("terminate it", 30*time.Second, chromedp.Click("#terminate"), chromedp.WaitVisible("#action-reason"),
+			chromedp.SetValue("#action-reason", "stopped by the browser test"), chromedp.Click("#confirm-action"))
+		p.waitJS("the page shows it FAILED", `document.querySelector('#job-status').textContent === 'FAILED'`, 90*time.Second)
+		j := describe(t, c, id)[id]
+		if j.Status != types.JobStatusFailed || !strings.Contains(aws.ToString(j.StatusReason), "stopped by the browser test") {
+			t.Fatalf("job after terminate: %s %q", j.Status, aws.ToString(j.StatusReason))
+		}
+		p.shoot("job-terminated-1400")
+	})
+
+	t.Run("phone-sized window", func(t *testing.T) {
+		ph := &page{t: t, ctx: browser(t, 390, 844), base: p.base}
+		ph.do("open the overview", 60*time.Second, chromedp.Navigate(ph.base+"/"), chromedp.WaitVisible(`[data-queue="`+queue+`"]`))
+		// Nothing wider than the window: no sideways scrolling of the page.
+		ph.waitJS("the overview fits the width", "document.documentElement.scrollWidth <= window.innerWidth + 1", 10*time.Second)
+		ph.shoot("overview-390")
+		ph.do("open the queue's list", 30*time.Second, chromedp.Navigate(ph.base+"/ui/jobs?queue="+queue), chromedp.WaitVisible(`#jobs[data-loaded]`))
+		ph.waitJS("the list fits the width", "document.documentElement.scrollWidth <= window.innerWidth + 1", 10*time.Second)
+		ph.shoot("jobs-390")
+		href := evalJS[string](ph, `document.querySelector('#jobs td.name a').getAttribute('href')`)
+		ph.do("open a job", 30*time.Second, chromedp.Navigate(ph.base+href), chromedp.WaitVisible("#job-status"), chromedp.WaitVisible("#log .line"))
+		ph.waitJS("the job page fits the width", "document.documentElement.scrollWidth <= window.innerWidth + 1", 10*time.Second)
+		ph.shoot("job-390")
+	})
+}
