@@ -45,7 +45,8 @@ func applySettings(g *specgen.SpecGenerator, s runtime.Settings, secretNames map
 		g.EnvSecrets = secretNames
 	}
 	for _, u := range s.Ulimits {
-		g.Rlimits = append(g.Rlimits, spec.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+		// Podman takes the Docker name and adds the RLIMIT_ prefix itself.
+		g.Rlimits = append(g.Rlimits, spec.POSIXRlimit{Type: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}
 	for _, d := range s.Devices {
 		// Podman reads "host:container:permissions" from the path.
@@ -113,14 +114,16 @@ func (r *Runtime) resolveSecrets(ctx context.Context, list []runtime.Secret) (ma
 	out := make(map[string]string, len(list))
 	for _, s := range list {
 		for _, name := range s.Names {
-			ok, err := secrets.Exists(r.bind(ctx), name)
+			// Inspect, not Exists: Podman 4.3 has no secret exists endpoint.
+			_, err := secrets.Inspect(r.bind(ctx), name, nil)
+			if isNotFound(err) {
+				continue
+			}
 			if err != nil {
-				return nil, fmt.Errorf("podman secret exists %s: %w", name, err)
+				return nil, fmt.Errorf("podman secret inspect %s: %w", name, err)
 			}
-			if ok {
-				out[s.Env] = name
-				break
-			}
+			out[s.Env] = name
+			break
 		}
 		if _, ok := out[s.Env]; !ok {
 			return nil, cannotStart(fmt.Sprintf("CannotStartContainerError: secret %s: no Podman secret named %s on this host (valueFrom %s)",

@@ -44,7 +44,7 @@ func TestSpecGeneratorMapsSettings(t *testing.T) {
 	if !reflect.DeepEqual(g.EnvSecrets, map[string]string{"DB": "db"}) {
 		t.Errorf("env secrets = %v", g.EnvSecrets)
 	}
-	if !reflect.DeepEqual(g.Rlimits, []spec.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 2048}}) {
+	if !reflect.DeepEqual(g.Rlimits, []spec.POSIXRlimit{{Type: "nofile", Soft: 1024, Hard: 2048}}) {
 		t.Errorf("rlimits = %+v", g.Rlimits)
 	}
 	if !reflect.DeepEqual(g.Devices, []spec.LinuxDevice{{Path: "/dev/null:/dev/mynull:rw"}}) {

@@ -150,7 +150,7 @@ func (r *Runtime) start(ctx context.Context, id string, s runtime.Spec) error {
 	if err == nil {
 		return nil
 	}
-	if !isUserFault(err) {
+	if _, refused := ulimitRefused(err, s.Settings.Ulimits); !refused && !isUserFault(err) {
 		return fmt.Errorf("podman start %s: %w", name, err)
 	}
 	if rmErr := r.Remove(context.WithoutCancel(ctx), id); rmErr != nil {
