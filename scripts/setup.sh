@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs and configures what batchd needs on a Debian host: Podman, runc and
+# Installs and configures what batchd needs on a Debian host: Podman, runc,
+# catatonit (the init of initProcessEnabled) and
 # a static busybox (for the sample image), the containers.conf settings this
 # kind of host needs, and the sample image localhost/batch-sample:latest.
 # Safe to run again: every step checks before it changes anything.
@@ -8,6 +9,8 @@ set -euo pipefail
 need=()
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
+# catatonit: Podman's --init (linuxParameters.initProcessEnabled).
+command -v catatonit >/dev/null || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v curl >/dev/null || need+=(curl)
 # Debian's AWS CLI (v2), for the access-control tests (cmd/batchd); another
