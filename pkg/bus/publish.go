@@ -10,46 +10,58 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// NewMsg builds a JSON message with its type header, de-duplication id and
-// the trace context of ctx.
-func NewMsg(ctx context.Context, subject, typ, msgID string, v any) (*nats.Msg, error) {
-	data, err := json.Marshal(v)
+// NewMsg builds the message of an event: its JSON on the event's subject,
+// with its type header, its de-duplication id and the trace context of ctx.
+func NewMsg(ctx context.Context, ev events.Event) (*nats.Msg, error) {
+	data, err := json.Marshal(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", typ, err)
+		return nil, fmt.Errorf("encode %s: %w", ev.Type(), err)
 	}
-	m := nats.NewMsg(subject)
+	m := nats.NewMsg(ev.Subject())
 	m.Data = data
-	m.Header.Set(events.HeaderType, typ)
-	if msgID != "" {
-		m.Header.Set(jetstream.MsgIDHeader, msgID)
+	m.Header.Set(events.HeaderType, ev.Type())
+	if id := ev.MsgID(); id != "" {
+		m.Header.Set(jetstream.MsgIDHeader, id)
 	}
 	Inject(ctx, m.Header)
 	return m, nil
 }
 
-// Publish stores v on subject and waits for JetStream to acknowledge it.
-func Publish(ctx context.Context, js jetstream.JetStream, subject, typ, msgID string, v any) (*jetstream.PubAck, error) {
-	m, err := NewMsg(ctx, subject, typ, msgID, v)
+// Publish stores an event and waits for JetStream to acknowledge it.
+func Publish(ctx context.Context, js jetstream.JetStream, ev events.Event) (*jetstream.PubAck, error) {
+	m, err := NewMsg(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
 	ack, err := js.PublishMsg(ctx, m)
 	if err != nil {
-		return nil, fmt.Errorf("publish %s: %w", subject, err)
+		return nil, fmt.Errorf("publish %s: %w", m.Subject, err)
 	}
 	return ack, nil
 }
 
-// PublishAsync stores v on subject without waiting; the returned future
+// PublishAsync stores an event without waiting; the returned future
 // resolves when JetStream acknowledges it.
-func PublishAsync(ctx context.Context, js jetstream.JetStream, subject, typ, msgID string, v any) (jetstream.PubAckFuture, error) {
-	m, err := NewMsg(ctx, subject, typ, msgID, v)
+func PublishAsync(ctx context.Context, js jetstream.JetStream, ev events.Event) (jetstream.PubAckFuture, error) {
+	m, err := NewMsg(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
 	f, err := js.PublishMsgAsync(m)
 	if err != nil {
-		return nil, fmt.Errorf("publish %s: %w", subject, err)
+		return nil, fmt.Errorf("publish %s: %w", m.Subject, err)
 	}
 	return f, nil
 }
+
+// WithMsgID is ev stored under another de-duplication id (a replay that
+// must not be taken for the original).
+func WithMsgID(ev events.Event, id string) events.Event { return renamed{ev, id} }
+
+type renamed struct {
+	events.Event
+	id string
+}
+
+func (r renamed) MsgID() string                { return r.id }
+func (r renamed) MarshalJSON() ([]byte, error) { return json.Marshal(r.Event) }

@@ -15,8 +15,8 @@
 //	scheduler  batch.job.gate.<job>          JobGated       (PENDING/RUNNABLE/FAILED)
 //	scheduler  batch.job.wait.<job>          JobWaiting     (why a RUNNABLE job waits)
 //	scheduler  batch.job.placed.<host>.<job> JobPlaced      (RUNNABLE -> STARTING)
-//	launcher   batch.job.started.<job>       JobStarted     (STARTING -> RUNNING)
-//	launcher   batch.job.exited.<job>        JobExited      (-> SUCCEEDED/FAILED/RUNNABLE)
+//	launcher   batch.job.started.<host>.<job> JobStarted    (STARTING -> RUNNING)
+//	launcher   batch.job.exited.<host>.<job>  JobExited     (-> SUCCEEDED/FAILED/RUNNABLE)
 //	api        batch.job.tag.<job>           JobTagged      (TagResource/UntagResource on a job)
 //	api        batch.job.cancel.<job>        JobCancel      (CancelJob; also the monitor's time limits)
 //	api        batch.job.terminate.<job>     JobTerminate   (TerminateJob)
@@ -26,6 +26,10 @@
 //	monitor    batch.events.blocked.<queue>.<job> JobQueueBlocked (waits too long)
 //	notifier   batch.notify.<rule>.<target>  Notification   (to deliver)
 //	notifier   batch.dlq.<rule>.<target>     DeadLetter     (could not deliver)
+//
+// Every message type implements Event (its subject, its Batch-Type and its
+// Nats-Msg-Id); facts about one job also Keyed (the job id). pkg/bus
+// publishes and consumes them; no service builds a subject of its own.
 //
 // The monitor is the only writer of the job record (bucket batch_jobs); it
 // applies the facts above in stream order, each with compare-and-set on the

@@ -152,10 +152,18 @@ type JobCancel struct {
 	Reason string `json:"reason"`
 	By     string `json:"by,omitempty"`
 	Time   int64  `json:"time"`
+	// ID, when set, is the de-duplication id (a time limit names the
+	// limit that fired).
+	ID string `json:"id,omitempty"`
 }
 
 // MsgID is the de-duplication id of the cancel: one per request.
-func (e JobCancel) MsgID() string { return fmt.Sprintf("cancel/%s/%d", e.JobID, e.Time) }
+func (e JobCancel) MsgID() string {
+	if e.ID != "" {
+		return e.ID
+	}
+	return fmt.Sprintf("cancel/%s/%d", e.JobID, e.Time)
+}
 
 // JobTerminate asks to terminate a job (TerminateJob): a job before
 // STARTING becomes FAILED at once; a STARTING or RUNNING job is marked
@@ -167,10 +175,18 @@ type JobTerminate struct {
 	Reason string `json:"reason"`
 	By     string `json:"by,omitempty"`
 	Time   int64  `json:"time"`
+	// ID, when set, is the de-duplication id (a time limit names the
+	// limit that fired).
+	ID string `json:"id,omitempty"`
 }
 
 // MsgID is the de-duplication id of the termination: one per request.
-func (e JobTerminate) MsgID() string { return fmt.Sprintf("terminate/%s/%d", e.JobID, e.Time) }
+func (e JobTerminate) MsgID() string {
+	if e.ID != "" {
+		return e.ID
+	}
+	return fmt.Sprintf("terminate/%s/%d", e.JobID, e.Time)
+}
 
 // JobStop tells the launcher of HostID to stop the container of an
 // attempt of a terminated job (SIGTERM, SIGKILL after the grace period) or
@@ -194,3 +210,52 @@ func (e JobStop) MsgID() string {
 	}
 	return fmt.Sprintf("stop/%s/%d", e.JobID, e.Attempt)
 }
+
+// Subject, Type and Key make JobSubmitted an events.Keyed.
+func (e JobSubmitted) Subject() string { return SubmitSubject(e.Job.JobID) }
+func (JobSubmitted) Type() string      { return TypeJobSubmitted }
+func (e JobSubmitted) Key() string     { return e.Job.JobID }
+
+// Subject, Type and Key make JobGated an events.Keyed.
+func (e JobGated) Subject() string { return GateSubject(e.JobID) }
+func (JobGated) Type() string      { return TypeJobGated }
+func (e JobGated) Key() string     { return e.JobID }
+
+// Subject, Type and Key make JobWaiting an events.Keyed.
+func (e JobWaiting) Subject() string { return WaitSubject(e.JobID) }
+func (JobWaiting) Type() string      { return TypeJobWaiting }
+func (e JobWaiting) Key() string     { return e.JobID }
+
+// Subject, Type and Key make JobPlaced an events.Keyed.
+func (e JobPlaced) Subject() string { return PlacedSubject(e.HostID, e.JobID) }
+func (JobPlaced) Type() string      { return TypeJobPlaced }
+func (e JobPlaced) Key() string     { return e.JobID }
+
+// Subject, Type and Key make JobStarted an events.Keyed.
+func (e JobStarted) Subject() string { return StartedSubject(e.HostID, e.JobID) }
+func (JobStarted) Type() string      { return TypeJobStarted }
+func (e JobStarted) Key() string     { return e.JobID }
+
+// Subject, Type and Key make JobExited an events.Keyed.
+func (e JobExited) Subject() string { return ExitedSubject(e.HostID, e.JobID) }
+func (JobExited) Type() string      { return TypeJobExited }
+func (e JobExited) Key() string     { return e.JobID }
+
+// Subject, Type and Key make JobCancel an events.Keyed.
+func (e JobCancel) Subject() string { return CancelSubject(e.JobID) }
+func (JobCancel) Type() string      { return TypeJobCancel }
+func (e JobCancel) Key() string     { return e.JobID }
+
+// Subject, Type and Key make JobTerminate an events.Keyed.
+func (e JobTerminate) Subject() string { return TerminateSubject(e.JobID) }
+func (JobTerminate) Type() string      { return TypeJobTerminate }
+func (e JobTerminate) Key() string     { return e.JobID }
+
+// Subject, Type and Key make JobStop an events.Keyed.
+func (e JobStop) Subject() string { return StopSubject(e.HostID, e.JobID) }
+func (JobStop) Type() string      { return TypeJobStop }
+func (e JobStop) Key() string     { return e.JobID }
+
+// MsgID of a wait reason is empty: each new reason is stored (the
+// scheduler publishes one only when it changed).
+func (e JobWaiting) MsgID() string { return "" }

@@ -29,3 +29,8 @@ func HostLostSubject(jobID string) string { return "batch.job.hostlost." + Token
 // HostLostReason is the status reason of an attempt whose host was lost,
 // worded as AWS Batch words an instance that went away.
 func HostLostReason(hostID string) string { return "Host EC2 (instance " + hostID + ") terminated." }
+
+// Subject, Type and Key make JobHostLost an events.Keyed.
+func (e JobHostLost) Subject() string { return HostLostSubject(e.JobID) }
+func (JobHostLost) Type() string      { return TypeJobHostLost }
+func (e JobHostLost) Key() string     { return e.JobID }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
@@ -79,6 +80,9 @@ type Notification struct {
 	Event        json.RawMessage `json:"event"`
 	// Time the notification was made (epoch ms).
 	Time int64 `json:"time"`
+	// ReplayOf is the BATCH_DLQ sequence of the dead letter this
+	// notification replays (ReplayDeadLetters); 0 for a first delivery.
+	ReplayOf uint64 `json:"replayOf,omitempty"`
 }
 
 // DeadLetter is a notification the notifier gave up on, stored on
@@ -90,6 +94,9 @@ type DeadLetter struct {
 	Attempts   int    `json:"attempts"`
 	LastError  string `json:"lastError"`
 	FailedAt   int64  `json:"failedAt"`
+	// NotificationSeq is the BATCH_NOTIFY sequence of the notification
+	// given up on.
+	NotificationSeq uint64 `json:"notificationSeq,omitempty"`
 }
 
 // NotifySubject is where notifications for one target of one rule wait.
@@ -102,3 +109,29 @@ func DeadLetterSubject(rule, target string) string { return "batch.dlq." + rule 
 func BlockedSubject(queue, jobID string) string {
 	return "batch.events.blocked." + queue + "." + Token(jobID)
 }
+
+// Subject, Type, MsgID and Key make JobQueueBlocked an events.Keyed.
+func (e JobQueueBlocked) Subject() string {
+	return BlockedSubject(e.Detail.QueueName(), e.Detail.JobID)
+}
+func (JobQueueBlocked) Type() string    { return TypeJobQueueBlocked }
+func (e JobQueueBlocked) MsgID() string { return e.ID }
+func (e JobQueueBlocked) Key() string   { return e.Detail.JobID }
+
+// Subject, Type and MsgID make Notification an events.Event.
+func (n Notification) Subject() string { return NotifySubject(n.RuleName, n.TargetID) }
+func (Notification) Type() string      { return TypeNotification }
+func (n Notification) MsgID() string {
+	if n.ReplayOf != 0 {
+		return "replay/" + strconv.FormatUint(n.ReplayOf, 10)
+	}
+	return n.MessageID
+}
+
+// Subject, Type and MsgID make DeadLetter an events.Event. Its id is set by
+// the notifier (DeadLetterID): the notification's stream sequence, so a
+// redelivered notification is dead-lettered once, and a replayed one (a
+// new message) can be again.
+func (d DeadLetter) Subject() string { return DeadLetterSubject(d.RuleName, d.TargetID) }
+func (DeadLetter) Type() string      { return TypeDeadLetter }
+func (d DeadLetter) MsgID() string   { return "dlq/" + strconv.FormatUint(d.NotificationSeq, 10) }

@@ -32,3 +32,12 @@ func NewJobStateChange(id string, at time.Time, job batch.JobDetail) JobStateCha
 		Resources: []string{job.JobArn}, Detail: job,
 	}
 }
+
+// Subject, Type, MsgID and Key make JobStateChange an events.Keyed: it is
+// announced on the subject of the job's queue and new status.
+func (e JobStateChange) Subject() string {
+	return EventSubject(e.Detail.QueueName(), string(e.Detail.Status))
+}
+func (JobStateChange) Type() string    { return TypeJobStateChange }
+func (e JobStateChange) MsgID() string { return e.ID }
+func (e JobStateChange) Key() string   { return e.Detail.JobID }

@@ -68,12 +68,6 @@ const (
 // children "parent:3" become "parent_3".
 func Token(jobID string) string { return strings.ReplaceAll(jobID, ":", "_") }
 
-// JobFromSubject returns the job id of a batch.job.<verb>.[<host>.]<job>
-// subject: its last token, with "_" back to ":" (ids never hold "_").
-func JobFromSubject(subject string) string {
-	return strings.ReplaceAll(subject[strings.LastIndexByte(subject, '.')+1:], "_", ":")
-}
-
 // SubmitSubject is where the api stores a submitted job.
 func SubmitSubject(jobID string) string { return "batch.job.submit." + Token(jobID) }
 
@@ -91,11 +85,17 @@ func PlacedSubject(hostID, jobID string) string {
 // PlacedHostFilter is the filter a launcher consumes for its host.
 func PlacedHostFilter(hostID string) string { return "batch.job.placed." + hostID + ".*" }
 
-// StartedSubject is where a launcher says a container runs.
-func StartedSubject(jobID string) string { return "batch.job.started." + Token(jobID) }
+// StartedSubject is where the launcher of hostID says a container runs.
+// The host is in the subject so that NATS permissions can limit a
+// launcher to its own host's facts.
+func StartedSubject(hostID, jobID string) string {
+	return "batch.job.started." + hostID + "." + Token(jobID)
+}
 
-// ExitedSubject is where a launcher says an attempt ended.
-func ExitedSubject(jobID string) string { return "batch.job.exited." + Token(jobID) }
+// ExitedSubject is where the launcher of hostID says an attempt ended.
+func ExitedSubject(hostID, jobID string) string {
+	return "batch.job.exited." + hostID + "." + Token(jobID)
+}
 
 // CancelSubject is where CancelJob (and a time limit) asks to cancel a job.
 func CancelSubject(jobID string) string { return "batch.job.cancel." + Token(jobID) }
@@ -126,3 +126,9 @@ func EventSubject(queue string, status string) string {
 // APISubject is the NATS request subject of an API operation, for example
 // "batch.api.SubmitJob".
 func APISubject(operation string) string { return SubjectAPIPrefix + "." + operation }
+
+// JobFactFilters match every fact about one job on BATCH_JOBS (with and
+// without a host token), for purging a forgotten job's history.
+func JobFactFilters(jobID string) []string {
+	return []string{"batch.job.*." + Token(jobID), "batch.job.*.*." + Token(jobID)}
+}

@@ -22,7 +22,7 @@ func (s *Server) cancelJob(ctx context.Context, in *batch.CancelJobInput) (*batc
 		return &batch.CancelJobOutput{}, err
 	}
 	ev := events.JobCancel{JobID: id, Reason: in.Reason, By: events.ByUser, Time: s.now().UnixMilli()}
-	if _, err := bus.Publish(ctx, s.js, events.CancelSubject(id), events.TypeJobCancel, ev.MsgID(), ev); err != nil {
+	if _, err := bus.Publish(ctx, s.js, ev); err != nil {
 		return nil, fmt.Errorf("store cancel of job %s: %w", id, err)
 	}
 	return &batch.CancelJobOutput{}, nil
@@ -37,7 +37,7 @@ func (s *Server) terminateJob(ctx context.Context, in *batch.TerminateJobInput) 
 		return &batch.TerminateJobOutput{}, err
 	}
 	ev := events.JobTerminate{JobID: id, Reason: in.Reason, By: events.ByUser, Time: s.now().UnixMilli()}
-	if _, err := bus.Publish(ctx, s.js, events.TerminateSubject(id), events.TypeJobTerminate, ev.MsgID(), ev); err != nil {
+	if _, err := bus.Publish(ctx, s.js, ev); err != nil {
 		return nil, fmt.Errorf("store termination of job %s: %w", id, err)
 	}
 	return &batch.TerminateJobOutput{}, nil

@@ -185,8 +185,8 @@ func (s *Server) replayDeadLetters(ctx context.Context, in *batch.ReplayDeadLett
 		note.RuleCreatedAt = created[i]
 		// The dead letter's trace context continues in the replay.
 		tctx := bus.Extract(ctx, sd.header)
-		id := "replay/" + strconv.FormatUint(sd.seq, 10)
-		if _, err := bus.Publish(tctx, s.js, events.NotifySubject(note.RuleName, note.TargetID), events.TypeNotification, id, note); err != nil {
+		note.ReplayOf = sd.seq
+		if _, err := bus.Publish(tctx, s.js, note); err != nil {
 			return nil, fmt.Errorf("replay dead letter %d: %w", sd.seq, err)
 		}
 		if err := s.dlq.DeleteMsg(ctx, sd.seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {

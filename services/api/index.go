@@ -246,11 +246,7 @@ func placement(r *jobRecord) (group string, index int32, child bool) {
 		}
 		return groupArray + r.JobID[:i], int32(n), true
 	}
-	q := r.JobQueueName
-	if q == "" {
-		q = batch.NameFromRef(batch.KindJobQueue, r.JobQueue)
-	}
-	return groupQueue + q, 0, false
+	return groupQueue + batch.QueueName(r.JobQueueName, r.JobQueue), 0, false
 }
 
 // put adds or updates the job stored under key, as recorded at time at
@@ -317,10 +313,7 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 	if a := r.ArrayProperties; a != nil && !child {
 		e.arraySize = int32(a.Size)
 	}
-	e.queue = x.intern(r.JobQueueName)
-	if e.queue == "" {
-		e.queue = x.intern(batch.NameFromRef(batch.KindJobQueue, r.JobQueue))
-	}
+	e.queue = x.intern(batch.QueueName(r.JobQueueName, r.JobQueue))
 	if p := r.SchedulingPriority; p != nil {
 		e.priority = int32(*p)
 	}

@@ -17,17 +17,14 @@ type resourceJobs struct {
 	held, heldForGood int64
 }
 
-// holdsReplenishable reports whether a job holds its REPLENISHABLE
-// resources: it is STARTING or RUNNING.
+// holdsReplenishable and holdsNonReplenishable apply the holding rule of
+// pkg/batch to an entry.
 func holdsReplenishable(status batch.JobStatus) bool {
-	return status == batch.StatusStarting || status == batch.StatusRunning
+	return batch.HoldsResource(batch.ResourceReplenishable, status, 0, false)
 }
 
-// holdsNonReplenishable reports whether a job has consumed its
-// NON_REPLENISHABLE resources: it is STARTING or RUNNING, or has had an
-// attempt.
 func holdsNonReplenishable(status batch.JobStatus, attempts int) bool {
-	return holdsReplenishable(status) || attempts > 0
+	return batch.HoldsResource(batch.ResourceNonReplenishable, status, attempts, false)
 }
 
 // resourceName is the name of a resource given by name or ARN.

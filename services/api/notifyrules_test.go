@@ -139,7 +139,7 @@ func (a *testAPI) putDeadLetter(t *testing.T, rule, target, msgID string, job st
 	dl := events.DeadLetter{Notification: events.Notification{MessageID: msgID, RuleName: rule, RuleCreatedAt: 1, TargetID: target,
 		EventSubject: "batch.events.job.q.FAILED", EventSeq: 7, EventType: events.TypeJobStateChange, Event: ev, Time: 5},
 		TargetType: batch.TargetWebhook, Endpoint: "https://x", Attempts: 5, LastError: "POST https://x: 503", FailedAt: 9}
-	if _, err := bus.Publish(t.Context(), a.js, events.DeadLetterSubject(rule, target), events.TypeDeadLetter, "dlq/"+msgID, dl); err != nil {
+	if _, err := bus.Publish(t.Context(), a.js, bus.WithMsgID(dl, "dlq/"+msgID)); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -22,7 +22,7 @@ func (s *Server) terminateQueueJobs(ctx context.Context, queue string) (int, err
 	now := s.now().UnixMilli()
 	err := forEach(ctx, len(ids), lookupParallelism, func(ctx context.Context, i int) error {
 		ev := events.JobTerminate{JobID: ids[i], Reason: reason, By: events.ByUser, Time: now}
-		if _, err := bus.Publish(ctx, s.js, events.TerminateSubject(ids[i]), events.TypeJobTerminate, ev.MsgID(), ev); err != nil {
+		if _, err := bus.Publish(ctx, s.js, ev); err != nil {
 			return fmt.Errorf("store termination of job %s: %w", ids[i], err)
 		}
 		return nil

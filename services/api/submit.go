@@ -75,7 +75,7 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 		job.TraceParent = telemetry.TraceParent(ctx)
 	}
 	ev := events.JobSubmitted{Job: job}
-	ack, err := bus.Publish(ctx, s.js, events.SubmitSubject(id), events.TypeJobSubmitted, ev.MsgID(), ev)
+	ack, err := bus.Publish(ctx, s.js, ev)
 	if err != nil {
 		return nil, fmt.Errorf("store job %s: %w", id, err)
 	}

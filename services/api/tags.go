@@ -129,7 +129,7 @@ func (s *Server) changeJobTags(ctx context.Context, arn, id string, change tagsC
 		return nil, err
 	}
 	fact.JobID, fact.Request = id, newUUID()
-	if _, err := bus.Publish(ctx, s.js, events.TagSubject(id), events.TypeJobTagged, fact.MsgID(), fact); err != nil {
+	if _, err := bus.Publish(ctx, s.js, fact); err != nil {
 		return nil, fmt.Errorf("store tags of job %s: %w", id, err)
 	}
 	return tags, nil

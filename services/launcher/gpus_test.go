@@ -31,7 +31,7 @@ func (r *rig) placeGPUs(job, image string, gpus int) {
 	r.record(job, batch.StatusStarting, 0)
 	p := events.JobPlaced{JobID: job, Attempt: 1, HostID: "h1", ComputeEnvironment: "ce", JobQueue: "q",
 		Container: events.ContainerSpec{Image: image, VCPUs: 1, MemoryMiB: 64, GPUs: gpus}}
-	if _, err := bus.Publish(context.Background(), r.js, events.PlacedSubject("h1", job), events.TypeJobPlaced, p.MsgID(), p); err != nil {
+	if _, err := bus.Publish(context.Background(), r.js, p); err != nil {
 		r.t.Fatal(err)
 	}
 }

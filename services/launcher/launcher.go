@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -20,7 +19,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -196,24 +194,18 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err := l.heartbeat(ctx, hosts); err != nil {
 		return err
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
-		Durable: "launcher-" + cfg.HostID, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute,
-		MaxAckPending: 1000, DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubjects: []string{events.PlacedHostFilter(cfg.HostID), events.StopHostFilter(cfg.HostID)},
-	})
-	if err != nil {
-		return fmt.Errorf("launcher: consumer: %w", err)
-	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		if strings.HasPrefix(msg.Subject(), stopPrefix) {
-			l.onStop(ctx, msg)
-			return
-		}
-		l.onPlaced(ctx, msg)
-	})
-	if err != nil {
-		return fmt.Errorf("launcher: consume: %w", err)
-	}
+	h := bus.NewHandlers(l.tracer)
+	bus.On(h, "launcher.placed", l.onPlaced)
+	bus.On(h, "launcher.stop", l.onStop)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		_ = bus.Consume(ctx, js, bus.ConsumerSpec{
+			Stream: events.StreamJobs, Durable: "launcher-" + cfg.HostID, AckWait: 2 * time.Minute,
+			Filters:    []string{events.PlacedHostFilter(cfg.HostID), events.StopHostFilter(cfg.HostID)},
+			MaxDeliver: maxPlacementDeliveries, OnGiveUp: l.giveUp, Logger: l.log,
+		}, h)
+	}()
 	l.log.Info("launcher started", "vcpus", cfg.VCPUs, "memoryMiB", cfg.MemoryMiB, "gpus", cfg.GPUDevices, "network", cfg.Network)
 
 	tick := time.NewTicker(bus.HeartbeatInterval)
@@ -221,7 +213,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	for {
 		select {
 		case <-ctx.Done():
-			cc.Stop()
+			<-consumed
 			// Say the host is gone so nothing more is placed on it.
 			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = hosts.Delete(dctx, cfg.HostID)
@@ -250,30 +242,25 @@ func (l *launcher) heartbeat(ctx context.Context, hosts jetstream.KeyValue) erro
 	return nil
 }
 
+// maxPlacementDeliveries bounds how often a placement is delivered before
+// the launcher gives up on it and reports the attempt failed.
+const maxPlacementDeliveries = 50
+
 // onPlaced starts supervising a placement; the message is acknowledged once
 // the container runs (or cannot), so a crash before that redelivers it.
 //
 // The span "launcher.placed" (a child of the scheduler's placement) lasts
 // until then.
-func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
-	job := events.JobFromSubject(msg.Subject())
-	ctx, span := bus.StartConsumerSpan(ctx, l.tracer, "launcher.placed", msg.Subject(), msg.Headers(),
-		telemetry.JobID(job), attribute.String("batch.host", l.cfg.HostID))
-	var p events.JobPlaced
-	if err := json.Unmarshal(msg.Data(), &p); err != nil {
-		l.log.ErrorContext(ctx, "bad placement", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
-		_ = msg.TermWithReason("undecodable placement")
-		span.SetStatus(codes.Error, err.Error())
-		span.End()
-		return
-	}
-	span.SetAttributes(telemetry.Attempt(p.Attempt))
+func (l *launcher) onPlaced(ctx context.Context, p events.JobPlaced, d *bus.Delivery) error {
+	span := trace.SpanFromContext(ctx)
+	span.SetAttributes(telemetry.Attempt(p.Attempt), attribute.String("batch.host", l.cfg.HostID))
 	run := l.claim(p.JobID, p.Attempt)
 	if run == nil {
-		_ = msg.Ack() // already supervised (re-adopted or redelivered)
-		span.End()
-		return
+		return nil // already supervised (re-adopted or redelivered)
 	}
+	// Held: the delivery (and its span) is settled once the container
+	// runs, or cannot.
+	d.Hold()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -287,23 +274,39 @@ func (l *launcher) onPlaced(ctx context.Context, msg jetstream.Msg) {
 			if ctx.Err() == nil {
 				l.log.WarnContext(ctx, "read job record", telemetry.LogJobID, p.JobID, "err", err)
 			}
-			_ = msg.NakWithDelay(time.Second)
+			_ = d.Nak(time.Second)
 		case verdict == placementLagging:
-			_ = msg.NakWithDelay(time.Second) // the monitor has not recorded it yet
+			_ = d.Nak(time.Second) // the monitor has not recorded it yet
 		case verdict == placementTerminated:
-			l.reportNotStarted(ctx, p, rec.StatusReason, msg)
+			l.reportNotStarted(ctx, p, rec.StatusReason, d)
 		case verdict == placementRunning:
 			// Not supervised here although recorded RUNNING on this host:
 			// a launcher died after reporting the start and before
 			// acknowledging, and recover found no container for it.
-			l.reportGone(ctx, p, msg)
+			l.reportGone(ctx, p, d)
 		case verdict == placementUnwanted:
 			l.log.InfoContext(ctx, "placement no longer wanted", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "status", rec.Status)
-			_ = msg.Ack()
+			_ = d.Ack()
 		default:
-			l.run(ctx, p, run, msg, span)
+			l.run(ctx, p, run, d, span)
 		}
 	}()
+	return nil
+}
+
+// giveUp reports an attempt failed when its placement could not be carried
+// out in all its deliveries, so the job does not stay STARTING.
+func (l *launcher) giveUp(ctx context.Context, ev events.Event, _ *bus.Delivery, cause error) {
+	p, ok := ev.(events.JobPlaced)
+	if !ok {
+		return
+	}
+	reason := truncate("CannotStartContainerError: gave up on the placement: "+cause.Error(), 255)
+	exit := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
+		StatusReason: reason, StoppedAt: l.clock().UnixMilli()}
+	if _, err := bus.Publish(ctx, l.js, exit); err != nil {
+		l.log.ErrorContext(ctx, "report a placement given up on", telemetry.LogJobID, p.JobID, "err", err)
+	}
 }
 
 // What the job record says of a placement.
@@ -389,31 +392,16 @@ func verdictOf(rec batch.JobDetail, attempt int, host string) (v placementVerdic
 
 // reportNotStarted ends an attempt whose job was terminated before its
 // container started: no container, FAILED with the termination reason.
-func (l *launcher) reportNotStarted(ctx context.Context, p events.JobPlaced, reason string, msg jetstream.Msg) {
+func (l *launcher) reportNotStarted(ctx context.Context, p events.JobPlaced, reason string, d *bus.Delivery) {
 	ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 		StatusReason: reason, StoppedAt: l.clock().UnixMilli(), NoRetry: true}
-	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
+	if _, err := bus.Publish(ctx, l.js, ev); err != nil {
 		l.log.ErrorContext(ctx, "report terminated attempt", telemetry.LogJobID, p.JobID, "err", err)
-		nak(msg)
+		_ = d.Nak(time.Second)
 		return
 	}
 	l.log.InfoContext(ctx, "job terminated before its container started", telemetry.LogJobID, p.JobID, "attempt", p.Attempt)
-	ack(msg)
-}
-
-// ack acknowledges a placement, if there is one (a container recovered at
-// start has none).
-func ack(msg jetstream.Msg) {
-	if msg != nil {
-		_ = msg.Ack()
-	}
-}
-
-// nak asks for a placement again in a second, if there is one.
-func nak(msg jetstream.Msg) {
-	if msg != nil {
-		_ = msg.NakWithDelay(time.Second)
-	}
+	_ = d.Ack()
 }
 
 func attemptKey(job string, attempt int) string { return fmt.Sprintf("%s/%d", job, attempt) }

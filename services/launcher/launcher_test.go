@@ -36,7 +36,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, js: js, rt: fake.New(), facts: make(chan *nats.Msg, 100)}
-	sub, err := nc.ChanSubscribe("batch.job.*.*", r.facts)
+	sub, err := nc.ChanSubscribe("batch.job.>", r.facts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func (r *rig) place(job string, attempt int, image string, timeout int) {
 	r.t.Helper()
 	p := events.JobPlaced{JobID: job, Attempt: attempt, HostID: "h1", ComputeEnvironment: "ce", JobQueue: "q",
 		Container: events.ContainerSpec{Image: image, Command: []string{"run"}, VCPUs: 1, MemoryMiB: 64, TimeoutSeconds: timeout}}
-	if _, err := bus.Publish(context.Background(), r.js, events.PlacedSubject("h1", job), events.TypeJobPlaced, p.MsgID(), p); err != nil {
+	if _, err := bus.Publish(context.Background(), r.js, p); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -221,7 +221,7 @@ func TestStopTerminatedJob(t *testing.T) {
 	r.place("t1", 1, "slow", 0)
 	r.next("started", 5*time.Second)
 	stop := events.JobStop{JobID: "t1", Attempt: 1, HostID: "h1", Reason: "operator said so"}
-	if _, err := bus.Publish(context.Background(), r.js, events.StopSubject("h1", "t1"), events.TypeJobStop, stop.MsgID(), stop); err != nil {
+	if _, err := bus.Publish(context.Background(), r.js, stop); err != nil {
 		t.Fatal(err)
 	}
 	var exited events.JobExited

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/bus"
@@ -150,26 +151,26 @@ func (l *launcher) storedPlacement(ctx context.Context, job string, attempt int)
 // was reported, then the launcher died before acknowledging the placement,
 // and the container went with the host. The failure is retried per the
 // job's retry strategy. A container that does exist is left alone.
-func (l *launcher) reportGone(ctx context.Context, p events.JobPlaced, msg jetstream.Msg) {
+func (l *launcher) reportGone(ctx context.Context, p events.JobPlaced, d *bus.Delivery) {
 	cs, err := l.rt.List(ctx, map[string]string{labelHost: l.cfg.HostID, labelJob: p.JobID, labelAttempt: strconv.Itoa(p.Attempt)})
 	if err != nil {
 		l.log.WarnContext(ctx, "list containers", telemetry.LogJobID, p.JobID, "err", err)
-		nak(msg)
+		_ = d.Nak(time.Second)
 		return
 	}
 	if len(cs) > 0 {
-		ack(msg)
+		_ = d.Ack()
 		return
 	}
 	ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reasonContainerGone,
 		StatusReason: reasonContainerGone, StoppedAt: l.clock().UnixMilli()}
-	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
+	if _, err := bus.Publish(ctx, l.js, ev); err != nil {
 		l.log.ErrorContext(ctx, "report lost container", telemetry.LogJobID, p.JobID, "err", err)
-		nak(msg)
+		_ = d.Nak(time.Second)
 		return
 	}
 	l.log.WarnContext(ctx, "container of a running attempt is gone", telemetry.LogJobID, p.JobID, "attempt", p.Attempt)
-	ack(msg)
+	_ = d.Ack()
 }
 
 // givenUp reports whether the record shows an attempt over (or the job

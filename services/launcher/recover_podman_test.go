@@ -52,7 +52,7 @@ func TestCreatedContainerOnPodman(t *testing.T) {
 	r.record(job, batch.StatusStarting, 0)
 	p := events.JobPlaced{JobID: job, Attempt: 1, HostID: host, JobQueue: "q",
 		Container: events.ContainerSpec{Image: "localhost/batch-sample:latest", Command: gen.Command, VCPUs: 1, MemoryMiB: 64}}
-	r.publish(events.PlacedSubject(host, job), events.TypeJobPlaced, p.MsgID(), p)
+	r.publish(p)
 	runCtx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -74,9 +74,9 @@ func TestCreatedContainerOnPodman(t *testing.T) {
 }
 
 // publish stores a message on the jobs stream.
-func (r *rig) publish(subject, typ, msgID string, v any) {
+func (r *rig) publish(ev events.Event) {
 	r.t.Helper()
-	if _, err := bus.Publish(context.Background(), r.js, subject, typ, msgID, v); err != nil {
+	if _, err := bus.Publish(context.Background(), r.js, ev); err != nil {
 		r.t.Fatal(err)
 	}
 }

@@ -94,7 +94,7 @@ func TestGivenUpAttemptsAreRemoved(t *testing.T) {
 	r.start(t)
 	r.next("started", 5*time.Second)
 	stop := events.JobStop{JobID: "a2", Attempt: 1, HostID: "h1", Reason: events.HostLostReason("h1"), Abandon: true}
-	r.publish(events.StopSubject("h1", "a2"), events.TypeJobStop, stop.MsgID(), stop)
+	r.publish(stop)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		cs, _ := r.rt.List(t.Context(), map[string]string{labelHost: "h1"})

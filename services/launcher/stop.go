@@ -2,18 +2,13 @@ package launcher
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"sync"
 
+	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/telemetry"
-
 	"github.com/batchd/batchd/pkg/events"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// stopPrefix starts the subjects of JobStop messages.
-const stopPrefix = "batch.job.stop."
 
 // attemptRun is an attempt this launcher supervises. A stop (TerminateJob)
 // can arrive before its container runs: it is remembered and carried out
@@ -82,13 +77,7 @@ func (a *attemptRun) stopped() (string, bool) {
 // SIGKILL after the grace period). An attempt this launcher does not
 // supervise has no container here: its placement, if it comes, reads the
 // record, sees the termination and starts nothing.
-func (l *launcher) onStop(_ context.Context, msg jetstream.Msg) {
-	var s events.JobStop
-	if err := json.Unmarshal(msg.Data(), &s); err != nil {
-		l.log.Error("launcher: bad stop", "subject", msg.Subject(), "err", err)
-		_ = msg.TermWithReason("undecodable stop")
-		return
-	}
+func (l *launcher) onStop(_ context.Context, s events.JobStop, _ *bus.Delivery) error {
 	run := l.supervised(s.JobID, s.Attempt)
 	switch {
 	case run != nil && s.Abandon:
@@ -99,7 +88,7 @@ func (l *launcher) onStop(_ context.Context, msg jetstream.Msg) {
 		// Not supervised: remove whatever container of it is left.
 		l.removeAbandoned(context.Background(), s.JobID, s.Attempt)
 	}
-	_ = msg.Ack()
+	return nil
 }
 
 // removeAbandoned removes the containers of a given-up attempt that this

@@ -12,7 +12,6 @@ import (
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/services/launcher/internal/runtime"
-	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -36,7 +35,7 @@ func containerName(job string, attempt int) string {
 
 // run starts a placed attempt and supervises it to its end; span is the
 // placement's, ended once the start is reported.
-func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun, msg jetstream.Msg, span trace.Span) {
+func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun, d *bus.Delivery, span trace.Span) {
 	spec, err := l.runtimeSpec(p.JobID, p.Attempt, containerName(p.JobID, p.Attempt), l.attemptLabels(p), p.Container)
 	var c runtime.Container
 	if err == nil {
@@ -46,29 +45,28 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 		defer span.End()
 		span.SetStatus(codes.Error, err.Error())
 		if ctx.Err() != nil {
-			return // shutting down: the placement is redelivered to the next launcher
+			_ = d.Nak(0) // shutting down: the placement is redelivered to the next launcher
+			return
 		}
-		if !errors.Is(err, runtime.ErrCannotStart) && msg != nil {
-			if md, merr := msg.Metadata(); merr == nil && md.NumDelivered < maxStartDeliveries {
-				l.log.WarnContext(ctx, "start failed, will retry", telemetry.LogJobID, p.JobID, "err", err)
-				_ = msg.NakWithDelay(time.Duration(md.NumDelivered) * time.Second)
-				return
-			}
+		if !errors.Is(err, runtime.ErrCannotStart) && d != nil && d.NumDelivered < maxStartDeliveries {
+			l.log.WarnContext(ctx, "start failed, will retry", telemetry.LogJobID, p.JobID, "err", err)
+			_ = d.Nak(time.Duration(d.NumDelivered) * time.Second)
+			return
 		}
 		l.log.InfoContext(ctx, "container cannot start", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "err", err)
 		now := l.clock().UnixMilli()
 		reason := startFailureReason(err)
 		ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 			StatusReason: reason, StoppedAt: now}
-		if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(p.JobID), events.TypeJobExited, ev.MsgID(), ev); err != nil {
+		if _, err := bus.Publish(ctx, l.js, ev); err != nil {
 			l.log.ErrorContext(ctx, "report start failure", telemetry.LogJobID, p.JobID, "err", err)
-			nak(msg)
+			_ = d.Nak(time.Second)
 			return
 		}
-		ack(msg)
+		_ = d.Ack()
 		return
 	}
-	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, msg, span)
+	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, d, span)
 }
 
 // startFailureReason words a start failure as AWS Batch does. The
@@ -98,7 +96,7 @@ func truncate(s string, n int) string {
 // reported, and its span (placedSpan, when not nil) ends then. The rest
 // is the span "launcher.wait", which reports the exit. When ctx ends first
 // the container is left running for the next launcher to re-adopt.
-func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *attemptRun, c runtime.Container, timeoutSec int, logsFrom resumePoint, placement jetstream.Msg, placedSpan trace.Span) {
+func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *attemptRun, c runtime.Container, timeoutSec int, logsFrom resumePoint, placement *bus.Delivery, placedSpan trace.Span) {
 	log := l.log.With(telemetry.LogJobID, job, "attempt", attempt, "container", c.ID)
 	run.attach(func(reason string) {
 		log.InfoContext(ctx, "job terminated, stopping its container", "reason", reason)
@@ -108,15 +106,16 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	})
 	startedAt := l.clock()
 	started := events.JobStarted{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, StartedAt: startedAt.UnixMilli()}
-	_, err := bus.Publish(ctx, l.js, events.StartedSubject(job), events.TypeJobStarted, started.MsgID(), started)
+	_, err := bus.Publish(ctx, l.js, started)
 	if placedSpan != nil {
 		placedSpan.End()
 	}
 	if err != nil {
 		log.ErrorContext(ctx, "report start", "err", err)
-		return // unacked placement is redelivered; the container is re-adopted
+		_ = placement.Nak(time.Second) // redelivered: the container is found by its name
+		return
 	}
-	ack(placement)
+	_ = placement.Ack()
 	ctx, span := l.tracer.Start(ctx, "launcher.wait", trace.WithAttributes(telemetry.JobID(job), telemetry.Attempt(attempt),
 		attribute.String("container.id", c.ID)))
 	defer span.End()
@@ -183,7 +182,7 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	if reason, stopped := run.stopped(); stopped {
 		ev.StatusReason, ev.NoRetry = reason, true
 	}
-	if _, err := bus.Publish(ctx, l.js, events.ExitedSubject(job), events.TypeJobExited, ev.MsgID(), ev); err != nil {
+	if _, err := bus.Publish(ctx, l.js, ev); err != nil {
 		log.ErrorContext(ctx, "report exit", "err", err)
 		return // the container stays; the next launcher re-adopts and reports it
 	}

@@ -88,7 +88,7 @@ func (m *monitor) expandArray(ctx context.Context, parent batch.JobDetail, redel
 		child := arrayChild(parent, i, now)
 		data, err := json.Marshal(child)
 		if err != nil {
-			return fmt.Errorf("%w: encode child: %v", errPoison, err)
+			return bus.Permanent(fmt.Errorf("encode child: %w", err))
 		}
 		msg := nats.NewMsg("$KV." + events.BucketJobs + "." + events.Token(child.JobID))
 		msg.Data = data
@@ -161,13 +161,12 @@ func arrayChild(parent batch.JobDetail, index int, now int64) batch.JobDetail {
 
 // fanOut publishes a fact for every child of an array parent (cancel or
 // terminate of the whole array), in batches of asynchronous publishes.
-func (m *monitor) fanOut(ctx context.Context, parent batch.JobDetail, fact func(child string) (subject, typ, msgID string, v any)) error {
+func (m *monitor) fanOut(ctx context.Context, parent batch.JobDetail, fact func(child string) events.Event) error {
 	size := parent.ArrayProperties.Size
 	for start := 0; start < size; start += expandBatch {
 		var futures []jetstream.PubAckFuture
 		for i := start; i < min(start+expandBatch, size); i++ {
-			subject, typ, id, v := fact(batch.ArrayChildID(parent.JobID, i))
-			f, err := bus.PublishAsync(ctx, m.js, subject, typ, id, v)
+			f, err := bus.PublishAsync(ctx, m.js, fact(batch.ArrayChildID(parent.JobID, i)))
 			if err != nil {
 				return err
 			}
@@ -297,13 +296,11 @@ type arrayTally struct {
 	// deltas per parent per status.
 	deltas map[string]map[batch.JobStatus]int
 	full   map[string]bool
-	acks   map[string][]jetstream.Msg
-	// current is the parent of the message being applied.
-	current string
+	acks   map[string][]*bus.Delivery
 }
 
 func newArrayTally(m *monitor) *arrayTally {
-	return &arrayTally{m: m, deltas: map[string]map[batch.JobStatus]int{}, full: map[string]bool{}, acks: map[string][]jetstream.Msg{}}
+	return &arrayTally{m: m, deltas: map[string]map[batch.JobStatus]int{}, full: map[string]bool{}, acks: map[string][]*bus.Delivery{}}
 }
 
 // count records a child's move from one status to another.
@@ -317,7 +314,6 @@ func (t *arrayTally) count(parent string, from, to batch.JobStatus) {
 	}
 	d[from]--
 	d[to]++
-	t.current = parent
 }
 
 // recount asks for the parent's summary to be counted from its children.
@@ -325,14 +321,13 @@ func (t *arrayTally) recount(parent string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.full[parent] = true
-	t.current = parent
 }
 
-// ackAfterFlush holds msg until the parent counted last is stored.
-func (t *arrayTally) ackAfterFlush(msg jetstream.Msg) {
+// ackAfterFlush acknowledges d once parent's summary is next stored.
+func (t *arrayTally) ackAfterFlush(parent string, d *bus.Delivery) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.acks[t.current] = append(t.acks[t.current], msg)
+	t.acks[parent] = append(t.acks[parent], d)
 }
 
 func (t *arrayTally) run(ctx context.Context) {
@@ -364,7 +359,7 @@ func (t *arrayTally) flush(ctx context.Context) {
 		parents[p] = true
 	}
 	deltas, full, acks := t.deltas, t.full, t.acks
-	t.deltas, t.full, t.acks = map[string]map[batch.JobStatus]int{}, map[string]bool{}, map[string][]jetstream.Msg{}
+	t.deltas, t.full, t.acks = map[string]map[batch.JobStatus]int{}, map[string]bool{}, map[string][]*bus.Delivery{}
 	t.mu.Unlock()
 
 	for _, p := range slices.Sorted(maps.Keys(parents)) {
@@ -387,8 +382,8 @@ func (t *arrayTally) flush(ctx context.Context) {
 			t.mu.Unlock()
 			continue
 		}
-		for _, msg := range acks[p] {
-			_ = msg.Ack()
+		for _, d := range acks[p] {
+			_ = d.Ack()
 		}
 	}
 }

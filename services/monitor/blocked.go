@@ -121,7 +121,7 @@ func (m *monitor) announceBlocked(ctx context.Context, wj waitingJob, now time.T
 	ctx, span := m.tracer.Start(jobTraceContext(ctx, job.TraceID), "monitor.blocked", trace.WithSpanKind(trace.SpanKindProducer))
 	defer span.End()
 	ev := events.NewJobQueueBlocked(id, now, job, wj.since)
-	if _, err := bus.Publish(ctx, m.js, subject, events.TypeJobQueueBlocked, id, ev); err != nil {
+	if _, err := bus.Publish(ctx, m.js, ev); err != nil {
 		return false, fmt.Errorf("publish %s: %w", id, err)
 	}
 	m.log.Info("job blocked", "job", job.JobID, "status", job.Status, "queue", wj.queue,

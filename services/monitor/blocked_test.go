@@ -35,7 +35,7 @@ func TestBlockedEvents(t *testing.T) {
 	e.gate("stuck", batch.StatusRunnable)
 	const why = "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE - no compute environment of queue q can ever hold 16 vCPUs"
 	w := events.JobWaiting{JobID: "stuck", Attempt: 1, Reason: why}
-	e.publish(events.WaitSubject("stuck"), events.TypeJobWaiting, "", w)
+	e.publish(w)
 	e.submit("dep", "q")
 	e.submit("child", "q", "dep")
 	e.gate("child", batch.StatusPending)

@@ -76,9 +76,9 @@ func (e *monEnv) run(cfg Config) (stop func()) {
 	return stop
 }
 
-func (e *monEnv) publish(subject, typ, msgID string, v any) {
+func (e *monEnv) publish(ev events.Event) {
 	e.t.Helper()
-	if _, err := bus.Publish(e.t.Context(), e.js, subject, typ, msgID, v); err != nil {
+	if _, err := bus.Publish(e.t.Context(), e.js, ev); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -91,28 +91,28 @@ func (e *monEnv) submit(id, queue string, deps ...string) {
 		j.DependsOn = append(j.DependsOn, batch.JobDependency{JobID: d})
 	}
 	f := events.JobSubmitted{Job: j}
-	e.publish(events.SubmitSubject(id), events.TypeJobSubmitted, f.MsgID(), f)
+	e.publish(f)
 }
 
 func (e *monEnv) gate(id string, st batch.JobStatus) {
 	f := events.JobGated{JobID: id, Status: st, Time: time.Now().UnixMilli()}
-	e.publish(events.GateSubject(id), events.TypeJobGated, f.MsgID(), f)
+	e.publish(f)
 }
 
 func (e *monEnv) place(id string, attempt int) {
 	f := events.JobPlaced{JobID: id, Attempt: attempt, HostID: "h", ComputeEnvironment: "ce", JobQueue: "q", Time: time.Now().UnixMilli()}
-	e.publish(events.PlacedSubject("h", id), events.TypeJobPlaced, f.MsgID(), f)
+	e.publish(f)
 }
 
 func (e *monEnv) start(id string, attempt int) {
 	f := events.JobStarted{JobID: id, Attempt: attempt, HostID: "h", ContainerID: "c", StartedAt: time.Now().UnixMilli()}
-	e.publish(events.StartedSubject(id), events.TypeJobStarted, f.MsgID(), f)
+	e.publish(f)
 }
 
 func (e *monEnv) exit(id string, attempt, code int) {
 	f := events.JobExited{JobID: id, Attempt: attempt, HostID: "h", ContainerID: "c", ExitCode: &code,
 		StartedAt: time.Now().UnixMilli(), StoppedAt: time.Now().UnixMilli()}
-	e.publish(events.ExitedSubject(id), events.TypeJobExited, f.MsgID(), f)
+	e.publish(f)
 }
 
 // storedEvent is one message of BATCH_EVENTS.
@@ -267,7 +267,7 @@ func TestEventsNotDuplicated(t *testing.T) {
 	// The same facts again with other message ids (a publisher retrying
 	// after the de-duplication window, say).
 	f := events.JobGated{JobID: "dup", Status: batch.StatusRunnable, Time: 1}
-	e.publish(events.GateSubject("dup"), events.TypeJobGated, "gate-again", f)
+	e.publish(bus.WithMsgID(f, "gate-again"))
 	e.place("dup", 1)
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.SubjectJobEventsAll}}
 	e.read(cfg, 3)
@@ -289,7 +289,7 @@ func TestEventsCarryTraceparent(t *testing.T) {
 	j := batch.JobDetail{JobArn: batch.ARN(batch.KindJob, "tp"), JobID: "tp", JobQueue: batch.ARN(batch.KindJobQueue, "q"), JobQueueName: "q",
 		Status: batch.StatusSubmitted}
 	f := events.JobSubmitted{Job: j}
-	if _, err := bus.Publish(ctx, e.js, events.SubmitSubject("tp"), events.TypeJobSubmitted, f.MsgID(), f); err != nil {
+	if _, err := bus.Publish(ctx, e.js, f); err != nil {
 		t.Fatal(err)
 	}
 	cons, err := e.js.OrderedConsumer(t.Context(), events.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.SubjectJobEventsAll}})

@@ -71,7 +71,7 @@ func (m *monitor) forget(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("open stream: %w", err)
 	}
-	for _, filter := range []string{"batch.job.*." + key, "batch.job.*.*." + key} {
+	for _, filter := range events.JobFactFilters(key) {
 		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(filter)); err != nil {
 			return fmt.Errorf("purge %s: %w", filter, err)
 		}

@@ -12,9 +12,9 @@ import (
 // hostLost applies the loss of a job's host (applyHostLost) and, when it
 // gave the attempt up, tells that host's launcher, should it come back, to
 // remove the attempt's container without reporting it.
-func (m *monitor) hostLost(ctx context.Context, f events.JobHostLost, redelivered bool) error {
+func (m *monitor) hostLost(ctx context.Context, f events.JobHostLost, fa *fact) error {
 	changed := false
-	job, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool {
+	job, err := m.update(ctx, fa, f.JobID, func(j *batch.JobDetail) bool {
 		changed = applyHostLost(j, f)
 		return changed
 	})
@@ -25,7 +25,7 @@ func (m *monitor) hostLost(ctx context.Context, f events.JobHostLost, redelivere
 		return nil
 	}
 	ev := events.JobStop{JobID: f.JobID, Attempt: f.Attempt, HostID: f.HostID, Reason: events.HostLostReason(f.HostID), Abandon: true}
-	if _, err := bus.Publish(ctx, m.js, events.StopSubject(f.HostID, f.JobID), events.TypeJobStop, ev.MsgID(), ev); err != nil {
+	if _, err := bus.Publish(ctx, m.js, ev); err != nil {
 		return fmt.Errorf("abandon %s on lost host %s: %w", f.JobID, f.HostID, err)
 	}
 	return nil

@@ -48,10 +48,7 @@ func newMetrics() (*metrics, error) {
 // transition records the latencies of a record that has just moved from
 // before to j.Status, from the record's own times.
 func (m *metrics) transition(ctx context.Context, before batch.JobStatus, j *batch.JobDetail) {
-	queue := j.JobQueueName
-	if queue == "" {
-		queue = batch.NameFromRef(batch.KindJobQueue, j.JobQueue)
-	}
+	queue := j.QueueName()
 	switch {
 	case j.Status == batch.StatusRunning && len(j.Attempts) == 0 && j.CreatedAt > 0 && j.StartedAt >= j.CreatedAt:
 		m.submitToRunning.Record(ctx, seconds(j.StartedAt-j.CreatedAt), metric.WithAttributes(attribute.String("queue", queue)))

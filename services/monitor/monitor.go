@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
@@ -15,7 +14,6 @@ import (
 	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -59,9 +57,6 @@ type monitor struct {
 	tracer trace.Tracer
 	arrays *arrayTally
 	view   *jobView
-	// deferAck is set by apply when the message must be acknowledged only
-	// once the array summary it changed is stored.
-	deferAck bool
 	// eventsStream is BATCH_EVENTS, read by the blocked-job scan.
 	eventsStream jetstream.Stream
 	metrics      *metrics
@@ -110,182 +105,106 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if cfg.BlockedAfter > 0 {
 		go m.watchBlocked(ctx)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamJobs, jetstream.ConsumerConfig{
-		Durable: cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
-		MaxAckPending: 20000, FilterSubjects: []string{events.SubjectJobs},
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return fmt.Errorf("monitor: consumer: %w", err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1000))
-	if err != nil {
-		return fmt.Errorf("monitor: consume: %w", err)
-	}
-	go func() { <-ctx.Done(); it.Stop() }()
 	m.log.Info("monitor started")
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			m.log.Warn("next message", "err", err)
-			continue
-		}
-		m.handle(ctx, msg)
-	}
+	return bus.Consume(ctx, js, bus.ConsumerSpec{
+		Stream: events.StreamJobs, Durable: cfg.Consumer, Filters: []string{events.SubjectJobs},
+		MaxAckPending: 20000, Pull: 1000, Logger: m.log,
+	}, m.handlers())
 }
 
-// handle applies one fact in a span "monitor.<verb>" that continues the
-// trace in the message's headers (the job's trace).
-func (m *monitor) handle(ctx context.Context, msg jetstream.Msg) {
-	kind := subjectKind(msg.Subject())
-	job := events.JobFromSubject(msg.Subject())
-	ctx, span := bus.StartConsumerSpan(ctx, m.tracer, "monitor."+kind, msg.Subject(), msg.Headers(), telemetry.JobID(job))
-	defer span.End()
-	m.deferAck = false
-	err := m.apply(ctx, kind, msg)
-	switch {
-	case err == nil && m.deferAck:
-		m.arrays.ackAfterFlush(msg)
-	case err == nil:
-		if err := msg.Ack(); err != nil {
-			m.log.WarnContext(ctx, "ack", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
-		}
-	case errors.Is(err, errPoison):
-		span.SetStatus(codes.Error, err.Error())
-		m.log.ErrorContext(ctx, "dropping bad message", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
-		_ = msg.TermWithReason(err.Error())
-	default:
-		span.SetStatus(codes.Error, err.Error())
-		m.log.WarnContext(ctx, "will retry", telemetry.LogJobID, job, "subject", msg.Subject(), "err", err)
-		_ = msg.NakWithDelay(500 * time.Millisecond)
-	}
+// fact is one delivery of a fact being applied.
+type fact struct {
+	d *bus.Delivery
+	// ackAfter, when set, is the array parent whose summary must be
+	// stored before the fact is acknowledged.
+	ackAfter string
 }
 
-var errPoison = errors.New("undecodable message")
+func (f *fact) redelivered() bool { return f.d.Redelivered() }
 
-// subjectKind is the verb of batch.job.<verb>.… subjects.
-func subjectKind(subject string) string {
-	parts := strings.SplitN(subject, ".", 4)
-	if len(parts) < 3 {
-		return ""
-	}
-	return parts[2]
-}
-
-func decode(msg jetstream.Msg, v any) error {
-	if err := json.Unmarshal(msg.Data(), v); err != nil {
-		return fmt.Errorf("%w: %s: %v", errPoison, msg.Subject(), err)
-	}
-	return nil
-}
-
-// apply routes one message to its state transition.
-func (m *monitor) apply(ctx context.Context, kind string, msg jetstream.Msg) error {
-	redelivered, seq := false, uint64(0)
-	if md, err := msg.Metadata(); err == nil {
-		redelivered, seq = md.NumDelivered > 1, md.Sequence.Stream
-	}
-	switch kind {
-	case "submit":
-		var f events.JobSubmitted
-		if err := decode(msg, &f); err != nil {
+// on registers the handler of one fact type: each delivery is applied in a
+// span "monitor.<verb>" that continues the trace in the message's headers
+// (the job's trace), and a fact that changed an array child's status is
+// acknowledged once its parent's summary is stored.
+func on[E events.Event](m *monitor, h *bus.Handlers, span string, fn func(ctx context.Context, ev E, f *fact) error) {
+	bus.On(h, span, func(ctx context.Context, ev E, d *bus.Delivery) error {
+		f := &fact{d: d}
+		if err := fn(ctx, ev, f); err != nil {
 			return err
 		}
-		return m.create(ctx, f.Job, seq, redelivered)
-	case "gate":
-		var f events.JobGated
-		if err := decode(msg, &f); err != nil {
-			return err
+		if f.ackAfter != "" {
+			d.Hold()
+			m.arrays.ackAfterFlush(f.ackAfter, d)
 		}
-		_, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyGate(j, f) })
+		return nil
+	})
+}
+
+// handlers routes each fact to its state transition.
+func (m *monitor) handlers() *bus.Handlers {
+	h := bus.NewHandlers(m.tracer)
+	on(m, h, "monitor.submit", func(ctx context.Context, ev events.JobSubmitted, f *fact) error {
+		return m.create(ctx, ev.Job, f)
+	})
+	on(m, h, "monitor.gate", func(ctx context.Context, ev events.JobGated, f *fact) error {
+		_, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyGate(j, ev) })
 		return err
-	case "wait":
-		var f events.JobWaiting
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		_, err := m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyWaiting(j, f) })
+	})
+	on(m, h, "monitor.wait", func(ctx context.Context, ev events.JobWaiting, f *fact) error {
+		_, err := m.update(ctx, nil, ev.JobID, func(j *batch.JobDetail) bool { return applyWaiting(j, ev) })
 		return err
-	case "placed":
-		var f events.JobPlaced
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		_, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyPlaced(j, f) })
+	})
+	on(m, h, "monitor.placed", func(ctx context.Context, ev events.JobPlaced, f *fact) error {
+		_, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyPlaced(j, ev) })
 		return err
-	case "started":
-		var f events.JobStarted
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		job, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyStarted(j, f) })
+	})
+	on(m, h, "monitor.started", func(ctx context.Context, ev events.JobStarted, f *fact) error {
+		job, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyStarted(j, ev) })
 		if err != nil {
 			return err
 		}
 		return m.stopIfTerminated(ctx, job)
-	case "exited":
-		var f events.JobExited
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		_, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyExited(j, f) })
+	})
+	on(m, h, "monitor.exited", func(ctx context.Context, ev events.JobExited, f *fact) error {
+		_, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyExited(j, ev) })
 		return err
-	case "tag":
-		var f events.JobTagged
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		_, err := m.update(ctx, f.JobID, false, func(j *batch.JobDetail) bool { return applyTagged(j, f) })
+	})
+	on(m, h, "monitor.tag", func(ctx context.Context, ev events.JobTagged, f *fact) error {
+		_, err := m.update(ctx, nil, ev.JobID, func(j *batch.JobDetail) bool { return applyTagged(j, ev) })
 		return err
-	case "cancel":
-		var f events.JobCancel
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		job, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyCancel(j, f) })
+	})
+	on(m, h, "monitor.cancel", func(ctx context.Context, ev events.JobCancel, f *fact) error {
+		job, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyCancel(j, ev) })
 		if err != nil || !job.IsArrayParent() {
 			return err
 		}
-		return m.fanOut(ctx, job, func(child string) (string, string, string, any) {
-			ev := events.JobCancel{JobID: child, Reason: f.Reason, By: events.ByArray, Time: f.Time}
-			return events.CancelSubject(child), events.TypeJobCancel, ev.MsgID(), ev
+		return m.fanOut(ctx, job, func(child string) events.Event {
+			return events.JobCancel{JobID: child, Reason: ev.Reason, By: events.ByArray, Time: ev.Time}
 		})
-	case "terminate":
-		var f events.JobTerminate
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		job, err := m.update(ctx, f.JobID, redelivered, func(j *batch.JobDetail) bool { return applyTerminate(j, f) })
+	})
+	on(m, h, "monitor.terminate", func(ctx context.Context, ev events.JobTerminate, f *fact) error {
+		job, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyTerminate(j, ev) })
 		if err != nil {
 			return err
 		}
 		if job.IsArrayParent() {
-			return m.fanOut(ctx, job, func(child string) (string, string, string, any) {
-				ev := events.JobTerminate{JobID: child, Reason: f.Reason, By: events.ByArray, Time: f.Time}
-				return events.TerminateSubject(child), events.TypeJobTerminate, ev.MsgID(), ev
+			return m.fanOut(ctx, job, func(child string) events.Event {
+				return events.JobTerminate{JobID: child, Reason: ev.Reason, By: events.ByArray, Time: ev.Time}
 			})
 		}
 		return m.stopIfTerminated(ctx, job)
-	case "hostlost":
-		var f events.JobHostLost
-		if err := decode(msg, &f); err != nil {
-			return err
-		}
-		return m.hostLost(ctx, f, redelivered)
-	case "stop":
-		return nil // for the launcher
-	default:
-		m.log.DebugContext(ctx, "ignoring unknown subject", "subject", msg.Subject())
-		return nil
-	}
+	})
+	on(m, h, "monitor.hostlost", func(ctx context.Context, ev events.JobHostLost, f *fact) error {
+		return m.hostLost(ctx, ev, f)
+	})
+	// JobStop is for the launcher: the default handling acknowledges it.
+	return h
 }
 
-func (m *monitor) create(ctx context.Context, job batch.JobDetail, seq uint64, redelivered bool) error {
+func (m *monitor) create(ctx context.Context, job batch.JobDetail, f *fact) error {
+	redelivered := f.redelivered()
 	job.Status = batch.StatusSubmitted
-	job.Seq = seq
+	job.Seq = f.d.StreamSeq
 	if job.StatusChangedAt == 0 {
 		job.StatusChangedAt = job.CreatedAt
 	}
@@ -303,7 +222,7 @@ func (m *monitor) create(ctx context.Context, job batch.JobDetail, seq uint64, r
 	}
 	data, err := json.Marshal(job)
 	if err != nil {
-		return fmt.Errorf("%w: encode job: %v", errPoison, err)
+		return bus.Permanent(fmt.Errorf("encode job: %w", err))
 	}
 	if _, err := m.jobs.Create(ctx, events.Token(job.JobID), data); err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -331,9 +250,10 @@ func (m *monitor) create(ctx context.Context, job batch.JobDetail, seq uint64, r
 // update reads the record, applies fn and writes it back with
 // compare-and-set, retrying when another replica wrote in between. It
 // returns the record as it is now. A status change of an array child is
-// counted in its parent's statusSummary (the message is acknowledged once
-// that is stored).
-func (m *monitor) update(ctx context.Context, jobID string, redelivered bool, fn func(*batch.JobDetail) bool) (batch.JobDetail, error) {
+// counted in its parent's statusSummary (the fact f is acknowledged once
+// that is stored). f is nil for facts that change no status.
+func (m *monitor) update(ctx context.Context, f *fact, jobID string, fn func(*batch.JobDetail) bool) (batch.JobDetail, error) {
+	redelivered := f != nil && f.redelivered()
 	key := events.Token(jobID)
 	for try := 0; try < 10; try++ {
 		var job batch.JobDetail
@@ -351,7 +271,7 @@ func (m *monitor) update(ctx context.Context, jobID string, redelivered bool, fn
 					// The count of a change applied before a crash may
 					// be lost: count the array again.
 					m.arrays.recount(parent)
-					m.deferAck = true
+					f.ackAfter = parent
 				}
 				return job, m.announce(ctx, job)
 			}
@@ -376,7 +296,9 @@ func (m *monitor) update(ctx context.Context, jobID string, redelivered bool, fn
 		m.metrics.transition(ctx, before, &job)
 		if parent, _, ok := batch.ArrayParentOf(jobID); ok {
 			m.arrays.count(parent, before, job.Status)
-			m.deferAck = true
+			if f != nil {
+				f.ackAfter = parent
+			}
 		}
 		return job, m.announce(ctx, job)
 	}
@@ -390,8 +312,8 @@ func (m *monitor) stopIfTerminated(ctx context.Context, job batch.JobDetail) err
 	if !job.IsTerminated || (job.Status != batch.StatusStarting && job.Status != batch.StatusRunning) || job.HostID == "" {
 		return nil
 	}
-	ev := events.JobStop{JobID: job.JobID, Attempt: len(job.Attempts) + 1, HostID: job.HostID, Reason: job.StatusReason}
-	if _, err := bus.Publish(ctx, m.js, events.StopSubject(job.HostID, job.JobID), events.TypeJobStop, ev.MsgID(), ev); err != nil {
+	ev := events.JobStop{JobID: job.JobID, Attempt: job.CurrentAttempt(), HostID: job.HostID, Reason: job.StatusReason}
+	if _, err := bus.Publish(ctx, m.js, ev); err != nil {
 		return fmt.Errorf("stop %s: %w", job.JobID, err)
 	}
 	return nil
@@ -425,11 +347,7 @@ func (m *monitor) stateChange(ctx context.Context, job batch.JobDetail) (*nats.M
 	decided := m.clock() // the record holding this status is stored
 	id := fmt.Sprintf("%s/%d/%s", job.JobID, len(job.Attempts), job.Status)
 	ev := events.NewJobStateChange(id, decided, job)
-	queue := job.JobQueueName
-	if queue == "" {
-		queue = batch.NameFromRef(batch.KindJobQueue, job.JobQueue)
-	}
-	msg, err := bus.NewMsg(ctx, events.EventSubject(queue, string(job.Status)), events.TypeJobStateChange, id, ev)
+	msg, err := bus.NewMsg(ctx, ev)
 	if err != nil {
 		return nil, id, fmt.Errorf("announce %s: %w", id, err)
 	}

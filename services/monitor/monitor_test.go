@@ -49,9 +49,9 @@ func startMonitor(t *testing.T, cfg Config, clock func() time.Time) *monRig {
 	return &monRig{t: t, js: js, jobs: kv}
 }
 
-func (r *monRig) publish(subject, typ, id string, v any) {
+func (r *monRig) publish(ev events.Event) {
 	r.t.Helper()
-	if _, err := bus.Publish(context.Background(), r.js, subject, typ, id, v); err != nil {
+	if _, err := bus.Publish(context.Background(), r.js, ev); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -59,7 +59,7 @@ func (r *monRig) publish(subject, typ, id string, v any) {
 func (r *monRig) submit(j batch.JobDetail) {
 	r.t.Helper()
 	ev := events.JobSubmitted{Job: j}
-	r.publish(events.SubmitSubject(j.JobID), events.TypeJobSubmitted, ev.MsgID(), ev)
+	r.publish(ev)
 }
 
 func (r *monRig) get(id string) (batch.JobDetail, error) {
@@ -91,16 +91,16 @@ func newJob(id string) batch.JobDetail {
 
 func (r *monRig) gate(id string, st batch.JobStatus) {
 	ev := events.JobGated{JobID: id, Status: st, Time: 5}
-	r.publish(events.GateSubject(id), events.TypeJobGated, ev.MsgID(), ev)
+	r.publish(ev)
 }
 
 func (r *monRig) run(id string, code int) {
 	p := events.JobPlaced{JobID: id, Attempt: 1, HostID: "h1", ComputeEnvironment: "ce", JobQueue: "q"}
-	r.publish(events.PlacedSubject("h1", id), events.TypeJobPlaced, p.MsgID(), p)
+	r.publish(p)
 	s := events.JobStarted{JobID: id, Attempt: 1, HostID: "h1", ContainerID: "c", StartedAt: 10}
-	r.publish(events.StartedSubject(id), events.TypeJobStarted, s.MsgID(), s)
+	r.publish(s)
 	e := events.JobExited{JobID: id, Attempt: 1, HostID: "h1", ContainerID: "c", ExitCode: &code, StoppedAt: 20}
-	r.publish(events.ExitedSubject(id), events.TypeJobExited, e.MsgID(), e)
+	r.publish(e)
 }
 
 func TestArrayLifecycle(t *testing.T) {
@@ -127,7 +127,7 @@ func TestArrayLifecycle(t *testing.T) {
 	}
 	// The submit redelivered (a publisher retry outside the window)
 	// creates nothing twice.
-	r.publish(events.SubmitSubject("arr"), events.TypeJobSubmitted, "submit/arr/again", events.JobSubmitted{Job: parent})
+	r.publish(bus.WithMsgID(events.JobSubmitted{Job: parent}, "submit/arr/again"))
 
 	for i := range 4 {
 		r.run(fmt.Sprintf("arr:%d", i), 0)
@@ -154,7 +154,7 @@ func TestArrayLifecycle(t *testing.T) {
 	}
 	// CancelJob on the parent cancels the waiting children.
 	c := events.JobCancel{JobID: "arr2", Reason: "enough", By: events.ByUser, Time: 99}
-	r.publish(events.CancelSubject("arr2"), events.TypeJobCancel, c.MsgID(), c)
+	r.publish(c)
 	p = r.waitFor("arr2", "FAILED", func(j batch.JobDetail) bool { return j.Status == batch.StatusFailed })
 	if !p.IsCancelled || p.StatusReason != "enough" || p.ArrayProperties.StatusSummary["FAILED"] != 3 {
 		t.Fatalf("parent %+v %v", p, p.ArrayProperties.StatusSummary)
@@ -188,7 +188,7 @@ func TestArrayRecount(t *testing.T) {
 	if _, err := r.jobs.Update(context.Background(), "rc", data, e.Revision()); err != nil {
 		t.Fatal(err)
 	}
-	r.publish(events.SubmitSubject("rc"), events.TypeJobSubmitted, "submit/rc/again", events.JobSubmitted{Job: parent})
+	r.publish(bus.WithMsgID(events.JobSubmitted{Job: parent}, "submit/rc/again"))
 	r.waitFor("rc", "recounted", func(j batch.JobDetail) bool {
 		return j.ArrayProperties.StatusSummary["RUNNABLE"] == 1 && j.ArrayProperties.StatusSummary["PENDING"] == 1
 	})
@@ -205,12 +205,12 @@ func TestTerminatePublishesStop(t *testing.T) {
 	r.submit(newJob("t"))
 	r.gate("t", batch.StatusRunnable)
 	p := events.JobPlaced{JobID: "t", Attempt: 1, HostID: "h1", ComputeEnvironment: "ce", JobQueue: "q"}
-	r.publish(events.PlacedSubject("h1", "t"), events.TypeJobPlaced, p.MsgID(), p)
+	r.publish(p)
 	s := events.JobStarted{JobID: "t", Attempt: 1, HostID: "h1", ContainerID: "c", StartedAt: 10}
-	r.publish(events.StartedSubject("t"), events.TypeJobStarted, s.MsgID(), s)
+	r.publish(s)
 	r.waitFor("t", "RUNNING", func(j batch.JobDetail) bool { return j.Status == batch.StatusRunning })
 	term := events.JobTerminate{JobID: "t", Reason: "halt", By: events.ByUser, Time: 50}
-	r.publish(events.TerminateSubject("t"), events.TypeJobTerminate, term.MsgID(), term)
+	r.publish(term)
 	m, err := stops.NextMsg(10 * time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestTerminatePublishesStop(t *testing.T) {
 	}
 	code := 143
 	e := events.JobExited{JobID: "t", Attempt: 1, HostID: "h1", ExitCode: &code, StatusReason: "halt", NoRetry: true, StoppedAt: 60}
-	r.publish(events.ExitedSubject("t"), events.TypeJobExited, e.MsgID(), e)
+	r.publish(e)
 	j := r.waitFor("t", "FAILED", func(j batch.JobDetail) bool { return j.Status.Final() })
 	if j.Status != batch.StatusFailed || !j.IsTerminated || j.StatusReason != "halt" || len(j.Attempts) != 1 {
 		t.Fatalf("%s terminated=%v %q attempts=%d", j.Status, j.IsTerminated, j.StatusReason, len(j.Attempts))

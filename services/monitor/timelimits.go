@@ -68,12 +68,12 @@ type limitAction struct {
 
 func (m *monitor) publishLimit(ctx context.Context, a limitAction) error {
 	if a.action == batch.TimeLimitTerminate {
-		ev := events.JobTerminate{JobID: a.jobID, Reason: a.reason, By: events.ByTimeLimit, Time: a.at}
-		_, err := bus.Publish(ctx, m.js, events.TerminateSubject(a.jobID), events.TypeJobTerminate, a.msgID, ev)
+		ev := events.JobTerminate{JobID: a.jobID, Reason: a.reason, By: events.ByTimeLimit, Time: a.at, ID: a.msgID}
+		_, err := bus.Publish(ctx, m.js, ev)
 		return err
 	}
-	ev := events.JobCancel{JobID: a.jobID, Reason: a.reason, By: events.ByTimeLimit, Time: a.at}
-	_, err := bus.Publish(ctx, m.js, events.CancelSubject(a.jobID), events.TypeJobCancel, a.msgID, ev)
+	ev := events.JobCancel{JobID: a.jobID, Reason: a.reason, By: events.ByTimeLimit, Time: a.at, ID: a.msgID}
+	_, err := bus.Publish(ctx, m.js, ev)
 	return err
 }
 

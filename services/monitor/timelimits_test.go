@@ -137,7 +137,7 @@ func TestQueueTimeLimit(t *testing.T) {
 		r.waitFor(id, "created", func(batch.JobDetail) bool { return true })
 		r.gate(id, batch.StatusRunnable)
 		w := events.JobWaiting{JobID: id, Attempt: 1, Reason: why}
-		r.publish(events.WaitSubject(id), events.TypeJobWaiting, "", w)
+		r.publish(w)
 		r.waitFor(id, "waiting", func(j batch.JobDetail) bool { return j.StatusReason == why })
 	}
 	now.Add(601_000)

@@ -55,8 +55,7 @@ func benchDeliver(b *testing.B, setup func(*env), subject string) {
 		mu.Lock()
 		sent[j.JobID] = time.Now()
 		mu.Unlock()
-		if _, err := bus.PublishAsync(b.Context(), e.js, events.EventSubject("q", "FAILED"), events.TypeJobStateChange, id,
-			events.NewJobStateChange(id, time.Now(), j)); err != nil {
+		if _, err := bus.PublishAsync(b.Context(), e.js, events.NewJobStateChange(id, time.Now(), j)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -90,8 +89,7 @@ func BenchmarkEventToNATSTargetOneByOne(b *testing.B) {
 		j := job("o"+itoa(i), "q", batch.StatusFailed)
 		id := j.JobID + "/0/FAILED"
 		t0 := time.Now()
-		if _, err := bus.Publish(b.Context(), e.js, events.EventSubject("q", "FAILED"), events.TypeJobStateChange, id,
-			events.NewJobStateChange(id, time.Now(), j)); err != nil {
+		if _, err := bus.Publish(b.Context(), e.js, events.NewJobStateChange(id, time.Now(), j)); err != nil {
 			b.Fatal(err)
 		}
 		if _, err := sub.NextMsg(10 * time.Second); err != nil {

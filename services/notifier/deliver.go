@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
@@ -155,61 +154,24 @@ func (n *notifier) dropStaleConsumers() {
 	}
 }
 
-// runWorker consumes the target's notifications until ctx ends, making
-// its consumer again if it disappears.
+// runWorker consumes the target's notifications until ctx ends (bus.Consume
+// makes its consumer again if it disappears). The delivery keeps its own
+// attempts and dead-letters what they could not deliver, so the consumer
+// delivers a notification again only after a crash or when storing the dead
+// letter failed.
 func (n *notifier) runWorker(ctx context.Context, w *worker) {
-	for ctx.Err() == nil {
-		err := n.consumeTarget(ctx, w)
-		if ctx.Err() != nil {
-			return
-		}
-		n.log.Warn("notifier: target consumer stopped; starting again", "rule", w.rule, "target", w.target, "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-func (n *notifier) consumeTarget(ctx context.Context, w *worker) error {
-	cons, err := n.js.CreateOrUpdateConsumer(ctx, events.StreamNotify, jetstream.ConsumerConfig{
-		Durable: w.name, FilterSubject: events.NotifySubject(w.rule, w.target),
-		AckPolicy: jetstream.AckExplicitPolicy, AckWait: deliveryAckWait, MaxAckPending: n.cfg.Concurrency,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		Description:   "notifier: deliveries to target " + w.target + " of rule " + w.rule,
+	h := bus.NewHandlers(n.tracer)
+	bus.On(h, "", n.deliver)
+	_ = bus.Consume(ctx, n.js, bus.ConsumerSpec{
+		Stream: events.StreamNotify, Durable: w.name, Filters: []string{events.NotifySubject(w.rule, w.target)},
+		AckWait: deliveryAckWait, MaxAckPending: n.cfg.Concurrency, Pull: n.cfg.Concurrency, Workers: n.cfg.Concurrency,
+		MaxDeliver:  -1,
+		Backoff:     func(int) time.Duration { return n.cfg.Backoff },
+		Description: "notifier: deliveries to target " + w.target + " of rule " + w.rule,
 		Metadata: map[string]string{metaRule: w.rule, metaTarget: w.target,
 			metaCreated: strconv.FormatInt(w.created, 10)},
-	})
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", w.name, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(n.cfg.Concurrency))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", w.name, err)
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	sem := make(chan struct{}, n.cfg.Concurrency)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-				return err
-			}
-			n.log.Debug("notifier: next notification", "consumer", w.name, "err", err)
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			n.deliver(ctx, msg)
-		})
-	}
+		Logger: n.log,
+	}, h)
 }
 
 // eventJobID is the job an event is about ("" if none).
@@ -231,13 +193,8 @@ func (e errPermanent) Unwrap() error { return e.err }
 
 // deliver delivers one notification with retries, then acknowledges it,
 // or dead-letters it when every attempt failed.
-func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
-	var note events.Notification
-	if err := json.Unmarshal(msg.Data(), &note); err != nil {
-		n.log.Error("notifier: dropping an undecodable notification", "subject", msg.Subject(), "err", err)
-		_ = msg.TermWithReason("undecodable notification")
-		return
-	}
+func (n *notifier) deliver(ctx context.Context, note events.Notification, d *bus.Delivery) error {
+	msg := d.Msg
 	r, ok := n.rules.get(note.RuleName)
 	var target batch.NotificationTarget
 	if ok && r.CreatedAt == note.RuleCreatedAt {
@@ -247,8 +204,7 @@ func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
 	}
 	if !ok {
 		n.log.Debug("notifier: dropping a notification of a removed rule target", "rule", note.RuleName, "target", note.TargetID)
-		_ = msg.Ack()
-		return
+		return nil
 	}
 	attrs := []attribute.KeyValue{attribute.String("rule", note.RuleName), attribute.String("target", note.TargetID),
 		attribute.String("type", target.Type)}
@@ -272,7 +228,7 @@ func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
 			case <-working.Done():
 				return
 			case <-keepAlive.C:
-				_ = msg.InProgress()
+				_ = d.InProgress()
 			}
 		}
 	}()
@@ -309,44 +265,33 @@ func (n *notifier) deliver(ctx context.Context, msg jetstream.Msg) {
 		n.metrics.delivered.Add(sctx, 1, metricAttrs(attrs))
 		// A lost ack redelivers the notification: at least once, same
 		// MessageId.
-		if err := msg.Ack(); err != nil {
-			n.log.Warn("notifier: ack notification", "messageId", note.MessageID, "err", err)
-		}
-		return
+		return nil
 	}
 	if ctx.Err() != nil {
 		// Shutting down: another replica (or this one, restarted) takes it.
-		_ = msg.Nak()
-		return
+		return ctx.Err()
 	}
 	span.SetStatus(codes.Error, lastErr.Error())
-	if err := n.deadLetter(sctx, msg, note, target, attempt, lastErr); err != nil {
+	if err := n.deadLetter(sctx, d, note, target, attempt, lastErr); err != nil {
 		n.log.Error("notifier: could not dead-letter a notification; it will be tried again", "messageId", note.MessageID, "err", err)
-		_ = msg.NakWithDelay(n.cfg.Backoff)
-		return
+		return err
 	}
 	n.metrics.deadLettered.Add(sctx, 1, metricAttrs(attrs))
 	n.log.Warn("notifier: notification dead-lettered", "rule", note.RuleName, "target", note.TargetID,
 		"messageId", note.MessageID, "attempts", attempt, "err", lastErr)
-	if err := msg.Ack(); err != nil {
-		n.log.Warn("notifier: ack dead-lettered notification", "messageId", note.MessageID, "err", err)
-	}
+	return nil
 }
 
 // deadLetter stores the notification on BATCH_DLQ. Its id is the
 // notification's stream sequence, so a redelivered notification is
 // dead-lettered once, and a replayed one (a new message) can be again.
-func (n *notifier) deadLetter(ctx context.Context, msg jetstream.Msg, note events.Notification, t batch.NotificationTarget, attempts int, cause error) error {
-	md, err := msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("notification metadata: %w", err)
-	}
+func (n *notifier) deadLetter(ctx context.Context, d *bus.Delivery, note events.Notification, t batch.NotificationTarget, attempts int, cause error) error {
+	note.ReplayOf = 0
 	dl := events.DeadLetter{Notification: note, TargetType: t.Type, Endpoint: t.Endpoint, Attempts: attempts,
-		LastError: cause.Error(), FailedAt: n.clock().UnixMilli()}
-	id := "dlq/" + strconv.FormatUint(md.Sequence.Stream, 10)
+		LastError: cause.Error(), FailedAt: n.clock().UnixMilli(), NotificationSeq: d.StreamSeq}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err = bus.Publish(pctx, n.js, events.DeadLetterSubject(note.RuleName, note.TargetID), events.TypeDeadLetter, id, dl)
+	_, err := bus.Publish(pctx, n.js, dl)
 	return err
 }
 

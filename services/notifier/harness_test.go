@@ -167,7 +167,7 @@ func (e *env) announce(ctx context.Context, j batch.JobDetail) string {
 	e.t.Helper()
 	id := fmt.Sprintf("%s/%d/%s", j.JobID, len(j.Attempts), j.Status)
 	ev := events.NewJobStateChange(id, time.Now(), j)
-	if _, err := bus.Publish(ctx, e.js, events.EventSubject(j.JobQueueName, string(j.Status)), events.TypeJobStateChange, id, ev); err != nil {
+	if _, err := bus.Publish(ctx, e.js, ev); err != nil {
 		e.t.Fatal(err)
 	}
 	return id

@@ -222,7 +222,7 @@ func TestDeadLetter(t *testing.T) {
 	mu.Lock()
 	delete(fail, "d1")
 	mu.Unlock()
-	if _, err := bus.Publish(ctx, e.js, events.NotifySubject("dead", "w"), events.TypeNotification, "replay/1", d.Notification); err != nil {
+	if _, err := bus.Publish(ctx, e.js, bus.WithMsgID(d.Notification, "replay/1")); err != nil {
 		t.Fatal(err)
 	}
 	got := h.next(t)

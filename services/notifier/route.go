@@ -22,53 +22,21 @@ import (
 // the event. It never waits for a delivery: each target has its own
 // consumer of BATCH_NOTIFY (deliver.go).
 func (n *notifier) route(ctx context.Context) error {
-	cons, err := n.js.CreateOrUpdateConsumer(ctx, events.StreamEvents, jetstream.ConsumerConfig{
-		Durable: n.cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second,
-		MaxAckPending: 1000, FilterSubjects: []string{events.SubjectEventsAll},
-		DeliverPolicy: jetstream.DeliverAllPolicy, Description: "notifier: matches events against notification rules",
-	})
-	if err != nil {
-		return fmt.Errorf("notifier: consumer %s: %w", n.cfg.Consumer, err)
-	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(500))
-	if err != nil {
-		return fmt.Errorf("notifier: consume %s: %w", events.StreamEvents, err)
-	}
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			n.log.Warn("notifier: next event", "err", err)
-			continue
-		}
-		if err := n.routeOne(ctx, msg); err != nil {
-			if ctx.Err() != nil {
-				_ = msg.Nak()
-				return nil
-			}
-			n.log.Warn("notifier: will route again", "subject", msg.Subject(), "err", err)
-			_ = msg.NakWithDelay(time.Second)
-			continue
-		}
-		if err := msg.Ack(); err != nil {
-			n.log.Warn("notifier: ack event", "subject", msg.Subject(), "err", err)
-		}
-	}
+	h := bus.NewHandlers(n.tracer)
+	bus.OnAny(h, "", func(ctx context.Context, d *bus.Delivery) error { return n.routeOne(ctx, d) })
+	return bus.Consume(ctx, n.js, bus.ConsumerSpec{
+		Stream: events.StreamEvents, Durable: n.cfg.Consumer, Filters: []string{events.SubjectEventsAll},
+		Description: "notifier: matches events against notification rules", MaxDeliver: -1,
+		Backoff: func(int) time.Duration { return time.Second }, Logger: n.log,
+	}, h)
 }
 
 // routeOne stores the notifications of one event. A rule applies to the
 // events stored after it was created.
-func (n *notifier) routeOne(ctx context.Context, msg jetstream.Msg) error {
-	md, err := msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("event metadata: %w", err)
-	}
+func (n *notifier) routeOne(ctx context.Context, d *bus.Delivery) error {
+	msg := d.Msg
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = n.rules.sync(sctx, md.Timestamp)
+	err := n.rules.sync(sctx, d.Timestamp)
 	cancel()
 	if err != nil {
 		return err
@@ -84,7 +52,7 @@ func (n *notifier) routeOne(ctx context.Context, msg jetstream.Msg) error {
 	}
 	eventID := msg.Headers().Get(jetstream.MsgIDHeader)
 	if eventID == "" {
-		eventID = "seq/" + strconv.FormatUint(md.Sequence.Stream, 10)
+		eventID = "seq/" + strconv.FormatUint(d.StreamSeq, 10)
 	}
 	typ := msg.Headers().Get(events.HeaderType)
 	// The notification carries the event's trace context, so each
@@ -92,16 +60,16 @@ func (n *notifier) routeOne(ctx context.Context, msg jetstream.Msg) error {
 	tctx := bus.Extract(ctx, msg.Headers())
 	var futures []jetstream.PubAckFuture
 	for _, r := range rules {
-		if r.State == batch.RuleDisabled || md.Timestamp.UnixMilli() < r.CreatedAt || !r.pattern.Match(ev) {
+		if r.State == batch.RuleDisabled || d.Timestamp.UnixMilli() < r.CreatedAt || !r.pattern.Match(ev) {
 			continue
 		}
 		for _, t := range r.Targets {
 			note := events.Notification{
 				MessageID: MessageID(eventID, r.RuleName, r.CreatedAt, t.ID), RuleName: r.RuleName,
-				RuleCreatedAt: r.CreatedAt, TargetID: t.ID, EventSubject: msg.Subject(), EventSeq: md.Sequence.Stream,
-				EventType: typ, Event: msg.Data(), Time: md.Timestamp.UnixMilli(),
+				RuleCreatedAt: r.CreatedAt, TargetID: t.ID, EventSubject: msg.Subject(), EventSeq: d.StreamSeq,
+				EventType: typ, Event: msg.Data(), Time: d.Timestamp.UnixMilli(),
 			}
-			f, err := bus.PublishAsync(tctx, n.js, events.NotifySubject(r.RuleName, t.ID), events.TypeNotification, note.MessageID, note)
+			f, err := bus.PublishAsync(tctx, n.js, note)
 			if err != nil {
 				return err
 			}

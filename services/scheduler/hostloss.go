@@ -117,7 +117,7 @@ func (s *scheduler) declareLost(ctx context.Context) {
 		if j := s.state.Jobs[id]; j != nil {
 			jctx = telemetry.WithTraceParent(ctx, j.Trace)
 		}
-		f, err := bus.PublishAsync(jctx, s.js, events.HostLostSubject(id), events.TypeJobHostLost, ev.MsgID(), ev)
+		f, err := bus.PublishAsync(jctx, s.js, ev)
 		if err != nil {
 			s.log.Error("publish host loss", telemetry.LogJobID, id, "err", err)
 			continue

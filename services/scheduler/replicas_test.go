@@ -160,7 +160,7 @@ func TestSchedulerTakeoverAdoptsPlacements(t *testing.T) {
 	r.job("next", "q", 1, "", nil) // first in line
 	r.job("old", "q", 2, "", nil)
 	ev := events.JobPlaced{JobID: "old", Attempt: 1, HostID: "h1", ComputeEnvironment: "ce", JobQueue: "q", Time: time.Now().UnixMilli()}
-	if _, err := bus.Publish(context.Background(), r.js, events.PlacedSubject("h1", "old"), events.TypeJobPlaced, ev.MsgID(), ev); err != nil {
+	if _, err := bus.Publish(context.Background(), r.js, ev); err != nil {
 		t.Fatal(err)
 	}
 	<-r.facts // our own placement

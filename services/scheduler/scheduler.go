@@ -300,11 +300,8 @@ func (s *scheduler) apply(u update) (loaded bool) {
 }
 
 func planJob(rec *batch.JobDetail) plan.Job {
-	j := plan.Job{ID: rec.JobID, Trace: rec.TraceParent, Queue: rec.JobQueueName, Seq: rec.Seq, Status: rec.Status,
+	j := plan.Job{ID: rec.JobID, Trace: rec.TraceParent, Queue: rec.QueueName(), Seq: rec.Seq, Status: rec.Status,
 		Attempts: len(rec.Attempts), Host: rec.HostID, Env: rec.ComputeEnvironmentName}
-	if j.Queue == "" {
-		j.Queue = batch.NameFromRef(batch.KindJobQueue, rec.JobQueue)
-	}
 	if rec.Container != nil {
 		r := rec.Container.Resources()
 		j.VCPU, j.MemoryMiB, j.GPUs = plan.ToMilli(r.VCPUs), r.MemoryMiB, r.GPUs
@@ -376,10 +373,10 @@ func (s *scheduler) pruneHosts() {
 func (s *scheduler) pass(ctx context.Context) {
 	now := s.clock().UnixMilli()
 	var futures []jetstream.PubAckFuture
-	publish := func(ctx context.Context, subject, typ, id string, v any) bool {
-		f, err := bus.PublishAsync(ctx, s.js, subject, typ, id, v)
+	publish := func(ctx context.Context, ev events.Event) bool {
+		f, err := bus.PublishAsync(ctx, s.js, ev)
 		if err != nil {
-			s.log.ErrorContext(ctx, "publish", "subject", subject, "err", err)
+			s.log.ErrorContext(ctx, "publish", "subject", ev.Subject(), "err", err)
 			return false
 		}
 		futures = append(futures, f)
@@ -390,7 +387,7 @@ func (s *scheduler) pass(ctx context.Context) {
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(g.Job.ID),
 				attribute.String("batch.status", string(g.Status))))
 		ev := events.JobGated{JobID: g.Job.ID, Status: g.Status, Reason: g.Reason, Time: now}
-		publish(jctx, events.GateSubject(g.Job.ID), events.TypeJobGated, ev.MsgID(), ev)
+		publish(jctx, ev)
 		span.End()
 	}
 	if s.state.Settled() {
@@ -419,13 +416,13 @@ func (s *scheduler) pass(ctx context.Context) {
 			s.state.Unplace(p.Job)
 			continue
 		}
-		publish(jctx, events.PlacedSubject(p.Host, p.Job.ID), events.TypeJobPlaced, ev.MsgID(), ev)
+		publish(jctx, ev)
 		s.log.DebugContext(jctx, "placed", telemetry.LogJobID, p.Job.ID, "attempt", p.Attempt, "host", p.Host, "env", p.Env)
 		span.End()
 	}
 	for _, w := range waits {
 		ev := events.JobWaiting{JobID: w.Job.ID, Attempt: w.Job.Attempts + 1, Reason: w.Reason}
-		if !publish(telemetry.WithTraceParent(ctx, w.Job.Trace), events.WaitSubject(w.Job.ID), events.TypeJobWaiting, "", ev) {
+		if !publish(telemetry.WithTraceParent(ctx, w.Job.Trace), ev) {
 			w.Job.Reason = "" // say it again next pass
 			s.state.Touch()
 		}

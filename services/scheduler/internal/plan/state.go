@@ -86,9 +86,11 @@ func (j *Job) occupies() bool {
 	return j.Status == batch.StatusRunnable && j.Placed == j.Attempts+1
 }
 
-// consumed reports whether the job holds its NON_REPLENISHABLE resources:
-// it has left RUNNABLE for STARTING at least once (pkg/batch contract).
-func (j *Job) consumed() bool { return j.occupies() || j.Attempts > 0 }
+// consumed reports whether the job holds its NON_REPLENISHABLE resources
+// (the holding rule of pkg/batch).
+func (j *Job) consumed() bool {
+	return batch.HoldsResource(batch.ResourceNonReplenishable, j.Status, j.Attempts, j.occupies())
+}
 
 // array is the id of the array whose maxRunningJobs limits the job, "" for
 // none.

@@ -1,0 +1,415 @@
+package bus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ConsumerSpec is a durable pull consumer and how its messages are settled.
+type ConsumerSpec struct {
+	Stream  string
+	Durable string // part of the API: renaming it delivers everything again
+	Filters []string
+	// Description and Metadata are stored with the consumer.
+	Description string
+	Metadata    map[string]string
+	// AckWait is how long a delivery may stay unsettled (default 30 s); a
+	// handler that works longer calls Delivery.InProgress.
+	AckWait time.Duration
+	// MaxAckPending bounds the unsettled deliveries (default 1000).
+	MaxAckPending int
+	// MaxDeliver is how often a message is delivered before it is given
+	// up on (default 20; negative: without end).
+	MaxDeliver int
+	// Backoff is the delay before delivery n+1 after delivery n failed
+	// (default: 100 ms doubling, at most 10 s).
+	Backoff func(delivery int) time.Duration
+	// Pull is how many messages are buffered from the server (default
+	// 500).
+	Pull int
+	// Workers handle messages concurrently (default 1). Events of one key
+	// (events.Keyed: a job) always go to the same worker, in stream order.
+	Workers int
+	// OnGiveUp runs when the last allowed delivery of a message failed,
+	// before the message is terminated: the place to leave a visible
+	// reason. ev is nil when the message could not be decoded.
+	OnGiveUp func(ctx context.Context, ev events.Event, d *Delivery, err error)
+	Logger   *slog.Logger
+}
+
+func (s *ConsumerSpec) defaults() {
+	if s.AckWait == 0 {
+		s.AckWait = 30 * time.Second
+	}
+	if s.MaxAckPending == 0 {
+		s.MaxAckPending = 1000
+	}
+	if s.MaxDeliver == 0 {
+		s.MaxDeliver = 20
+	}
+	if s.Backoff == nil {
+		s.Backoff = DefaultBackoff
+	}
+	if s.Pull == 0 {
+		s.Pull = 500
+	}
+	if s.Workers <= 0 {
+		s.Workers = 1
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+}
+
+// DefaultBackoff waits 100 ms after the first failed delivery, doubling up
+// to 10 s.
+func DefaultBackoff(delivery int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < delivery && d < 10*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 10*time.Second)
+}
+
+func (s *ConsumerSpec) config() jetstream.ConsumerConfig {
+	c := jetstream.ConsumerConfig{
+		Durable: s.Durable, Description: s.Description, Metadata: s.Metadata,
+		AckPolicy: jetstream.AckExplicitPolicy, AckWait: s.AckWait, MaxAckPending: s.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy, MaxDeliver: -1,
+	}
+	if s.MaxDeliver > 0 {
+		c.MaxDeliver = s.MaxDeliver
+	}
+	if len(s.Filters) == 1 {
+		c.FilterSubject = s.Filters[0]
+	} else {
+		c.FilterSubjects = s.Filters
+	}
+	return c
+}
+
+// ErrPermanent marks a handler error that no redelivery can fix: the
+// message is terminated.
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent wraps err so that errors.Is(err, ErrPermanent) holds.
+func Permanent(err error) error { return permanentError{err} }
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string        { return e.err.Error() }
+func (e permanentError) Unwrap() []error      { return []error{e.err, ErrPermanent} }
+func (e permanentError) Is(target error) bool { return target == ErrPermanent }
+
+// Delivery is one delivery of a message to a handler.
+type Delivery struct {
+	Msg          jetstream.Msg
+	NumDelivered int
+	StreamSeq    uint64
+	Timestamp    time.Time
+	// Last is true when this is the last delivery the consumer allows.
+	Last bool
+
+	mu      sync.Mutex
+	held    bool
+	settled bool
+	span    trace.Span // ended when the delivery is settled
+}
+
+// Redelivered reports whether the message was delivered before.
+func (d *Delivery) Redelivered() bool { return d.NumDelivered > 1 }
+
+// Hold keeps the loop from settling the message when the handler returns
+// nil: the handler (or whoever it hands the delivery to) settles it later
+// with Ack, Nak or Term. The delivery's span lasts until then.
+func (d *Delivery) Hold() {
+	d.mu.Lock()
+	d.held = true
+	d.mu.Unlock()
+}
+
+func (d *Delivery) settle(fn func() error) error {
+	if d == nil {
+		return nil
+	}
+	d.mu.Lock()
+	if d.settled {
+		d.mu.Unlock()
+		return nil
+	}
+	d.settled = true
+	d.mu.Unlock()
+	err := fn()
+	if d.span != nil {
+		d.span.End()
+	}
+	return err
+}
+
+// Ack acknowledges the message; settling twice does nothing, and so does
+// settling a nil Delivery (work that came from no message, such as a
+// container found at start).
+func (d *Delivery) Ack() error { return d.settle(d.Msg.Ack) }
+
+// Nak asks for a redelivery after delay.
+func (d *Delivery) Nak(delay time.Duration) error {
+	return d.settle(func() error {
+		if delay <= 0 {
+			return d.Msg.Nak()
+		}
+		return d.Msg.NakWithDelay(delay)
+	})
+}
+
+// Term gives the message up: it is never delivered again.
+func (d *Delivery) Term(reason string) error {
+	return d.settle(func() error { return d.Msg.TermWithReason(reason) })
+}
+
+// InProgress tells the server the message is still being worked on.
+func (d *Delivery) InProgress() error {
+	if d == nil {
+		return nil
+	}
+	return d.Msg.InProgress()
+}
+
+// Handlers dispatch the messages of a consumer by their type.
+type Handlers struct {
+	tracer trace.Tracer
+	byType map[string]*handler
+	any    *handler
+}
+
+type handler struct {
+	span   string
+	decode func([]byte) (events.Event, error)
+	call   func(context.Context, events.Event, *Delivery) error
+}
+
+// NewHandlers makes an empty set of handlers whose spans tracer records.
+func NewHandlers(tracer trace.Tracer) *Handlers {
+	return &Handlers{tracer: tracer, byType: map[string]*handler{}}
+}
+
+// On handles the events of type E with fn, each in a consumer span named
+// span that continues the trace of the message's headers ("": no span, the
+// handler makes its own).
+func On[E events.Event](h *Handlers, span string, fn func(ctx context.Context, ev E, d *Delivery) error) {
+	var zero E
+	h.byType[zero.Type()] = &handler{
+		span: span,
+		decode: func(data []byte) (events.Event, error) {
+			var ev E
+			err := json.Unmarshal(data, &ev)
+			return ev, err
+		},
+		call: func(ctx context.Context, ev events.Event, d *Delivery) error { return fn(ctx, ev.(E), d) },
+	}
+}
+
+// OnAny handles every message whose type has no handler of its own, raw
+// (for consumers that treat payloads generically, such as the notifier's
+// router). Without it such messages are acknowledged and skipped: a newer
+// producer's types do not stop an older consumer.
+func OnAny(h *Handlers, span string, fn func(ctx context.Context, d *Delivery) error) {
+	h.any = &handler{span: span, call: func(ctx context.Context, _ events.Event, d *Delivery) error { return fn(ctx, d) }}
+}
+
+// item is a decoded message waiting for its worker.
+type item struct {
+	d   *Delivery
+	ev  events.Event
+	h   *handler
+	err error // decoding failed
+}
+
+// Consume handles the consumer's messages until ctx ends. It makes the
+// consumer (and makes it again if it disappears, for instance when the
+// NATS server lost it), decodes each message by its Batch-Type header,
+// calls its handler and settles it:
+//
+//	handler returned nil          -> Ack
+//	bus.Permanent, undecodable    -> Term
+//	ctx ended (shutting down)     -> Nak at once, for another replica
+//	other error                   -> Nak after spec.Backoff(delivery)
+//	other error, last delivery    -> spec.OnGiveUp, then Term
+//	Delivery.Hold called          -> the handler settles it
+//	type without handler          -> Ack (forward compatibility)
+func Consume(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec, h *Handlers) error {
+	spec.defaults()
+	c := &consumer{spec: spec, h: h, log: spec.Logger.With("consumer", spec.Durable)}
+	queues := make([]chan item, spec.Workers)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan item, 64)
+		wg.Go(func() {
+			for it := range queues[i] {
+				c.handle(ctx, it)
+			}
+		})
+	}
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+		wg.Wait()
+	}()
+	var next uint32
+	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 2*time.Second) {
+		err := c.run(ctx, js, func(it item) {
+			q := queues[0]
+			if len(queues) > 1 {
+				if k, ok := it.ev.(events.Keyed); ok {
+					f := fnv.New32a()
+					_, _ = f.Write([]byte(k.Key()))
+					q = queues[f.Sum32()%uint32(len(queues))]
+				} else {
+					next++
+					q = queues[next%uint32(len(queues))]
+				}
+			}
+			select {
+			case q <- it:
+			case <-ctx.Done():
+				_ = it.d.Nak(0)
+			}
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.log.Warn("consumer stopped; making it again", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+	return nil
+}
+
+type consumer struct {
+	spec ConsumerSpec
+	h    *Handlers
+	log  *slog.Logger
+}
+
+// run makes the consumer and feeds its messages to dispatch until ctx ends
+// or the consumer is gone.
+func (c *consumer) run(ctx context.Context, js jetstream.JetStream, dispatch func(item)) error {
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.config())
+	if err != nil {
+		return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(c.spec.Pull))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", c.spec.Durable, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			switch {
+			case ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed):
+				return nil
+			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+				return err
+			}
+			c.log.Debug("next message", "err", err)
+			continue
+		}
+		dispatch(c.decode(msg))
+	}
+}
+
+func (c *consumer) decode(msg jetstream.Msg) item {
+	d := &Delivery{Msg: msg, NumDelivered: 1}
+	if md, err := msg.Metadata(); err == nil {
+		d.NumDelivered, d.StreamSeq, d.Timestamp = int(md.NumDelivered), md.Sequence.Stream, md.Timestamp
+	}
+	d.Last = c.spec.MaxDeliver > 0 && d.NumDelivered >= c.spec.MaxDeliver
+	h := c.h.byType[msg.Headers().Get(events.HeaderType)]
+	if h == nil {
+		return item{d: d, h: c.h.any}
+	}
+	ev, err := h.decode(msg.Data())
+	if err != nil {
+		return item{d: d, h: h, err: fmt.Errorf("decode %s: %w", msg.Subject(), err)}
+	}
+	return item{d: d, ev: ev, h: h}
+}
+
+// handle calls the handler of one message in its span and settles it.
+func (c *consumer) handle(ctx context.Context, it item) {
+	msg, d := it.d.Msg, it.d
+	if it.h == nil {
+		_ = d.Ack() // a type this consumer does not handle
+		return
+	}
+	// The span ends when the delivery is settled (for a held delivery,
+	// after the handler returned).
+	var attrs []attribute.KeyValue
+	if k, ok := it.ev.(events.Keyed); ok {
+		attrs = append(attrs, telemetry.JobID(k.Key()))
+	}
+	attrs = append(attrs, attribute.Int("messaging.message.delivery_count", d.NumDelivered))
+	sctx, span := ctx, trace.SpanFromContext(ctx)
+	if it.h.span != "" {
+		sctx, span = StartConsumerSpan(ctx, c.h.tracer, it.h.span, msg.Subject(), msg.Headers(), attrs...)
+		d.span = span
+	}
+	err := it.err
+	if err == nil {
+		err = it.h.call(sctx, it.ev, d)
+	} else {
+		err = Permanent(err)
+	}
+	if err != nil {
+		span.SetStatus(codes.Error, err.Error())
+	}
+	d.mu.Lock()
+	held := d.held
+	d.mu.Unlock()
+	if held && err == nil {
+		return
+	}
+	log := c.log.With("subject", msg.Subject(), "delivery", d.NumDelivered)
+	if k, ok := it.ev.(events.Keyed); ok {
+		log = log.With(telemetry.LogJobID, k.Key())
+	}
+	switch {
+	case err == nil:
+		if aerr := d.Ack(); aerr != nil {
+			log.WarnContext(sctx, "ack", "err", aerr)
+		}
+	case errors.Is(err, ErrPermanent):
+		log.ErrorContext(sctx, "dropping a message that cannot be applied", "err", err)
+		_ = d.Term(err.Error())
+	case ctx.Err() != nil:
+		_ = d.Nak(0)
+	case d.Last:
+		log.ErrorContext(sctx, "giving up on a message after its last delivery", "err", err)
+		if c.spec.OnGiveUp != nil {
+			c.spec.OnGiveUp(sctx, it.ev, d, err)
+		}
+		_ = d.Term("given up: " + err.Error())
+	default:
+		wait := c.spec.Backoff(d.NumDelivered)
+		log.WarnContext(sctx, "will retry", "err", err, "in", wait)
+		_ = d.Nak(wait)
+	}
+}
