@@ -142,9 +142,6 @@ func (d *Delivery) Hold() {
 }
 
 func (d *Delivery) settle(fn func() error) error {
-	if d == nil {
-		return nil
-	}
 	d.mu.Lock()
 	if d.settled {
 		d.mu.Unlock()
@@ -162,10 +159,18 @@ func (d *Delivery) settle(fn func() error) error {
 // Ack acknowledges the message; settling twice does nothing, and so does
 // settling a nil Delivery (work that came from no message, such as a
 // container found at start).
-func (d *Delivery) Ack() error { return d.settle(d.Msg.Ack) }
+func (d *Delivery) Ack() error {
+	if d == nil {
+		return nil
+	}
+	return d.settle(d.Msg.Ack)
+}
 
 // Nak asks for a redelivery after delay.
 func (d *Delivery) Nak(delay time.Duration) error {
+	if d == nil {
+		return nil
+	}
 	return d.settle(func() error {
 		if delay <= 0 {
 			return d.Msg.Nak()
@@ -176,6 +181,9 @@ func (d *Delivery) Nak(delay time.Duration) error {
 
 // Term gives the message up: it is never delivered again.
 func (d *Delivery) Term(reason string) error {
+	if d == nil {
+		return nil
+	}
 	return d.settle(func() error { return d.Msg.TermWithReason(reason) })
 }
 
