@@ -137,7 +137,9 @@ func TestAuthClosedDeployment(t *testing.T) {
 	zero := 0
 	forged := events.JobExited{JobID: long, Attempt: 1, HostID: "some-other-host", ExitCode: &zero, StoppedAt: time.Now().UnixMilli()}
 	data, _ := json.Marshal(forged)
-	msg := nats.NewMsg(events.ExitedSubject(long))
+	// On its own host's subject (the only one it may publish on), claiming
+	// another host: the monitor refuses what the subject does not say.
+	msg := nats.NewMsg(events.ExitedSubject(strings.TrimSpace(string(hostIDs))+"-sim-01", long))
 	msg.Header.Set(events.HeaderType, events.TypeJobExited)
 	msg.Data = data
 	if _, err := ljs.PublishMsg(ctxT(t, 10*time.Second), msg); err != nil {

@@ -251,7 +251,8 @@ type item struct {
 // calls its handler and settles it:
 //
 //	handler returned nil          -> Ack
-//	bus.Permanent, undecodable    -> Term
+//	bus.Permanent, undecodable    -> Term (also: a payload whose own
+//	                                 subject is not the message's)
 //	ctx ended (shutting down)     -> Nak at once, for another replica
 //	other error                   -> Nak after spec.Backoff(delivery)
 //	other error, last delivery    -> spec.OnGiveUp, then Term
@@ -357,6 +358,12 @@ func (c *consumer) decode(msg jetstream.Msg) item {
 	ev, err := h.decode(msg.Data())
 	if err != nil {
 		return item{d: d, h: h, err: fmt.Errorf("decode %s: %w", msg.Subject(), err)}
+	}
+	if want := ev.Subject(); want != msg.Subject() {
+		// What the payload claims (its job, its host) must be what the
+		// subject says: NATS permissions are granted on subjects, so a
+		// publisher allowed one host's subjects cannot speak for another.
+		return item{d: d, h: h, err: fmt.Errorf("message on %s carries an event of %s", msg.Subject(), want)}
 	}
 	return item{d: d, ev: ev, h: h}
 }

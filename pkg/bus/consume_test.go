@@ -214,3 +214,38 @@ func TestConsumeWorkersKeepOrderPerKey(t *testing.T) {
 		t.Fatalf("workers never overlapped (max %d at once)", maxActive)
 	}
 }
+
+// A message whose payload names another subject than the one it came on is
+// refused: its claims are not what the publisher was allowed to say.
+func TestConsumeRefusesAPayloadOfAnotherSubject(t *testing.T) {
+	r := newConsumeRig(t)
+	var mu sync.Mutex
+	var got []string
+	h := bus.NewHandlers(noop.NewTracerProvider().Tracer(""))
+	bus.On(h, "exited", func(_ context.Context, ev events.JobExited, _ *bus.Delivery) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, ev.JobID)
+		return nil
+	})
+	r.consume(spec("subjects"), h)
+	forged, err := bus.NewMsg(context.Background(), events.JobExited{JobID: "forged", Attempt: 1, HostID: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Subject = events.ExitedSubject("mine", "forged")
+	if _, err := r.js.PublishMsg(context.Background(), forged); err != nil {
+		t.Fatal(err)
+	}
+	r.publish(events.JobExited{JobID: "real", Attempt: 1, HostID: "mine"})
+	waitFor(t, "the real exit", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) > 0
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0] != "real" {
+		t.Fatalf("handled %v, want only the real exit", got)
+	}
+}
