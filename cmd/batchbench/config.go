@@ -18,7 +18,7 @@ type config struct {
 	image      string
 	timeout    time.Duration
 	podmanSock string
-	profileDir string // CPU profiles of batchd per phase
+	profileDir string   // CPU profiles of batchd per phase
 	phases     []string // run only these phases (empty: all)
 
 	concurrency   int // e2e and latency: jobs (1 vCPU each) at once

@@ -6,8 +6,8 @@ import (
 	"sync"
 
 	"github.com/batchd/batchd/pkg/bus"
-	"github.com/batchd/batchd/pkg/telemetry"
 	"github.com/batchd/batchd/pkg/events"
+	"github.com/batchd/batchd/pkg/telemetry"
 )
 
 // attemptRun is an attempt this launcher supervises. A stop (TerminateJob)
