@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/smithy-go"
+	batchrec "github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/pkg/natsauth"
 	"github.com/nats-io/nats.go"
@@ -40,7 +42,7 @@ func TestAuthClosedDeployment(t *testing.T) {
 	if err := os.WriteFile(credsFile, []byte(authE2ECredentials), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, "--auth", credsFile, "--runtime", "sim", "--host-vcpus", "2", "--host-memory", "1024")
+	d := startDaemon(t, "--auth", credsFile, "--runtime", "sim", "--sim-hosts", "2", "--host-vcpus", "2", "--host-memory", "1024")
 	if !strings.Contains(d.logs(), "the API requires authentication") {
 		t.Errorf("batchd did not log that the API requires authentication:\n%s", d.logs())
 	}
@@ -117,14 +119,20 @@ func TestAuthClosedDeployment(t *testing.T) {
 		t.Fatal("the api's NATS user published batch.job.exited without a permissions violation")
 	}
 
-	// A forged exit of a running job, from another host, through the
-	// launcher's own user: the monitor ignores it. The tag fact published
-	// after it shows the monitor got past it.
+	// A forged exit of a running job from the other host, through that
+	// host's launcher user, on its own subject (the only one it may
+	// publish on): the monitor ignores it, the record holds another host.
+	// The tag fact published after it shows the monitor got past it.
 	long := submit(t, admin, &batch.SubmitJobInput{JobName: aws.String("long"), JobQueue: aws.String("auth-queue"), JobDefinition: aws.String("auth-def"),
 		ContainerOverrides: &types.ContainerOverrides{Command: []string{"sh", "-c", "sleep 120"}}})
 	waitStatus(t, admin, long, types.JobStatusRunning)
-	hostIDs, _ := os.ReadFile(filepath.Join(d.data, "host-id"))
-	launcherUser := natsauth.LauncherUser(strings.TrimSpace(string(hostIDs)) + "-sim-01")
+	record := readRecord(t, d, users["api"], long)
+	hostID, _ := os.ReadFile(filepath.Join(d.data, "host-id"))
+	other := strings.TrimSpace(string(hostID)) + "-sim-01"
+	if record.HostID == other {
+		other = strings.TrimSpace(string(hostID)) + "-sim-02"
+	}
+	launcherUser := natsauth.LauncherUser(other)
 	lc, err := nats.Connect("nats://"+d.natsAddr, nats.UserInfo(launcherUser, users[launcherUser]))
 	if err != nil {
 		t.Fatal(err)
@@ -135,14 +143,8 @@ func TestAuthClosedDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	zero := 0
-	forged := events.JobExited{JobID: long, Attempt: 1, HostID: "some-other-host", ExitCode: &zero, StoppedAt: time.Now().UnixMilli()}
-	data, _ := json.Marshal(forged)
-	// On its own host's subject (the only one it may publish on), claiming
-	// another host: the monitor refuses what the subject does not say.
-	msg := nats.NewMsg(events.ExitedSubject(strings.TrimSpace(string(hostIDs))+"-sim-01", long))
-	msg.Header.Set(events.HeaderType, events.TypeJobExited)
-	msg.Data = data
-	if _, err := ljs.PublishMsg(ctxT(t, 10*time.Second), msg); err != nil {
+	forged := events.JobExited{JobID: long, Attempt: 1, HostID: other, ExitCode: &zero, StoppedAt: time.Now().UnixMilli()}
+	if _, err := bus.Publish(ctxT(t, 10*time.Second), ljs, forged); err != nil {
 		t.Fatalf("publish the forged exit: %v", err)
 	}
 	jobArn := "arn:aws:batch:us-east-1:000000000000:job/" + long
@@ -227,4 +229,32 @@ func TestAuthAWSCLI(t *testing.T) {
 	expect("AccessDeniedException", "WILDCARDKEY00001", "wildcard-secret-000001", "list-tags-for-resource", "--resource-arn",
 		"arn:aws:batch:us-east-1:000000000000:compute-environment/default")
 	expect("AccessDeniedException", "WILDCARDKEY00001", "wildcard-secret-000001", "describe-job-queues")
+}
+
+// readRecord reads a job's record from the batch_jobs bucket as the api's
+// NATS user.
+func readRecord(t *testing.T, d *daemon, password, jobID string) batchrec.JobDetail {
+	t.Helper()
+	nc, err := nats.Connect("nats://"+d.natsAddr, nats.UserInfo("api", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctxT(t, 10*time.Second), events.BucketJobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctxT(t, 10*time.Second), events.Token(jobID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j batchrec.JobDetail
+	if err := json.Unmarshal(e.Value(), &j); err != nil {
+		t.Fatal(err)
+	}
+	return j
 }

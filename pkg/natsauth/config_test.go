@@ -167,9 +167,11 @@ func TestClosedServer(t *testing.T) {
 	var lV violations
 	l := connect(t, ns, LauncherUser("h1"), "launcher-pw", &lV)
 	_ = l.Publish("batch.job.exited.h2.job-1", []byte("{}"))
+	_ = l.Publish("batch.job.started.job-1", []byte("{}")) // no host: not its own
 	_ = l.Publish("$KV.batch_hosts.h2", []byte("{}"))
 	_ = l.Flush()
 	lV.waitFor(t, "batch.job.exited.h2.job-1")
+	lV.waitFor(t, "batch.job.started.job-1")
 	lV.waitFor(t, "$KV.batch_hosts.h2")
 	// Nobody outside the batchd account reaches its streams.
 	_ = user.Publish("$KV.batch_jobs.job-1", []byte("{}"))
