@@ -73,6 +73,10 @@ func (s *Server) serveOperation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toAPIError(clientErr("the request body cannot be read: %v", err)))
 		return
 	}
+	if len(body) > o.maxBody { // a chunked body without a length
+		writeError(w, toAPIError(o.tooLarge(len(body))))
+		return
+	}
 	if r, err = s.authenticate(r, body); err != nil {
 		writeError(w, toAPIError(err))
 		return
