@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	"github.com/batchd/batchd/pkg/events"
 	"github.com/chromedp/chromedp"
 )
 
@@ -203,4 +205,84 @@ func TestDashboardBrowser(t *testing.T) {
 		ph.waitJS("the job page fits the width", "document.documentElement.scrollWidth <= window.innerWidth + 1", 10*time.Second)
 		ph.shoot("job-390")
 	})
+}
+
+// TestDashboardFirstRender measures, with BATCHD_DASHBOARD_JOBS=N jobs
+// queued (N=100000 for docs/benchmarks.md), the time from navigation to
+// the overview's counts being rendered, and to a job list's first page. The
+// jobs wait RUNNABLE behind a DISABLED compute environment. Without the
+// variable it does not run (it takes minutes).
+func TestDashboardFirstRender(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("BATCHD_DASHBOARD_JOBS"))
+	if n <= 0 {
+		t.Skip("set BATCHD_DASHBOARD_JOBS=100000 to measure")
+	}
+	d := startDaemon(t)
+	c := d.client()
+	name := fmt.Sprintf("held%d", time.Now().UnixNano()%1_000_000)
+	queue := name + "-queue"
+	setupQueue(t, c, name, 4, "1", "64", "true")
+	if _, err := c.UpdateComputeEnvironment(ctxT(t, 30*time.Second), &batch.UpdateComputeEnvironmentInput{
+		ComputeEnvironment: aws.String(name + "-ce"), State: types.CEStateDisabled}); err != nil {
+		t.Fatal(err)
+	}
+	nc := d.nats(t)
+	body := []byte(`{"jobName":"held","jobQueue":"` + queue + `","jobDefinition":"` + name + `-def"}`)
+	start := time.Now()
+	sem := make(chan struct{}, 64)
+	errs := make(chan error, 1)
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			m, err := nc.Request(events.APISubject("SubmitJob"), body, 30*time.Second)
+			if err == nil && strings.Contains(string(m.Data), "__type") {
+				err = fmt.Errorf("submit: %s", m.Data)
+			}
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+			}
+		}()
+	}
+	for range cap(sem) {
+		sem <- struct{}{}
+	}
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+	t.Logf("submitted %d jobs in %v", n, time.Since(start).Round(time.Millisecond))
+	p := &page{t: t, ctx: browser(t, 1400, 900), base: "http://" + d.httpAddr}
+	total := fmt.Sprintf(`[data-queue="%s"] [data-total="%d"]`, queue, n)
+	p.do("the overview counts every job", 10*time.Minute, chromedp.Navigate(p.base+"/"), chromedp.WaitVisible(total))
+	t.Logf("all %d jobs recorded after %v", n, time.Since(start).Round(time.Millisecond))
+	for i := range 5 {
+		t0 := time.Now()
+		p.do("open the overview", time.Minute, chromedp.Navigate(p.base+"/?run="+strconv.Itoa(i)), chromedp.WaitVisible(total))
+		wall := time.Since(t0)
+		inPage := evalJS[float64](p, "Number(document.querySelector('#overview').dataset.rendered) - performance.timeOrigin")
+		t.Logf("overview with %d jobs: first render %.0f ms after navigation start (browser clock), %v from Navigate (test clock)",
+			n, inPage, wall.Round(time.Millisecond))
+	}
+	for i := range 3 {
+		t0 := time.Now()
+		p.do("open the queue's RUNNABLE jobs", time.Minute, chromedp.Navigate(p.base+"/ui/jobs?queue="+queue+"&status=RUNNABLE&run="+strconv.Itoa(i)),
+			chromedp.WaitVisible("#jobs[data-loaded]"))
+		wall := time.Since(t0)
+		inPage := evalJS[float64](p, "Number(document.querySelector('#jobs').dataset.loaded) - performance.timeOrigin")
+		t.Logf("job list (first page of %d RUNNABLE): %.0f ms after navigation start, %v from Navigate", n, inPage, wall.Round(time.Millisecond))
+	}
+	// Paging on: each page is a cursor step in the index.
+	for i := range 3 {
+		before := evalJS[string](p, "document.querySelector('#jobs').dataset.loaded")
+		t0 := time.Now()
+		p.do("the next page", time.Minute, chromedp.Click("#page-older"))
+		p.waitJS("the next page is shown", "document.querySelector('#jobs').dataset.loaded !== '"+before+"'", time.Minute)
+		t.Logf("job list page %d: %v from the click", i+2, time.Since(t0).Round(time.Millisecond))
+	}
+	p.shoot("overview-" + strconv.Itoa(n))
 }
