@@ -33,6 +33,8 @@ func (d dashSource) Overview(ctx context.Context) (*dashboard.Overview, error) {
 	now := s.now()
 	out := &dashboard.Overview{Time: now.UnixMilli(), Queues: []dashboard.QueueView{}, Environments: []dashboard.EnvView{},
 		Hosts: []dashboard.HostView{}}
+	every := map[string][7]int{}
+	s.index.queueCounts(func(q string, c *[7]int) { every[q] = *c })
 	for _, e := range s.queues.list() {
 		q := e.v
 		v := dashboard.QueueView{Name: q.JobQueueName, State: q.State, Status: q.Status, StatusReason: q.StatusReason,
@@ -47,6 +49,15 @@ func (d dashSource) Overview(ctx context.Context) (*dashboard.Overview, error) {
 		}
 		for st, n := range s.JobCounts(q.JobQueueName) {
 			v.Counts[st] = n
+		}
+		// Every job of the queue less the listed ones: the array children.
+		v.Children = map[batch.JobStatus]int{}
+		if all, ok := every[q.JobQueueName]; ok {
+			for i, st := range batch.AllStatuses {
+				if n := all[i] - v.Counts[st]; n > 0 {
+					v.Children[st] = n
+				}
+			}
 		}
 		out.Queues = append(out.Queues, v)
 	}
@@ -148,6 +159,9 @@ func (d dashSource) Definition(ctx context.Context, ref string) (*batch.JobDefin
 	}
 	return def, err
 }
+
+// Ready waits for the job index to load.
+func (d dashSource) Ready(ctx context.Context) error { return d.s.index.waitReady(ctx) }
 
 // StateTotals counts every job of the index by status.
 func (d dashSource) StateTotals() [7]int {

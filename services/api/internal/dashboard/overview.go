@@ -44,6 +44,10 @@ func (d *Dashboard) serveHistory(w http.ResponseWriter, r *http.Request) {
 
 // sample records the job counts every SampleEvery.
 func (d *Dashboard) sample(ctx context.Context) {
+	// No sample before the index holds the records (a plot of zeros).
+	if d.src.Ready(ctx) != nil {
+		return
+	}
 	t := time.NewTicker(SampleEvery)
 	defer t.Stop()
 	for {

@@ -21,6 +21,8 @@ type Source interface {
 	// Definition returns a job definition by ARN or name:revision; nil
 	// when it does not exist.
 	Definition(ctx context.Context, ref string) (*batch.JobDefinition, error)
+	// Ready waits until the job index has loaded the records.
+	Ready(ctx context.Context) error
 	// StateTotals counts every job the api knows (array children too) by
 	// status, in batch.AllStatuses order: the plot of jobs by state.
 	StateTotals() [7]int
@@ -42,8 +44,9 @@ type Overview struct {
 	Hosts        []HostView  `json:"hosts"`
 }
 
-// QueueView is a job queue and how many of its jobs are in each status
-// (the jobs its lists show: array children count on their parent's page).
+// QueueView is a job queue and how many of its jobs are in each status:
+// Counts of the jobs its lists show (an array job once), Children of its
+// array jobs' children.
 type QueueView struct {
 	Name             string                  `json:"name"`
 	State            string                  `json:"state"`
@@ -54,6 +57,8 @@ type QueueView struct {
 	MaxRunningJobs   int                     `json:"maxRunningJobs,omitempty"`
 	Environments     []string                `json:"computeEnvironments"`
 	Counts           map[batch.JobStatus]int `json:"counts"`
+	// Children counts the queue's array children by status (none: empty).
+	Children map[batch.JobStatus]int `json:"children"`
 }
 
 // EnvView is a compute environment: what its STARTING and RUNNING jobs

@@ -228,8 +228,18 @@ function renderQueues(el, ov) {
         return h("a", {class: "count" + (n ? " nz" : ""), "data-status": s, style: {"--c": COLORS[s]},
           href: listURL({queue: q.name, status: s}), "data-nav": true, title: s + ": " + n},
         h("span", {class: "n"}, fmtNum(n)), h("span", {class: "l"}, s));
-      })));
+      })),
+      childrenLine(q));
   }));
+}
+
+// childrenLine counts a queue's array children (listed on their array
+// job's page, not in the queue's counts).
+function childrenLine(q) {
+  const c = q.children || {};
+  const parts = STATUSES.filter((s) => c[s]).map((s) => h("span", {class: "child-count", "data-child-status": s, style: {color: COLORS[s]}}, fmtNum(c[s]) + " " + s));
+  if (!parts.length) return null;
+  return h("div", {class: "muted small children"}, "Array children: ", parts.map((p, i) => [i ? " · " : "", p]));
 }
 
 function meter(label, used, free, fmt) {
@@ -260,7 +270,7 @@ function renderEnvs(el, ov) {
       hs.length ? h("div", {class: "scroll"}, h("table", {class: "hosts"},
         h("tr", {}, h("th", {}, "Host"), h("th", {}, "vCPUs used / size"), h("th", {}, "Memory used / size"), h("th", {class: "hide-sm"}, "Jobs")),
         hs.map((x) => h("tr", {"data-host": x.id},
-          h("td", {title: x.id}, x.name || x.id),
+          h("td", {title: x.name ? "host name " + x.name : ""}, x.id),
           h("td", {}, fmtNum(x.inUse.vcpus) + " / " + fmtNum(x.size.vcpus)),
           h("td", {}, fmtMiB(x.inUse.memoryMiB) + " / " + fmtMiB(x.size.memoryMiB)),
           h("td", {class: "hide-sm"}, x.jobs)))))
