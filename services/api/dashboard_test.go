@@ -375,6 +375,30 @@ func TestDashboardAuth(t *testing.T) {
 	if status, body := dashPost(t, user, a.http.URL+"/ui/api/jobs/"+j.JobID+"/terminate", `{"reason":"yes"}`, nil); status != 200 {
 		t.Fatalf("end user terminate: %d %s", status, body)
 	}
+	// Resubmit: the same definition, queue, parameters and overrides.
+	done := dashJob("30000000-0000-0000-0000-000000000002", "again", "aq", batch.StatusSucceeded, time.Now().UnixMilli())
+	done.Parameters = map[string]string{"p": "v"}
+	done.ContainerOverrides = &batch.ContainerOverrides{Command: []string{"echo", "Ref::p"}, Environment: []batch.KeyValuePair{{Name: "E", Value: "1"}}}
+	a.putRecord(t, done)
+	var out batch.SubmitJobOutput
+	eventually(t, "the end user resubmits", func() error {
+		status, body := dashPost(t, user, a.http.URL+"/ui/api/jobs/"+done.JobID+"/resubmit", `{}`, nil)
+		if status != 200 {
+			return fmt.Errorf("%d %s", status, body)
+		}
+		return json.Unmarshal(body, &out)
+	})
+	again, err := a.srv.lookupJob(t.Context(), out.JobID)
+	if err != nil || again == nil {
+		t.Fatalf("the resubmitted job: %v", err)
+	}
+	if again.JobName != "again" || again.JobQueueName != "aq" || again.JobDefinition != batch.JobDefinitionARN("d", 1) ||
+		again.Parameters["p"] != "v" || strings.Join(again.Container.Command, " ") != "echo v" || len(again.Container.Environment) != 1 {
+		t.Fatalf("resubmitted as %+v (container %+v)", again, again.Container)
+	}
+	if status, _ := dashPost(t, dev, a.http.URL+"/ui/api/jobs/"+done.JobID+"/resubmit", `{}`, nil); status != 403 {
+		t.Fatalf("developer resubmit: %d", status)
+	}
 	// A form post (another site's page) is refused.
 	req, _ := http.NewRequest(http.MethodPost, a.http.URL+"/ui/api/jobs/"+j.JobID+"/terminate", strings.NewReader("reason=x"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

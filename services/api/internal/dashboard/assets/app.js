@@ -362,16 +362,19 @@ function jobsPage(main, params) {
     STATUSES.map((s) => h("a", {href: listURL(Object.assign({}, base, {status: s})), "data-nav": true, class: status === s ? "on" : "", "data-tab": s}, s)));
   const toLocal = (ms) => { if (!ms) return ""; const d = new Date(Number(ms)); return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" + pad(d.getHours()) + ":" + pad(d.getMinutes()); };
   const fName = h("input", {name: "name", value: name, placeholder: "prefix", id: "filter-name"});
+  const fArray = h("input", {name: "array", value: array, placeholder: "job id", id: "filter-array"});
   const fAfter = h("input", {name: "after", type: "datetime-local", value: toLocal(after), id: "filter-after"});
   const fBefore = h("input", {name: "before", type: "datetime-local", value: toLocal(before), id: "filter-before"});
   const form = h("form", {class: "filters", onsubmit: (e) => {
     e.preventDefault();
     const ms = (v) => (v ? String(new Date(v).getTime()) : "");
-    navigate(listURL({queue, array, status, name: fName.value.trim(), after: ms(fAfter.value), before: ms(fBefore.value)}));
+    const arr = fArray.value.trim();
+    navigate(listURL({queue: arr ? "" : queue, array: arr, status, name: fName.value.trim(), after: ms(fAfter.value), before: ms(fBefore.value)}));
   }},
-  h("label", {}, "Name starts with", fName), h("label", {}, "Created after", fAfter), h("label", {}, "Created before", fBefore),
+  h("label", {}, "Name starts with", fName), h("label", {}, "Children of array job", fArray), h("label", {}, "Created after", fAfter), h("label", {}, "Created before", fBefore),
   h("button", {type: "submit", class: "primary"}, "Filter"),
-  (name || after || before) ? link(listURL({queue, array, status}), "clear filters") : null);
+  (name || after || before) ? link(listURL({queue, array, status}), "clear filters") : null,
+  array && !queue ? link("/", "back to the overview") : null);
   const body = h("tbody");
   const table = h("table", {class: "jobs", id: "jobs"},
     h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {class: "hide-sm"}, "Job id"), h("th", {}, "Status"),
