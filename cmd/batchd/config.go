@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/natsauth"
 	"github.com/batchd/batchd/services/monitor"
 	"github.com/batchd/batchd/services/notifier"
 	"github.com/batchd/batchd/services/scheduler"
@@ -51,10 +52,13 @@ type config struct {
 	authRegions []string
 	// allowPrivileged allows privileged containers and host devices with --auth.
 	allowPrivileged bool
-	cpuLimit        string
-	efsVolumes      efsFlag
-	dashboard       bool
-	traceURL        string
+	// authHosts are other hosts' launchers the embedded NATS server admits
+	// with --auth.
+	authHosts  []string
+	cpuLimit   string
+	efsVolumes efsFlag
+	dashboard  bool
+	traceURL   string
 
 	eventRetention    time.Duration
 	blockedAfter      time.Duration
@@ -104,6 +108,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.notifyConcurrency, "notify-concurrency", nd.Concurrency, "notifications of one target in flight at once (1 keeps them in event order)")
 	fs.StringVar(&c.authFile, "auth", "", "credentials file (JSON list of {accessKeyId, secretAccessKey, policy}): require SigV4-signed requests allowed by each key's IAM policy (docs/operations.md, Security); empty leaves the API open")
 	fs.BoolVar(&c.allowPrivileged, "allow-privileged", false, "with --auth: allow job definitions with privileged containers or host devices (linuxParameters.devices); without --auth they are always allowed, as AWS allows them")
+	authHosts := fs.String("auth-hosts", "", "with --auth and the embedded NATS server: host ids of launchers on other hosts it admits, comma separated (copy --data/"+natsauth.CredentialsFile+" to them)")
 	regions := fs.String("auth-regions", "us-east-1", "with --auth: the regions a request's signature may be scoped to, comma separated")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -120,6 +125,11 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("--services: unknown service %q (known: %s)", s, strings.Join(allServices, ", "))
 		}
 		c.services = append(c.services, s)
+	}
+	for _, h := range strings.Split(*authHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			c.authHosts = append(c.authHosts, h)
+		}
 	}
 	for _, r := range strings.Split(*regions, ",") {
 		if r = strings.TrimSpace(r); r != "" {

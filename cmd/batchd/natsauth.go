@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,7 +40,7 @@ func natsUsers(c config, authn *auth.Authenticator, hostIDs []string) (map[strin
 		}
 		return users, nil, nil
 	}
-	users, err := natsauth.EnsureCredentials(c.dataDir, hostIDs)
+	users, err := natsauth.EnsureCredentials(c.dataDir, append(slices.Clone(hostIDs), c.authHosts...))
 	if err != nil {
 		return nil, nil, err
 	}
