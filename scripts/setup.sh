@@ -18,11 +18,27 @@ command -v curl >/dev/null || need+=(curl)
 [ -x /usr/bin/aws ] || need+=(awscli)
 # Debian's chromium: the dashboard's browser tests (cmd/batchd) drive it.
 command -v chromium >/dev/null || need+=(chromium)
+# docker-registry: the image-pull tests run a private registry on 127.0.0.1.
+command -v docker-registry >/dev/null || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The registry package ships a service listening on :5000 for every
+# interface; the tests start their own registries, so it stays off.
+if command -v docker-registry >/dev/null && [ -e /etc/init.d/docker-registry ]; then
+  if pgrep -x docker-registry >/dev/null 2>&1 && pgrep -fa 'docker-registry.*/etc/docker/registry' >/dev/null 2>&1; then
+    /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
+  fi
+  if [ -x /usr/sbin/update-rc.d ] && ls /etc/rc2.d/S*docker-registry >/dev/null 2>&1; then
+    update-rc.d docker-registry disable >/dev/null 2>&1 || true
+  fi
+  if command -v systemctl >/dev/null && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
 fi
 
 # containers.conf: runc (crun fails on hybrid cgroups), no default ulimits

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/bus"
-	"github.com/batchd/batchd/pkg/natsauth"
 	"github.com/batchd/batchd/services/monitor"
 	"github.com/batchd/batchd/services/notifier"
 	"github.com/batchd/batchd/services/scheduler"
@@ -35,6 +34,7 @@ type config struct {
 	hostVCPUs  float64
 	hostMemMiB int64
 	hostGPUs   int
+	insecure   []string
 	podmanURI  string
 	runtime    string
 	simHosts   int
@@ -52,13 +52,10 @@ type config struct {
 	authRegions []string
 	// allowPrivileged allows privileged containers and host devices with --auth.
 	allowPrivileged bool
-	// authHosts are other hosts' launchers the embedded NATS server admits
-	// with --auth.
-	authHosts  []string
-	cpuLimit   string
-	efsVolumes efsFlag
-	dashboard  bool
-	traceURL   string
+	cpuLimit        string
+	efsVolumes      efsFlag
+	dashboard       bool
+	traceURL        string
 
 	eventRetention    time.Duration
 	blockedAfter      time.Duration
@@ -81,6 +78,7 @@ func parseFlags(args []string) (config, error) {
 	fs.Float64Var(&c.hostVCPUs, "host-vcpus", float64(goruntime.NumCPU()), "vCPUs this host's launcher advertises (may over-commit)")
 	fs.Int64Var(&c.hostMemMiB, "host-memory", hostMemoryMiB(), "memory in MiB this host's launcher advertises")
 	fs.IntVar(&c.hostGPUs, "host-gpus", -1, "GPUs this host's launcher advertises, named nvidia.com/gpu=0 ... N-1 (-1: the nvidia.com/gpu devices of the CDI specs in /etc/cdi and /var/run/cdi; none with --runtime sim)")
+	insecure := fs.String("insecure-registries", "", "comma-separated registries (host or host:port, as in image names) that job images are pulled from without TLS verification, plain HTTP included")
 	fs.StringVar(&c.podmanURI, "podman-url", "", "Podman API socket (default: CONTAINER_HOST or unix:///run/podman/podman.sock)")
 	fs.StringVar(&c.runtime, "runtime", "podman", "container engine of the launcher: podman, or sim (simulated containers that interpret their command's sh: `sleep N` lasts N seconds, `exit 3` exits 3; for scale tests)")
 	fs.IntVar(&c.simHosts, "sim-hosts", 1, "with --runtime sim: launchers (hosts) to simulate in this process, each advertising --host-vcpus and --host-memory, host ids <host-id>-sim-<n>")
@@ -108,7 +106,6 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.notifyConcurrency, "notify-concurrency", nd.Concurrency, "notifications of one target in flight at once (1 keeps them in event order)")
 	fs.StringVar(&c.authFile, "auth", "", "credentials file (JSON list of {accessKeyId, secretAccessKey, policy}): require SigV4-signed requests allowed by each key's IAM policy (docs/operations.md, Security); empty leaves the API open")
 	fs.BoolVar(&c.allowPrivileged, "allow-privileged", false, "with --auth: allow job definitions with privileged containers or host devices (linuxParameters.devices); without --auth they are always allowed, as AWS allows them")
-	authHosts := fs.String("auth-hosts", "", "with --auth and the embedded NATS server: host ids of launchers on other hosts it admits, comma separated (copy --data/"+natsauth.CredentialsFile+" to them)")
 	regions := fs.String("auth-regions", "us-east-1", "with --auth: the regions a request's signature may be scoped to, comma separated")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -125,11 +122,6 @@ func parseFlags(args []string) (config, error) {
 			return c, fmt.Errorf("--services: unknown service %q (known: %s)", s, strings.Join(allServices, ", "))
 		}
 		c.services = append(c.services, s)
-	}
-	for _, h := range strings.Split(*authHosts, ",") {
-		if h = strings.TrimSpace(h); h != "" {
-			c.authHosts = append(c.authHosts, h)
-		}
 	}
 	for _, r := range strings.Split(*regions, ",") {
 		if r = strings.TrimSpace(r); r != "" {
@@ -182,6 +174,11 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.stopGrace <= 0 {
 		return c, errors.New("--stop-grace must be positive")
+	}
+	for _, r := range strings.Split(*insecure, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.insecure = append(c.insecure, r)
+		}
 	}
 	if c.hostGPUs < -1 {
 		return c, errors.New("--host-gpus must be -1 (discover) or a number of GPUs")

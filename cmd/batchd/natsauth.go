@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -40,7 +39,7 @@ func natsUsers(c config, authn *auth.Authenticator, hostIDs []string) (map[strin
 		}
 		return users, nil, nil
 	}
-	users, err := natsauth.EnsureCredentials(c.dataDir, append(slices.Clone(hostIDs), c.authHosts...))
+	users, err := natsauth.EnsureCredentials(c.dataDir, hostIDs)
 	if err != nil {
 		return nil, nil, err
 	}

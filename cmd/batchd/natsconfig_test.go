@@ -46,30 +46,3 @@ func TestNATSConfig(t *testing.T) {
 		t.Fatalf("service passwords not kept: %v %v", kept, err)
 	}
 }
-
-// TestNATSUsersAuthHosts: with --auth-hosts the embedded server has a user
-// for the launcher of each other host, and its password is kept for them.
-func TestNATSUsersAuthHosts(t *testing.T) {
-	dir := t.TempDir()
-	credsFile := filepath.Join(dir, "credentials.json")
-	if err := os.WriteFile(credsFile, []byte(authE2ECredentials), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := config{dataDir: dir, authFile: credsFile, authHosts: []string{"remote-1"}}
-	authn, err := loadAuth(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users, closed, err := natsUsers(c, authn, []string{"local-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, u := range []string{"launcher-local-1", "launcher-remote-1", "api"} {
-		if users[u] == "" || closed.Services[u] == "" {
-			t.Errorf("no NATS user %s: %v", u, users)
-		}
-	}
-	if !strings.Contains(closed.ServerConfig(), `"launcher-remote-1"`) {
-		t.Error("the server configuration has no user for the remote launcher")
-	}
-}

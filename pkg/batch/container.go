@@ -123,6 +123,9 @@ type ContainerSettings struct {
 	Secrets          []Secret
 	LogConfiguration *LogConfiguration
 	RuntimePlatform  *RuntimePlatform
+	// RepositoryCredentials is containerProperties.repositoryCredentials
+	// (raw JSON), read by pkg/events.RegistryCredentialsOf.
+	RepositoryCredentials json.RawMessage
 }
 
 // Settings returns the container settings of a job definition's
@@ -134,6 +137,7 @@ func (c *ContainerProperties) Settings() ContainerSettings {
 		Privileged: c.Privileged, ReadonlyRootFilesystem: c.ReadonlyRootFilesystem,
 		Volumes: c.Volumes, MountPoints: c.MountPoints, Ulimits: c.Ulimits, LinuxParameters: c.LinuxParameters,
 		Secrets: c.Secrets, LogConfiguration: c.LogConfiguration, RuntimePlatform: c.RuntimePlatform,
+		RepositoryCredentials: c.RepositoryCredentials,
 	}
 }
 
@@ -144,5 +148,6 @@ func (c *ContainerDetail) Settings() ContainerSettings {
 		Privileged: c.Privileged, ReadonlyRootFilesystem: c.ReadonlyRootFilesystem,
 		Volumes: c.Volumes, MountPoints: c.MountPoints, Ulimits: c.Ulimits, LinuxParameters: c.LinuxParameters,
 		Secrets: c.Secrets, LogConfiguration: c.LogConfiguration, RuntimePlatform: c.RuntimePlatform,
+		RepositoryCredentials: c.RepositoryCredentials,
 	}
 }

@@ -166,6 +166,10 @@ type AttemptContainerDetail struct {
 	ExitCode             *int   `json:"exitCode,omitempty"`
 	Reason               string `json:"reason,omitempty"`
 	LogStreamName        string `json:"logStreamName,omitempty"`
+	// PullStartedAt and PullStoppedAt are additions: when the attempt's
+	// image was pulled (epoch ms; absent when it was present on the host).
+	PullStartedAt int64 `json:"pullStartedAt,omitempty"`
+	PullStoppedAt int64 `json:"pullStoppedAt,omitempty"`
 }
 
 // AttemptDetail is one attempt of a job.
@@ -194,6 +198,10 @@ type ContainerDetail struct {
 	TaskArn                string                `json:"taskArn,omitempty"`
 	LogStreamName          string                `json:"logStreamName,omitempty"`
 	ResourceRequirements   []ResourceRequirement `json:"resourceRequirements,omitempty"`
+	// PullStartedAt and PullStoppedAt are additions: the image pull of the
+	// latest attempt, as on its AttemptContainerDetail.
+	PullStartedAt int64 `json:"pullStartedAt,omitempty"`
+	PullStoppedAt int64 `json:"pullStoppedAt,omitempty"`
 
 	// The container settings (container.go).
 	Volumes          []Volume          `json:"volumes,omitempty"`

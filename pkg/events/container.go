@@ -99,6 +99,9 @@ func NewContainerSpec(s batch.ContainerSettings) (ContainerSpec, error) {
 	if err := checkLogConfiguration(s.LogConfiguration); err != nil {
 		return ContainerSpec{}, err
 	}
+	if spec.RegistryCredentials, err = RegistryCredentialsOf(s.RepositoryCredentials); err != nil {
+		return ContainerSpec{}, err
+	}
 	if rp := s.RuntimePlatform; rp != nil {
 		if rp.OperatingSystemFamily != "" && rp.OperatingSystemFamily != "LINUX" {
 			return ContainerSpec{}, fmt.Errorf("runtimePlatform.operatingSystemFamily %q cannot run here: batchd runs Linux containers (use LINUX or leave it out)", rp.OperatingSystemFamily)

@@ -100,6 +100,9 @@ type ContainerSpec struct {
 	// api refuses now, in a record stored before): the launcher fails the
 	// attempt with it.
 	Refused string `json:"refused,omitempty"`
+	// RegistryCredentials log in to the image's registry when the image
+	// is pulled (registry.go); nil: pull without.
+	RegistryCredentials *RegistryCredentials `json:"registryCredentials,omitempty"`
 }
 
 // JobStarted says the container of an attempt is running.
@@ -109,6 +112,10 @@ type JobStarted struct {
 	HostID      string `json:"hostId"`
 	ContainerID string `json:"containerId"`
 	StartedAt   int64  `json:"startedAt"`
+	// PullStartedAt and PullStoppedAt are when the image was pulled for
+	// the container (epoch ms); 0 when it was present.
+	PullStartedAt int64 `json:"pullStartedAt,omitempty"`
+	PullStoppedAt int64 `json:"pullStoppedAt,omitempty"`
 }
 
 // MsgID is the de-duplication id of the start.
@@ -128,6 +135,10 @@ type JobExited struct {
 	StatusReason string `json:"statusReason,omitempty"`
 	StartedAt    int64  `json:"startedAt,omitempty"`
 	StoppedAt    int64  `json:"stoppedAt"`
+	// PullStartedAt and PullStoppedAt are when the image was pulled for
+	// the attempt, or failed to be (epoch ms); 0 when it was present.
+	PullStartedAt int64 `json:"pullStartedAt,omitempty"`
+	PullStoppedAt int64 `json:"pullStoppedAt,omitempty"`
 	// NoRetry marks an ending that must not be retried (timeout,
 	// termination, a container that can never start).
 	NoRetry bool `json:"noRetry,omitempty"`

@@ -29,7 +29,7 @@ func (l *launcher) runtimeSpec(job string, attempt int, name string, labels map[
 	s := runtime.Spec{
 		Name: name, Image: c.Image, Command: c.Command, Env: c.Environment, User: c.User, VCPUs: c.VCPUs,
 		MemoryMiB: c.MemoryMiB, Network: l.cfg.Network, Privileged: c.Privileged,
-		ReadOnlyRoot: c.ReadOnlyRoot, Labels: labels,
+		ReadOnlyRoot: c.ReadOnlyRoot, Labels: labels, Pull: pullOf(c),
 	}
 	set := runtime.Settings{Init: c.Init, ShmSizeMiB: c.ShmSizeMiB, MaxSwapMiB: c.MaxSwapMiB, Swappiness: c.Swappiness,
 		CPULimit: l.cfg.CPULimit}

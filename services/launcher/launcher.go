@@ -55,6 +55,10 @@ type Config struct {
 	// export mounted there, for example) that jobs' efsVolumeConfiguration
 	// volumes mount.
 	EFSVolumes map[string]string
+	// InsecureRegistries are the registries (host or host:port) that
+	// RuntimePodman pulls from without TLS verification, plain HTTP
+	// included.
+	InsecureRegistries []string
 	// PodmanURI is the Podman API socket of RuntimePodman.
 	PodmanURI string
 	// SimImages are the images RuntimeSim has; empty: every image.
@@ -161,6 +165,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		if err != nil {
 			return fmt.Errorf("launcher: %w", err)
 		}
+		rt.SetInsecureRegistries(cfg.InsecureRegistries)
 		d.Runtime = rt
 	}
 	gpus, err := hostGPUs(cfg)

@@ -58,6 +58,7 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 		reason := startFailureReason(err)
 		ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 			StatusReason: reason, StoppedAt: now}
+		ev.PullStartedAt, ev.PullStoppedAt = pullTimes(failedPull(err))
 		if _, err := bus.Publish(ctx, l.js, ev); err != nil {
 			l.log.ErrorContext(ctx, "report start failure", telemetry.LogJobID, p.JobID, "err", err)
 			_ = d.Nak(time.Second)
@@ -106,6 +107,7 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	})
 	startedAt := l.clock()
 	started := events.JobStarted{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, StartedAt: startedAt.UnixMilli()}
+	started.PullStartedAt, started.PullStoppedAt = pullTimes(c.ImagePull)
 	_, err := bus.Publish(ctx, l.js, started)
 	if placedSpan != nil {
 		placedSpan.End()
@@ -170,6 +172,7 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	code := exit.ExitCode
 	ev := events.JobExited{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, ExitCode: &code,
 		Reason: exit.Reason, StoppedAt: l.clock().UnixMilli()}
+	ev.PullStartedAt, ev.PullStoppedAt = pullTimes(c.ImagePull)
 	if !exit.StartedAt.IsZero() {
 		ev.StartedAt = exit.StartedAt.UnixMilli()
 	}

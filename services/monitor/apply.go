@@ -70,6 +70,7 @@ func applyStarted(j *batch.JobDetail, f events.JobStarted) bool {
 	j.Container.LogStreamName = events.LogSubject(j.JobID, f.Attempt)
 	j.Container.ExitCode = nil
 	j.Container.Reason = ""
+	j.Container.PullStartedAt, j.Container.PullStoppedAt = f.PullStartedAt, f.PullStoppedAt
 	return true
 }
 
@@ -82,20 +83,28 @@ func applyExited(j *batch.JobDetail, f events.JobExited) bool {
 		statusReason = reasonEssentialExited
 	}
 	startedAt := f.StartedAt
-	if startedAt == 0 && j.Status == batch.StatusRunning {
-		startedAt = j.StartedAt
+	pullStarted, pullStopped := f.PullStartedAt, f.PullStoppedAt
+	if j.Status == batch.StatusRunning {
+		if startedAt == 0 {
+			startedAt = j.StartedAt
+		}
+		if pullStarted == 0 && j.Container != nil {
+			pullStarted, pullStopped = j.Container.PullStartedAt, j.Container.PullStoppedAt
+		}
 	}
 	j.Attempts = append(j.Attempts, batch.AttemptDetail{
 		Container: &batch.AttemptContainerDetail{
 			TaskArn: f.ContainerID, ExitCode: f.ExitCode, Reason: f.Reason,
 			LogStreamName:        events.LogSubject(j.JobID, f.Attempt),
 			ContainerInstanceArn: batch.ContainerInstanceARN(j.HostID),
+			PullStartedAt:        pullStarted, PullStoppedAt: pullStopped,
 		},
 		StartedAt: startedAt, StoppedAt: f.StoppedAt, StatusReason: statusReason,
 	})
 	if j.Container == nil {
 		j.Container = &batch.ContainerDetail{}
 	}
+	j.Container.PullStartedAt, j.Container.PullStoppedAt = pullStarted, pullStopped
 	j.Container.ExitCode = f.ExitCode
 	j.Container.Reason = f.Reason
 	j.Container.LogStreamName = events.LogSubject(j.JobID, f.Attempt)

@@ -27,6 +27,8 @@ type Spec struct {
 	// GPUDevices are CDI device names ("nvidia.com/gpu=0") given to the
 	// container.
 	GPUDevices []string
+	// Pull says how to get Image when it is not present (pull.go).
+	Pull Pull
 	// Network is "host", "bridge" or "none".
 	Network      string
 	Privileged   bool
@@ -47,6 +49,9 @@ type Container struct {
 	// (a launcher died between the two steps): Start with its name starts
 	// it; Wait of it fails with ErrNotStarted.
 	Created bool
+	// ImagePull is when the image was pulled for this container; nil when
+	// it was present.
+	ImagePull *ImagePull
 }
 
 // Exit is how a container ended.
@@ -68,7 +73,7 @@ type LogLine struct {
 }
 
 // ErrImageNotFound is returned by Start when the image is not present
-// locally (no registry is reachable, so nothing is pulled).
+// locally and could not be pulled (see PullFailure).
 var ErrImageNotFound = errors.New("image not found")
 
 // Runtime runs job containers.

@@ -52,6 +52,10 @@ type Runtime struct {
 	exits *exitFiles
 	// volumes are the attempt volumes to remove with each container.
 	volumes attemptVolumes
+	// pulls shares concurrent pulls of one image; insecure are the
+	// registries pulled from without TLS verification (pull.go).
+	pulls    pulls
+	insecure []string
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
@@ -294,11 +298,12 @@ func (r *Runtime) List(ctx context.Context, labels map[string]string) ([]runtime
 			name = c.Names[0]
 		}
 		out = append(out, runtime.Container{
-			ID:      c.ID,
-			Name:    name,
-			Labels:  c.Labels,
-			Running: c.State == "running" || c.State == "paused" || c.State == "stopping",
-			Created: neverStarted(c.State),
+			ID:        c.ID,
+			Name:      name,
+			Labels:    c.Labels,
+			ImagePull: pullOfLabels(c.Labels),
+			Running:   c.State == "running" || c.State == "paused" || c.State == "stopping",
+			Created:   neverStarted(c.State),
 		})
 	}
 	return out, nil

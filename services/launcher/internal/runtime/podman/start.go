@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -37,8 +38,11 @@ const cpuPeriod = 100000
 // already has spec.Name (starting it if it was only created), so that a
 // launcher that restarts mid-start never runs a job attempt twice.
 //
-// A missing image fails with an error wrapping both runtime.ErrImageNotFound
-// and runtime.ErrCannotStart; nothing is pulled. A spec the engine refuses,
+// A missing image is pulled (see pull.go: once for concurrent starts of
+// the same image, with the spec's registry credentials) and the container
+// created after it; an image that cannot be pulled fails with a
+// *runtime.PullFailure wrapping both runtime.ErrImageNotFound and
+// runtime.ErrCannotStart. A present image is never pulled again. A spec the engine refuses,
 // or a command it cannot execute, fails with an error wrapping
 // runtime.ErrCannotStart and carrying the engine's message; the container
 // is then removed, so nothing is left behind and the name is free. Any
@@ -69,6 +73,7 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 		trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
 	created, err := containers.CreateWithSpec(r.bind(cctx), gen, nil)
 	endSpan(span, err)
+	var pulled *runtime.ImagePull
 	if err != nil {
 		if c, found, err2 := r.existing(ctx, s); err2 != nil || found {
 			return c, err2
@@ -77,21 +82,43 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 		if err2 != nil {
 			return runtime.Container{}, fmt.Errorf("podman image exists %s: %w", s.Image, err2)
 		}
-		if !ok {
-			return runtime.Container{}, cannotStart(
-				fmt.Sprintf("CannotPullContainerError: image %q not found locally", s.Image),
-				runtime.ErrImageNotFound)
+		if ok {
+			return runtime.Container{}, createFailure(s, err)
 		}
-		if isUserFault(err) {
-			return runtime.Container{}, cannotStart(startReason(err, s))
+		// The image is missing: pull it, then create again, with the
+		// pull recorded on the container.
+		p, err := r.pull(ctx, s)
+		if err != nil {
+			return runtime.Container{}, err
 		}
-		return runtime.Container{}, fmt.Errorf("podman create %s: %w", s.Name, err)
+		pulled = &p
+		gen.Labels = maps.Clone(gen.Labels)
+		if gen.Labels == nil {
+			gen.Labels = map[string]string{}
+		}
+		gen.Labels[labelImagePull] = pullLabel(p)
+		cctx, span := tracer.Start(ctx, "podman.create", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
+		created, err = containers.CreateWithSpec(r.bind(cctx), gen, nil)
+		endSpan(span, err)
+		if err != nil {
+			return runtime.Container{}, createFailure(s, err)
+		}
 	}
 	r.noteVolumes(created.ID, s.Settings)
 	if err := r.start(ctx, created.ID, s); err != nil {
 		return runtime.Container{}, err
 	}
-	return runtime.Container{ID: created.ID, Name: s.Name, Labels: s.Labels, Running: true}, nil
+	return runtime.Container{ID: created.ID, Name: s.Name, Labels: gen.Labels, Running: true, ImagePull: pulled}, nil
+}
+
+// createFailure words why the service refused to create the container of
+// a present image.
+func createFailure(s runtime.Spec, err error) error {
+	if isUserFault(err) {
+		return cannotStart(startReason(err, s))
+	}
+	return fmt.Errorf("podman create %s: %w", s.Name, err)
 }
 
 // existing finds the container named s.Name; if it was created but never
@@ -119,6 +146,7 @@ func (r *Runtime) existing(ctx context.Context, s runtime.Spec) (runtime.Contain
 	r.noteVolumes(data.ID, s.Settings)
 	if data.Config != nil {
 		c.Labels = data.Config.Labels
+		c.ImagePull = pullOfLabels(c.Labels)
 	}
 	status := ""
 	if data.State != nil {
