@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/batchd/batchd/pkg/batch"
@@ -10,8 +11,8 @@ import (
 
 // A job's page: GET /ui/api/jobs/{id} answers a jobView; GET
 // /ui/events/jobs/{id} streams "job" (a jobView without the definition) at
-// once and after every state change of the job, "child" ({jobId, status})
-// for every state change of an array child, "logs" (a list of log lines)
+// once and after state changes of the job (the newest of each 0.3 s),
+// "children" ({changed: n}) when array children changed in the last 0.3 s, "logs" (a list of log lines)
 // from the first stored line on, "logs-stored" once the stored lines are
 // sent, and "resync" when changes came faster than the browser took them.
 
@@ -161,20 +162,30 @@ func (d *Dashboard) streamJob(w http.ResponseWriter, r *http.Request) {
 	if !j.IsArrayParent() {
 		go d.followLogs(ctx, id, logs)
 	}
-	d.pumpChanges(r, s, sub, func(c change) (sseMsg, bool) {
-		if c.head.JobID != id {
-			data, err := json.Marshal(map[string]any{"jobId": c.head.JobID, "status": c.head.Status})
-			return sseMsg{event: "child", data: data}, err == nil
+	d.pumpChanges(r, s, sub, func(cs []change) []sseMsg {
+		var own *change
+		children := 0
+		for i := range cs {
+			if cs[i].head.JobID == id {
+				own = &cs[i]
+			} else {
+				children++
+			}
 		}
-		var j batch.JobDetail
-		if json.Unmarshal(c.detail, &j) != nil {
-			return sseMsg{}, false
+		var out []sseMsg
+		if own != nil {
+			var j batch.JobDetail
+			if json.Unmarshal(own.detail, &j) == nil {
+				if v, err := d.view(ctx, r, &j, false); err == nil {
+					if data, err := json.Marshal(v); err == nil {
+						out = append(out, sseMsg{event: "job", data: data})
+					}
+				}
+			}
 		}
-		v, err := d.view(ctx, r, &j, false)
-		if err != nil {
-			return sseMsg{}, false
+		if children > 0 {
+			out = append(out, sseMsg{event: "children", data: fmt.Appendf(nil, `{"changed":%d}`, children)})
 		}
-		data, err := json.Marshal(v)
-		return sseMsg{event: "job", data: data}, err == nil
+		return out
 	}, logs)
 }

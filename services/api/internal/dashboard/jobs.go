@@ -5,15 +5,17 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
 )
 
 // Job lists: GET /ui/api/jobs?queue=Q|array=PARENT[&status=S][&name=PREFIX]
 // [&after=MS][&before=MS][&limit=N][&next=TOKEN] answers a page, newest
-// first; GET /ui/events/jobs?queue=Q|array=PARENT streams a "job" event
-// (its ListJobs summary) for every state change of a job of the list, and
-// "resync" when changes came faster than the browser took them.
+// first; GET /ui/events/jobs?queue=Q|array=PARENT streams "jobs" events (the
+// ListJobs summaries of the jobs of the list that changed, gathered for
+// 0.3 s), and "resync" when more changed than one event carries or changes
+// came faster than the browser took them.
 
 const (
 	defaultPageSize = 50
@@ -89,28 +91,55 @@ func (d *Dashboard) streamJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		return !child && h.queue() == queue
 	}
-	sub, stop := d.hub.subscribe(wants, 512)
+	sub, stop := d.hub.subscribe(wants, 4096)
 	defer stop()
 	s, err := startSSE(w)
 	if err != nil {
 		return
 	}
-	d.pumpChanges(r, s, sub, func(c change) (sseMsg, bool) {
-		var j batch.JobDetail
-		if json.Unmarshal(c.detail, &j) != nil {
-			return sseMsg{}, false
+	d.pumpChanges(r, s, sub, func(cs []change) []sseMsg {
+		if len(cs) > maxJobsPerEvent {
+			return []sseMsg{{event: "resync", data: []byte("{}")}}
 		}
-		data, err := json.Marshal(j.Summary())
-		return sseMsg{event: "job", data: data}, err == nil
+		// The newest change of each job, in the order they came.
+		latest := map[string]int{}
+		for i, c := range cs {
+			latest[c.head.JobID] = i
+		}
+		out := []batch.JobSummary{}
+		for i, c := range cs {
+			var j batch.JobDetail
+			if latest[c.head.JobID] != i || json.Unmarshal(c.detail, &j) != nil {
+				continue
+			}
+			out = append(out, j.Summary())
+		}
+		data, err := json.Marshal(out)
+		if err != nil {
+			return nil
+		}
+		return []sseMsg{{event: "jobs", data: data}}
 	}, nil)
 }
 
-// pumpChanges sends the events of sub, turned into messages by conv, and
-// the messages of extra (nil: none), until the browser leaves or the
-// dashboard closes. Dropped events are told as a "resync" event.
-func (d *Dashboard) pumpChanges(r *http.Request, s *sseStream, sub *subscriber, conv func(change) (sseMsg, bool), extra <-chan sseMsg) {
+// maxJobsPerEvent bounds the changes of one "jobs" event; more in one
+// flush send "resync" (the browser reads the page again) instead.
+const maxJobsPerEvent = 200
+
+// flushEvery is how long a stream gathers changes before it sends them:
+// a queue where thousands of jobs change a second costs the browser a few
+// messages a second.
+const flushEvery = 300 * time.Millisecond
+
+// pumpChanges gathers the events of sub for flushEvery, turns them into
+// messages with flush, and sends them with the messages of extra (nil:
+// none), until the browser leaves or the dashboard closes. Events dropped
+// because the browser was slower than them send "resync".
+func (d *Dashboard) pumpChanges(r *http.Request, s *sseStream, sub *subscriber, flush func([]change) []sseMsg, extra <-chan sseMsg) {
 	hb := newTicker(heartbeatEvery)
 	defer hb.Stop()
+	var pending []change
+	var due <-chan time.Time
 	for {
 		var err error
 		select {
@@ -119,11 +148,21 @@ func (d *Dashboard) pumpChanges(r *http.Request, s *sseStream, sub *subscriber, 
 		case <-d.done:
 			return
 		case c := <-sub.ch:
-			if m, ok := conv(c); ok {
-				err = s.send(m)
+			pending = append(pending, c)
+			if due == nil {
+				due = time.After(flushEvery)
 			}
-			if err == nil && sub.takeLost() {
-				err = s.send(sseMsg{event: "resync", data: []byte("{}")})
+		case <-due:
+			due = nil
+			msgs := flush(pending)
+			pending = pending[:0]
+			if sub.takeLost() {
+				msgs = append(msgs, sseMsg{event: "resync", data: []byte("{}")})
+			}
+			for _, m := range msgs {
+				if err = s.send(m); err != nil {
+					break
+				}
 			}
 		case m, ok := <-extra:
 			if !ok {

@@ -428,14 +428,16 @@ function jobsPage(main, params) {
   onLeave(() => clearTimeout(timer));
   const sq = new URLSearchParams(); if (queue) sq.set("queue", queue); if (array) sq.set("array", array);
   stream("/ui/events/jobs?" + sq.toString(), {
-    job: (j) => {
-      const tr = body.querySelector(`tr[data-job="${CSS.escape(j.jobId)}"]`);
-      if (tr) {
-        const fresh = row(j);
-        if (status && j.status !== status) fresh.classList.add("moved");
-        tr.replaceWith(fresh);
-        if (status && j.status !== status) reload();
-      } else if (page === 0 && (!status || j.status === status)) reload();
+    jobs: (list) => {
+      for (const j of list) {
+        const tr = body.querySelector(`tr[data-job="${CSS.escape(j.jobId)}"]`);
+        if (tr) {
+          const fresh = row(j);
+          if (status && j.status !== status) fresh.classList.add("moved");
+          tr.replaceWith(fresh);
+          if (status && j.status !== status) reload();
+        } else if (page === 0 && (!status || j.status === status)) reload();
+      }
     },
     resync: reload,
   });
@@ -577,7 +579,7 @@ function jobPage(main, id) {
   });
   stream("/ui/events/jobs/" + encodeURIComponent(id), {
     job: (nv) => { if (!v) return; nv.definition = def; accept(nv); },
-    child: reloadView,
+    children: reloadView,
     resync: reloadView,
     logs: appendLines,
     "logs-stored": () => { logStored = true; if (v) accept(v); },
