@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/batchd/batchd/pkg/events"
@@ -285,4 +286,49 @@ func TestDashboardFirstRender(t *testing.T) {
 		t.Logf("job list page %d: %v from the click", i+2, time.Since(t0).Round(time.Millisecond))
 	}
 	p.shoot("overview-" + strconv.Itoa(n))
+}
+
+// TestDashboardLogin runs the dashboard of batchd --auth (simulated
+// containers, the closed NATS of --auth): the browser logs in with an
+// access key, sees the overview live, and a job page offers only what the
+// key's policy allows.
+func TestDashboardLogin(t *testing.T) {
+	credsFile := filepath.Join(t.TempDir(), "credentials.json")
+	if err := os.WriteFile(credsFile, []byte(authE2ECredentials), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--auth", credsFile, "--runtime", "sim", "--host-vcpus", "2", "--host-memory", "1024")
+	admin := batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + d.httpAddr),
+		Credentials: credentials.NewStaticCredentialsProvider("ADMINKEY00000001", "admin-secret-0000000001", "")})
+	setupQueue(t, admin, "login", 2, "1", "64", "sh", "-c", "sleep 600")
+	id := submit(t, admin, &batch.SubmitJobInput{JobName: aws.String("long"), JobQueue: aws.String("login-queue"), JobDefinition: aws.String("login-def")})
+
+	p := &page{t: t, ctx: browser(t, 1400, 900), base: "http://" + d.httpAddr}
+	login := func(key, secret string) {
+		t.Helper()
+		p.do("log in as "+key, 60*time.Second, chromedp.Navigate(p.base+"/"), chromedp.WaitVisible("#login-key"),
+			chromedp.SendKeys("#login-key", key), chromedp.SendKeys("#login-secret", secret), chromedp.Click("#login-submit"),
+			chromedp.WaitVisible(`[data-queue="login-queue"]`))
+	}
+	// A wrong secret is refused on the form.
+	p.do("a wrong secret", 60*time.Second, chromedp.Navigate(p.base+"/"), chromedp.WaitVisible("#login-key"),
+		chromedp.SendKeys("#login-key", "ENDUSERKEY000001"), chromedp.SendKeys("#login-secret", "not-the-secret"),
+		chromedp.Click("#login-submit"), chromedp.WaitVisible(".login .notice.err"))
+
+	// The end user may cancel and submit, not terminate.
+	login("ENDUSERKEY000001", "enduser-secret-0000001")
+	p.waitJS("the overview follows the job to RUNNING", countIs("login-queue", "RUNNING", 1), 90*time.Second)
+	p.do("open the job", 30*time.Second, chromedp.Navigate(p.base+"/ui/jobs/"+id), chromedp.WaitVisible("#job-status"))
+	p.waitJS("the job runs", `document.querySelector('#job-status').textContent === 'RUNNING'`, 60*time.Second)
+	if evalJS[bool](p, "document.querySelector('#terminate') !== null") {
+		t.Fatal("the end user is offered Terminate")
+	}
+	p.shoot("job-enduser-1400")
+
+	// The administrator may terminate it.
+	p.do("log out", 30*time.Second, chromedp.Click("#logout"), chromedp.WaitVisible("#login-key"))
+	login("ADMINKEY00000001", "admin-secret-0000000001")
+	p.do("open the job", 30*time.Second, chromedp.Navigate(p.base+"/ui/jobs/"+id), chromedp.WaitVisible("#terminate"),
+		chromedp.Click("#terminate"), chromedp.WaitVisible("#action-reason"), chromedp.Click("#confirm-action"))
+	p.waitJS("the job is terminated", `document.querySelector('#job-status').textContent === 'FAILED'`, 90*time.Second)
 }

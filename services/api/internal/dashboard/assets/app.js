@@ -79,7 +79,8 @@ async function api(path, opts) {
   let data = null;
   try { data = await r.json(); } catch (e) { /* empty */ }
   if (!r.ok) {
-    if (r.status === 401 && session.auth) { session.loggedIn = false; route(); }
+    // An expired session shows the login form (a refused login stays on it).
+    if (r.status === 401 && session.auth && session.loggedIn && path !== "/ui/api/login") { session.loggedIn = false; route(); }
     throw new HTTPError(r.status, (data && (data.message || data.Message)) || r.statusText);
   }
   return data;
@@ -91,7 +92,7 @@ function renderWho() {
   const who = $("#who");
   who.replaceChildren();
   if (session.auth && session.loggedIn) {
-    add(who, [session.principal, h("button", {class: "small", onclick: async () => {
+    add(who, [session.principal, h("button", {class: "small", id: "logout", onclick: async () => {
       await api("/ui/api/logout", {method: "POST", body: {}}).catch(() => {});
       session.loggedIn = false; route();
     }}, "Log out")]);
