@@ -385,7 +385,9 @@ function jobsPage(main, params) {
   const newer = h("button", {disabled: true, id: "page-newer"}, "← Newer");
   const older = h("button", {disabled: true, id: "page-older"}, "Older →");
   const err = h("div");
-  main.replaceChildren(title, tabs, form, err, h("div", {class: "scroll"}, table), h("div", {class: "pager"}, newer, older, info));
+  // On a phone the filters fold away unless one is set.
+  const filters = h("details", {class: "filter-box", open: window.innerWidth > 600 || !!(name || after || before)}, h("summary", {}, "Filters"), form);
+  main.replaceChildren(title, tabs, filters, err, h("div", {class: "scroll"}, table), h("div", {class: "pager"}, newer, older, info));
 
   const tokens = [""]; // token of each page seen, for "Newer"
   let page = 0, next = "";
@@ -470,6 +472,9 @@ function jobPage(main, id) {
     const j = v.job;
     document.title = j.jobName + " · batchd";
     const exit = j.container && j.container.exitCode !== undefined && j.container.exitCode !== null ? j.container.exitCode : null;
+    // An array job runs nothing itself: its children have the attempts and logs.
+    const parent = !!(j.arrayProperties && j.arrayProperties.size);
+    logSection.hidden = parent;
     head.replaceChildren(
       h("div", {class: "muted small"}, link(listURL({queue: queueOf(j)}), "queue " + queueOf(j)),
         parentOf(j.jobId) ? [" · ", link(jobURL(parentOf(j.jobId)), "array job " + parentOf(j.jobId))] : null),
@@ -478,7 +483,7 @@ function jobPage(main, id) {
       actionsBar(j));
     const kv = [
       ["Job id", h("span", {class: "mono"}, j.jobId)],
-      ["Exit code", exit === null ? h("span", {class: "muted", id: "job-exit"}, "none yet") : h("strong", {id: "job-exit"}, String(exit))],
+      ["Exit code", parent ? "" : exit === null ? h("span", {class: "muted", id: "job-exit"}, "none yet") : h("strong", {id: "job-exit"}, String(exit))],
       ["Reason", (j.container && j.container.reason) || j.statusReason || ""],
       ["Definition", j.jobDefinition.replace(/^arn:[^/]*\//, "")],
       ["Created", fmtTime(j.createdAt)],
@@ -498,7 +503,7 @@ function jobPage(main, id) {
     ];
     if (j.arrayProperties && j.arrayProperties.size) sections.push(arraySection(j));
     if (v.dependencies.length) sections.push(dependenciesSection(v.dependencies));
-    sections.push(attemptsSection(j));
+    if (!parent) sections.push(attemptsSection(j));
     const extra = genericSections(j);
     if (extra) sections.push(extra);
     parts.replaceChildren(...sections);
