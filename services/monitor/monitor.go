@@ -34,11 +34,19 @@ type Config struct {
 	// a "Batch Job Queue Blocked" event announces it (blocked.go); 0
 	// announces none.
 	BlockedAfter time.Duration
+	// Workers apply facts concurrently, those of one job (its Key) always
+	// by the same worker, in stream order (default DefaultWorkers).
+	Workers int
 }
+
+// DefaultWorkers is how many facts a monitor applies at once: each waits
+// mostly for JetStream (a read, a compare-and-set, an event), so more
+// workers than cores keep it busy.
+const DefaultWorkers = 32
 
 // DefaultConfig returns the configuration used by batchd.
 func DefaultConfig() Config {
-	return Config{Consumer: "monitor", Retention: bus.DefaultRetention, BlockedAfter: 10 * time.Minute}
+	return Config{Consumer: "monitor", Retention: bus.DefaultRetention, BlockedAfter: 10 * time.Minute, Workers: DefaultWorkers}
 }
 
 // Deps are the monitor's connections.
@@ -57,6 +65,8 @@ type monitor struct {
 	tracer trace.Tracer
 	arrays *arrayTally
 	view   *jobView
+	// records caches the records this monitor wrote (records.go).
+	records *recordCache
 	// eventsStream is BATCH_EVENTS, read by the blocked-job scan.
 	eventsStream jetstream.Stream
 	metrics      *metrics
@@ -95,6 +105,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	m := &monitor{cfg: cfg, log: d.Logger.With("service", "monitor"), clock: d.Clock, js: js, jobs: jobs,
 		tracer: telemetry.Tracer("monitor"), eventsStream: eventsStream, metrics: met}
 	m.arrays = newArrayTally(m)
+	m.records = newRecordCache(defaultCachedRecords)
 	go m.arrays.run(ctx)
 	m.view = newJobView(cfg.JobRetention > 0)
 	if err := m.view.watch(ctx, js); err != nil {
@@ -108,7 +119,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	m.log.Info("monitor started")
 	return bus.Consume(ctx, js, bus.ConsumerSpec{
 		Stream: events.StreamJobs, Durable: cfg.Consumer, Filters: []string{events.SubjectJobs},
-		MaxAckPending: 20000, Pull: 1000, Logger: m.log,
+		MaxAckPending: 20000, Pull: 1000, Workers: max(cfg.Workers, 1), Logger: m.log,
 	}, m.handlers())
 }
 
@@ -224,7 +235,11 @@ func (m *monitor) create(ctx context.Context, job batch.JobDetail, f *fact) erro
 	if err != nil {
 		return bus.Permanent(fmt.Errorf("encode job: %w", err))
 	}
-	if _, err := m.jobs.Create(ctx, events.Token(job.JobID), data); err != nil {
+	rev, err := m.jobs.Create(ctx, events.Token(job.JobID), data)
+	if err == nil {
+		m.records.put(events.Token(job.JobID), rev, job.Status, data)
+	}
+	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
 			return fmt.Errorf("create job %s: %w", job.JobID, err)
 		}
@@ -257,15 +272,24 @@ func (m *monitor) update(ctx context.Context, f *fact, jobID string, fn func(*ba
 	key := events.Token(jobID)
 	for try := 0; try < 10; try++ {
 		var job batch.JobDetail
-		rev, err := bus.GetJSON(ctx, m.jobs, key, &job)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return job, fmt.Errorf("job %s not created yet", jobID)
-		}
-		if err != nil {
-			return job, fmt.Errorf("read job %s: %w", jobID, err)
+		rev, cached := m.records.get(key, &job)
+		if !cached {
+			var err error
+			rev, err = bus.GetJSON(ctx, m.jobs, key, &job)
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				return job, fmt.Errorf("job %s not created yet", jobID)
+			}
+			if err != nil {
+				return job, fmt.Errorf("read job %s: %w", jobID, err)
+			}
 		}
 		before := job.Status
 		if !fn(&job) {
+			if cached {
+				// Perhaps it applies to a newer record than the cached one.
+				m.records.forget(key)
+				continue
+			}
 			if redelivered {
 				if parent, _, ok := batch.ArrayParentOf(jobID); ok {
 					// The count of a change applied before a crash may
@@ -284,12 +308,15 @@ func (m *monitor) update(ctx context.Context, f *fact, jobID string, fn func(*ba
 		if err != nil {
 			return job, fmt.Errorf("encode job %s: %w", jobID, err)
 		}
-		if _, err := m.jobs.Update(ctx, key, data, rev); err != nil {
-			if errors.Is(err, jetstream.ErrKeyExists) {
-				continue // a concurrent writer; read again
+		newRev, err := m.jobs.Update(ctx, key, data, rev)
+		if err != nil {
+			m.records.forget(key)
+			if errors.Is(err, jetstream.ErrKeyExists) || cached {
+				continue // a concurrent writer (or a stale cache); read again
 			}
 			return job, fmt.Errorf("write job %s: %w", jobID, err)
 		}
+		m.records.put(key, newRev, job.Status, data)
 		if job.Status == before {
 			return job, nil
 		}
