@@ -309,7 +309,7 @@ func (l *launcher) giveUp(ctx context.Context, ev events.Event, _ *bus.Delivery,
 	reason := truncate("CannotStartContainerError: gave up on the placement: "+cause.Error(), 255)
 	exit := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 		StatusReason: reason, StoppedAt: l.clock().UnixMilli()}
-	if _, err := bus.Publish(ctx, l.js, exit); err != nil {
+	if err := l.report(ctx, exit); err != nil {
 		l.log.ErrorContext(ctx, "report a placement given up on", telemetry.LogJobID, p.JobID, "err", err)
 	}
 }
@@ -400,7 +400,7 @@ func verdictOf(rec batch.JobDetail, attempt int, host string) (v placementVerdic
 func (l *launcher) reportNotStarted(ctx context.Context, p events.JobPlaced, reason string, d *bus.Delivery) {
 	ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 		StatusReason: reason, StoppedAt: l.clock().UnixMilli(), NoRetry: true}
-	if _, err := bus.Publish(ctx, l.js, ev); err != nil {
+	if err := l.report(ctx, ev); err != nil {
 		l.log.ErrorContext(ctx, "report terminated attempt", telemetry.LogJobID, p.JobID, "err", err)
 		_ = d.Nak(time.Second)
 		return

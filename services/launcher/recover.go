@@ -164,7 +164,7 @@ func (l *launcher) reportGone(ctx context.Context, p events.JobPlaced, d *bus.De
 	}
 	ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reasonContainerGone,
 		StatusReason: reasonContainerGone, StoppedAt: l.clock().UnixMilli()}
-	if _, err := bus.Publish(ctx, l.js, ev); err != nil {
+	if err := l.report(ctx, ev); err != nil {
 		l.log.ErrorContext(ctx, "report lost container", telemetry.LogJobID, p.JobID, "err", err)
 		_ = d.Nak(time.Second)
 		return

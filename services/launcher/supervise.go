@@ -59,7 +59,7 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 		ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
 			StatusReason: reason, StoppedAt: now}
 		ev.PullStartedAt, ev.PullStoppedAt = pullTimes(failedPull(err))
-		if _, err := bus.Publish(ctx, l.js, ev); err != nil {
+		if err := l.report(ctx, ev); err != nil {
 			l.log.ErrorContext(ctx, "report start failure", telemetry.LogJobID, p.JobID, "err", err)
 			_ = d.Nak(time.Second)
 			return
@@ -108,7 +108,7 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	startedAt := l.clock()
 	started := events.JobStarted{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, StartedAt: startedAt.UnixMilli()}
 	started.PullStartedAt, started.PullStoppedAt = pullTimes(c.ImagePull)
-	_, err := bus.Publish(ctx, l.js, started)
+	err := l.report(ctx, started)
 	if placedSpan != nil {
 		placedSpan.End()
 	}
@@ -185,9 +185,9 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	if reason, stopped := run.stopped(); stopped {
 		ev.StatusReason, ev.NoRetry = reason, true
 	}
-	if _, err := bus.Publish(ctx, l.js, ev); err != nil {
+	if err := l.report(ctx, ev); err != nil {
 		log.ErrorContext(ctx, "report exit", "err", err)
-		return // the container stays; the next launcher re-adopts and reports it
+		return // stopping: the container stays; the next launcher re-adopts and reports it
 	}
 	if err := l.rt.Remove(ctx, c.ID); err != nil {
 		log.WarnContext(ctx, "remove container", "err", err)

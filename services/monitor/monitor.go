@@ -120,6 +120,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	return bus.Consume(ctx, js, bus.ConsumerSpec{
 		Stream: events.StreamJobs, Durable: cfg.Consumer, Filters: []string{events.SubjectJobs},
 		MaxAckPending: 20000, Pull: 1000, Workers: max(cfg.Workers, 1), Logger: m.log,
+		OnGiveUp: m.giveUp,
 	}, m.handlers())
 }
 

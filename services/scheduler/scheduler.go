@@ -372,27 +372,36 @@ func (s *scheduler) pruneHosts() {
 // SubmitJob span), a wait reason in the SubmitJob span's context.
 func (s *scheduler) pass(ctx context.Context) {
 	now := s.clock().UnixMilli()
-	var futures []jetstream.PubAckFuture
-	publish := func(ctx context.Context, ev events.Event) bool {
+	var sent []sentDecision
+	// publish stores a decision; undo takes it back when it cannot be
+	// stored, so that the next pass makes it again (nothing waits for a
+	// restart).
+	publish := func(ctx context.Context, ev events.Event, undo func()) {
 		f, err := bus.PublishAsync(ctx, s.js, ev)
 		if err != nil {
-			s.log.ErrorContext(ctx, "publish", "subject", ev.Subject(), "err", err)
-			return false
+			s.log.ErrorContext(ctx, "publish; decided again next pass", "subject", ev.Subject(), "err", err)
+			undo()
+			return
 		}
-		futures = append(futures, f)
-		return true
+		sent = append(sent, sentDecision{f, undo})
 	}
-	for _, g := range s.state.Gates() {
+	gates := s.state.Gates()
+	for _, g := range gates {
 		jctx, span := s.tracer.Start(telemetry.WithTraceParent(ctx, g.Job.Trace), "scheduler.gate",
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(g.Job.ID),
 				attribute.String("batch.status", string(g.Status))))
 		ev := events.JobGated{JobID: g.Job.ID, Status: g.Status, Reason: g.Reason, Time: now}
-		publish(jctx, ev)
+		publish(jctx, ev, func() { s.state.Ungate(g) })
 		span.End()
+	}
+	if len(gates) > 0 {
+		// A job is placed only once its gate is stored: a placement the
+		// monitor received before the gate would change nothing.
+		s.flush(ctx, sent)
+		sent = sent[:0]
 	}
 	if s.state.Settled() {
 		// Nothing changed since the last decisions: none would differ.
-		s.flush(ctx, futures)
 		return
 	}
 	places, waits := s.state.Place()
@@ -416,30 +425,41 @@ func (s *scheduler) pass(ctx context.Context) {
 			s.state.Unplace(p.Job)
 			continue
 		}
-		publish(jctx, ev)
+		job := p.Job
+		publish(jctx, ev, func() { s.state.Unplace(job) })
 		s.log.DebugContext(jctx, "placed", telemetry.LogJobID, p.Job.ID, "attempt", p.Attempt, "host", p.Host, "env", p.Env)
 		span.End()
 	}
 	for _, w := range waits {
 		ev := events.JobWaiting{JobID: w.Job.ID, Attempt: w.Job.Attempts + 1, Reason: w.Reason}
-		if !publish(telemetry.WithTraceParent(ctx, w.Job.Trace), ev) {
-			w.Job.Reason = "" // say it again next pass
+		job := w.Job
+		publish(telemetry.WithTraceParent(ctx, w.Job.Trace), ev, func() {
+			job.Reason = "" // say it again next pass
 			s.state.Touch()
-		}
+		})
 	}
-	s.flush(ctx, futures)
+	s.flush(ctx, sent)
 }
 
-// flush waits for the acknowledgements of a pass's publications.
-func (s *scheduler) flush(ctx context.Context, futures []jetstream.PubAckFuture) {
-	for _, f := range futures {
+// sentDecision is a decision published and not yet acknowledged, and how
+// to take it back should it not be stored.
+type sentDecision struct {
+	f    jetstream.PubAckFuture
+	undo func()
+}
+
+// flush waits for the acknowledgements of a pass's publications; a
+// decision that was not stored is taken back, to be made again.
+func (s *scheduler) flush(ctx context.Context, decisions []sentDecision) {
+	for _, d := range decisions {
 		select {
-		case ack := <-f.Ok():
-			if ack.Duplicate && f.Msg().Header.Get(events.HeaderType) == events.TypeJobPlaced {
+		case ack := <-d.f.Ok():
+			if ack.Duplicate && d.f.Msg().Header.Get(events.HeaderType) == events.TypeJobPlaced {
 				s.duplicate(ctx, ack)
 			}
-		case err := <-f.Err():
-			s.log.Error("publish failed", "subject", f.Msg().Subject, "err", err)
+		case err := <-d.f.Err():
+			s.log.Error("publish failed; decided again next pass", "subject", d.f.Msg().Subject, "err", err)
+			d.undo()
 		case <-ctx.Done():
 			return
 		}

@@ -21,12 +21,13 @@ func (s *State) Gates() []Gate {
 		if status == j.Status || (status == batch.StatusPending && j.Gated == batch.StatusPending) {
 			continue
 		}
+		from := j.Status
 		j.Gated = status
 		j.Status = status
 		if status == batch.StatusRunnable {
 			s.addRunnable(j)
 		}
-		out = append(out, Gate{Job: j, Status: status, Reason: reason})
+		out = append(out, Gate{Job: j, Status: status, Reason: reason, From: from})
 	}
 	slices.SortFunc(out, func(a, b Gate) int { return cmp.Compare(a.Job.Seq, b.Job.Seq) })
 	return out

@@ -162,6 +162,8 @@ type Gate struct {
 	Job    *Job
 	Status batch.JobStatus
 	Reason string
+	// From is the status the job had before (the record's).
+	From batch.JobStatus
 }
 
 // Wait is a new wait reason for a RUNNABLE job.
@@ -340,6 +342,21 @@ func (s *State) addRunnable(j *Job) {
 	l.min = l.min.least(shapeOf(j))
 	l.clean = tailSig{}
 	j.list = l
+}
+
+// Ungate takes back a gate that could not be published: the job is back in
+// the status it had, and the next pass decides it again.
+func (s *State) Ungate(g Gate) {
+	j := g.Job
+	if j.Gated != g.Status {
+		return
+	}
+	j.Gated, j.Status = "", g.From
+	if j.list != nil {
+		j.list.leave()
+	}
+	s.gating[j.ID] = true
+	s.dirty = true
 }
 
 // Unplace takes back a placement that could not be published.
