@@ -222,7 +222,8 @@ func streamText(t *testing.T, nc *nats.Conn, stream string) string {
 }
 
 // linuxParameters are seen from inside the container: an init as PID 1,
-// the size of /dev/shm, a tmpfs of its size, a device under another path.
+// the size of /dev/shm, a tmpfs of its size, a device under another path,
+// the swap limit and swappiness.
 func TestContainerLinuxParameters(t *testing.T) {
 	d := startDaemon(t, "--host-vcpus", "2", "--host-memory", "2048")
 	c := d.client()
@@ -233,9 +234,14 @@ func TestContainerLinuxParameters(t *testing.T) {
 			"tr '\\0' ' ' < /proc/1/cmdline; echo; " +
 			"df -m /dev/shm | tail -1 | awk '{print \"shm\", $2}'; " +
 			"df -m /scratch | tail -1 | awk '{print \"tmpfs\", $2}'; " +
-			"stat -c 'device %t:%T' /dev/mynull; echo x > /dev/mynull && echo device-writable"},
+			"stat -c 'device %t:%T' /dev/mynull; echo x > /dev/mynull && echo device-writable; " +
+			// cgroup v1: swappiness and memory+swap; v2: the swap alone.
+			"cat /sys/fs/cgroup/memory/memory.swappiness 2>/dev/null || echo v2; " +
+			"cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.swap.max 2>/dev/null || echo no-swap-accounting"},
 		LinuxParameters: &types.LinuxParameters{
 			InitProcessEnabled: aws.Bool(true),
+			MaxSwap:            aws.Int32(32),
+			Swappiness:         aws.Int32(10),
 			SharedMemorySize:   aws.Int32(96),
 			Tmpfs:              []types.Tmpfs{{ContainerPath: aws.String("/scratch"), Size: aws.Int32(32), MountOptions: []string{"noexec"}}},
 			Devices: []types.Device{{HostPath: aws.String("/dev/null"), ContainerPath: aws.String("/dev/mynull"),
@@ -250,10 +256,12 @@ func TestContainerLinuxParameters(t *testing.T) {
 		t.Fatalf("job %s %q", j.Status, aws.ToString(j.StatusReason))
 	}
 	got := jobLog(t, nc, aws.ToString(j.JobId))
-	if len(got) != 5 || !strings.Contains(got[0], "podman-init") || got[1] != "shm 96" || got[2] != "tmpfs 32" ||
-		got[3] != "device 1:3" || got[4] != "device-writable" {
-		t.Fatalf("inside the container: %q; want init as PID 1, shm 96, tmpfs 32, /dev/null (1:3) at /dev/mynull, writable", got)
+	if len(got) != 7 || !strings.Contains(got[0], "podman-init") || got[1] != "shm 96" || got[2] != "tmpfs 32" ||
+		got[3] != "device 1:3" || got[4] != "device-writable" || (got[5] != "10" && got[5] != "v2") ||
+		!slices.Contains([]string{fmt.Sprint((64 + 32) << 20), fmt.Sprint(32 << 20), "no-swap-accounting"}, got[6]) {
+		t.Fatalf("inside the container: %q; want init as PID 1, shm 96, tmpfs 32, /dev/null (1:3) at /dev/mynull, writable, swappiness 10, 32 MiB of swap", got)
 	}
+	t.Logf("inside the container: %q", got)
 }
 
 // This sandbox refuses setrlimit in containers: a job that sets ulimits

@@ -49,12 +49,10 @@ func (r *Runtime) createVolumes(ctx context.Context, s runtime.Settings) error {
 	return nil
 }
 
-// noteVolumes remembers the attempt volumes of container id.
+// noteVolumes remembers the attempt volumes of container id (none is
+// remembered too: the container is known to this process).
 func (r *Runtime) noteVolumes(id string, s runtime.Settings) {
 	names := volumeNames(s)
-	if len(names) == 0 {
-		return
-	}
 	r.volumes.mu.Lock()
 	defer r.volumes.mu.Unlock()
 	if r.volumes.byID == nil {
@@ -65,12 +63,18 @@ func (r *Runtime) noteVolumes(id string, s runtime.Settings) {
 
 // removeVolumes removes the attempt volumes of container id (already
 // removed); a volume another container of the attempt still uses stays,
-// to be removed with that one.
+// to be removed with that one. For a container this process did not start
+// (one a previous launcher left running) it removes every attempt volume
+// no container uses.
 func (r *Runtime) removeVolumes(ctx context.Context, id string) {
 	r.volumes.mu.Lock()
-	names := r.volumes.byID[id]
+	names, known := r.volumes.byID[id]
 	delete(r.volumes.byID, id)
 	r.volumes.mu.Unlock()
+	if !known {
+		r.sweepVolumes(ctx)
+		return
+	}
 	for _, name := range names {
 		_ = volumes.Remove(r.bind(ctx), name, nil)
 	}
