@@ -223,8 +223,8 @@ func (s *scheduler) apply(u update) (loaded bool) {
 			st.Remove(e.Key())
 			return false
 		}
-		var rec batch.JobDetail
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		rec, err := decodeRecord(e.Value())
+		if err != nil {
 			s.log.Error("bad job record", "key", e.Key(), "err", err)
 			return false
 		}
