@@ -105,7 +105,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.notifyTimeout, "notify-timeout", nd.Timeout, "time limit of one delivery attempt")
 	fs.IntVar(&c.notifyConcurrency, "notify-concurrency", nd.Concurrency, "notifications of one target in flight at once (1 keeps them in event order)")
 	fs.StringVar(&c.authFile, "auth", "", "credentials file (JSON list of {accessKeyId, secretAccessKey, policy}): require SigV4-signed requests allowed by each key's IAM policy (docs/operations.md, Security); empty leaves the API open")
-	fs.BoolVar(&c.allowPrivileged, "allow-privileged", false, "with --auth: allow job definitions with privileged containers or host devices (linuxParameters.devices); without --auth they are always allowed, as AWS allows them")
+	fs.BoolVar(&c.allowPrivileged, "allow-privileged", false, "with --auth: allow job definitions with privileged containers, host devices (linuxParameters.devices) or host folders (volumes[].host.sourcePath); without --auth they are always allowed, as AWS allows them")
 	regions := fs.String("auth-regions", "us-east-1", "with --auth: the regions a request's signature may be scoped to, comma separated")
 	if err := fs.Parse(args); err != nil {
 		return c, err

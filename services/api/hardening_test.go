@@ -24,8 +24,15 @@ func deviceDefinition(name string) *awsbatch.RegisterJobDefinitionInput {
 			LinuxParameters: &types.LinuxParameters{Devices: []types.Device{{HostPath: aws.String("/dev/fuse")}}}}}
 }
 
-// TestPrivilegeRule: with access control, privileged containers and host
-// devices need AllowPrivileged; without it (an open API) they are allowed,
+func hostFolderDefinition(name, source string) *awsbatch.RegisterJobDefinitionInput {
+	return &awsbatch.RegisterJobDefinitionInput{JobDefinitionName: aws.String(name), Type: types.JobDefinitionTypeContainer,
+		ContainerProperties: &types.ContainerProperties{Image: aws.String("busybox"), Vcpus: aws.Int32(1), Memory: aws.Int32(64),
+			Volumes:     []types.Volume{{Name: aws.String("v"), Host: &types.Host{SourcePath: aws.String(source)}}},
+			MountPoints: []types.MountPoint{{SourceVolume: aws.String("v"), ContainerPath: aws.String("/data")}}}}
+}
+
+// TestPrivilegeRule: with access control, privileged containers, host
+// devices and host folders need AllowPrivileged; without it (an open API) they are allowed,
 // as AWS allows them.
 func TestPrivilegeRule(t *testing.T) {
 	closed := startAPI(t, nil, Config{Auth: testAuth(t, nil)})
@@ -35,6 +42,10 @@ func TestPrivilegeRule(t *testing.T) {
 	clientException(t, err, "--allow-privileged")
 	_, err = admin.RegisterJobDefinition(ctx(t), deviceDefinition("d"))
 	clientException(t, err, "linuxParameters.devices")
+	_, err = admin.RegisterJobDefinition(ctx(t), hostFolderDefinition("h", "/"))
+	clientException(t, err, "volumes[0].host")
+	// A volume of the attempt (empty host) is no privilege.
+	must(admin.RegisterJobDefinition(ctx(t), hostFolderDefinition("scratch", "")))
 	// A plain definition is fine.
 	plain := privilegedDefinition("plain")
 	plain.ContainerProperties.Privileged = aws.Bool(false)
@@ -46,6 +57,7 @@ func TestPrivilegeRule(t *testing.T) {
 	open := startAPI(t, nil, Config{})
 	must(open.client.RegisterJobDefinition(ctx(t), privilegedDefinition("p")))
 	must(open.client.RegisterJobDefinition(ctx(t), deviceDefinition("d")))
+	must(open.client.RegisterJobDefinition(ctx(t), hostFolderDefinition("h", "/")))
 }
 
 // TestHTTPLimits: headers over the limit are refused (431), and the

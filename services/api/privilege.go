@@ -6,14 +6,15 @@ import (
 	"strings"
 )
 
-// Host privileges: a privileged container or a host device is root on the
-// launcher's host. AWS Batch allows them to whoever may register job
+// Host privileges: a privileged container, a host device or a bind mount of
+// a host folder (volumes[].host.sourcePath: "/" read-write is the host's
+// disk) is root on the launcher's host. AWS Batch allows them to whoever may register job
 // definitions; batchd does the same while the API is open (no --auth),
 // and with access control only when the operator allows it
 // (Config.AllowPrivileged, batchd --allow-privileged).
 
 // privilegeHint says how to enable host privileges.
-const privilegeHint = "start batchd with --allow-privileged to allow privileged containers and host devices"
+const privilegeHint = "start batchd with --allow-privileged to allow privileged containers, host devices and host folders"
 
 // checkPrivilege refuses a job definition that asks for host privileges
 // when they are not allowed. what names the definition in the message.
@@ -35,16 +36,22 @@ func (s *Server) checkPrivilege(what string, def any) error {
 	return nil
 }
 
-// findPrivilege returns the path of the first "privileged": true or
-// non-empty "devices" list of a "linuxParameters" object anywhere in a
-// decoded JSON value (container, ECS, multi-node and EKS properties all
-// spell them so), or "".
+// findPrivilege returns the path of the first "privileged": true,
+// non-empty "devices" list of a "linuxParameters" object, or host folder
+// (a "host" object with a "sourcePath", EKS's "hostPath" with a "path")
+// anywhere in a decoded JSON value (container, ECS, multi-node and EKS
+// properties all spell them so), or "". An empty host volume (a volume of
+// the attempt) is no privilege.
 func findPrivilege(v any, path string) string {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, child := range v {
 			p := join(path, k)
 			if strings.EqualFold(k, "privileged") && child == true {
+				return p
+			}
+			if (strings.EqualFold(k, "host") && nonEmpty(child, "sourcePath")) ||
+				(strings.EqualFold(k, "hostPath") && nonEmpty(child, "path")) {
 				return p
 			}
 			if strings.EqualFold(k, "linuxParameters") {
@@ -75,4 +82,19 @@ func join(path, k string) string {
 		return k
 	}
 	return path + "." + k
+}
+
+// nonEmpty reports whether v is an object whose field (any case) is a
+// non-empty string.
+func nonEmpty(v any, field string) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, x := range m {
+		if s, ok := x.(string); ok && strings.EqualFold(k, field) && s != "" {
+			return true
+		}
+	}
+	return false
 }
