@@ -52,7 +52,7 @@ func BenchmarkDecodeRecord(b *testing.B) {
 	rec := batch.JobDetail{JobID: "j", JobQueue: batch.ARN(batch.KindJobQueue, "q"), Status: batch.StatusSucceeded,
 		DependsOn: []batch.JobDependency{}, Tags: map[string]string{"team": "a", "cost": "b"},
 		Container: &batch.ContainerDetail{Image: "localhost/batch-sample:latest", Command: []string{"sh", "-c", "echo hello; sleep 1"},
-			Environment: []batch.KeyValuePair{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}, {Name: "C", Value: "3"}},
+			Environment:          []batch.KeyValuePair{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}, {Name: "C", Value: "3"}},
 			ResourceRequirements: []batch.ResourceRequirement{{Type: "VCPU", Value: "1"}, {Type: "MEMORY", Value: "64"}},
 			ExitCode:             &code, TaskArn: "abcdef0123456789", LogStreamName: "batch.logs.j.2"}}
 	for range 2 {
