@@ -129,6 +129,10 @@ func (c *ruleCache) get(name string) (*rule, bool) {
 	return r, ok
 }
 
+// syncBatch is how much later than an event a rules sync reads the
+// bucket's state, so that it covers the events stored meanwhile as well.
+const syncBatch = 20 * time.Millisecond
+
 // sync makes sure the cache holds every rule stored before t: unless a
 // sync after t was done already, it reads the bucket's last sequence and
 // waits for the watch to apply it.
@@ -138,6 +142,16 @@ func (c *ruleCache) sync(ctx context.Context, t time.Time) error {
 	c.mu.Unlock()
 	if done {
 		return nil
+	}
+	// Reading the bucket's state costs a request to the server: one sync
+	// covers the events stored within syncBatch after t too, so a steady
+	// flow of events costs a few syncs a second, not one an event.
+	if wait := time.Until(t.Add(syncBatch)); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(wait, syncBatch)):
+		}
 	}
 	start := time.Now()
 	info, err := c.stream.Info(ctx)
