@@ -199,6 +199,11 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 		if c.InstanceType != "" {
 			return nil, clientErr("containerProperties.instanceType applies only to multi-node parallel jobs (nodeProperties): leave it out")
 		}
+		for i, v := range c.Volumes {
+			if fargate && v.Host != nil && v.Host.SourcePath != "" {
+				return nil, clientErr("containerProperties.volumes[%d].host.sourcePath is not allowed on FARGATE (AWS's rule): use an empty host or efsVolumeConfiguration", i)
+			}
+		}
 		if err := checkEnvironment("containerProperties.environment", c.Environment); err != nil {
 			return nil, err
 		}

@@ -106,6 +106,10 @@ func TestNewJobDefinition(t *testing.T) {
 		{"reserved env", func(in *batch.RegisterJobDefinitionInput) {
 			in.ContainerProperties.Environment = []batch.KeyValuePair{{Name: "AWS_BATCH_CE_NAME", Value: "x"}}
 		}, "AWS_BATCH_CE_NAME is not allowed"},
+		{"host path on fargate", func(in *batch.RegisterJobDefinitionInput) {
+			in.PlatformCapabilities = []string{"FARGATE"}
+			in.ContainerProperties.Volumes = []batch.Volume{{Name: "v", Host: &batch.Host{SourcePath: "/data"}}}
+		}, "host.sourcePath is not allowed on FARGATE"},
 		{"instance type", func(in *batch.RegisterJobDefinitionInput) { in.ContainerProperties.InstanceType = "m5.large" }, "instanceType applies only to multi-node"},
 		{"timeout", func(in *batch.RegisterJobDefinitionInput) { in.Timeout = &batch.JobTimeout{AttemptDurationSeconds: 5} }, "too short"},
 		{"retry", func(in *batch.RegisterJobDefinitionInput) {
