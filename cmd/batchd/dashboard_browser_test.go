@@ -171,6 +171,14 @@ func TestDashboardBrowser(t *testing.T) {
 		p.do("open the queue's list", 30*time.Second, chromedp.Navigate(p.base+"/ui/jobs?queue="+queue+"&status=FAILED"),
 			chromedp.WaitVisible(`#jobs tr[data-job="`+id+`"]`))
 		p.shoot("jobs-1400")
+		// Pages left behind close their streams: a browser opens only six
+		// connections to a server over HTTP/1.1, and each stream holds one.
+		for i := range 8 {
+			p.do("open the overview again", 20*time.Second, chromedp.Navigate(fmt.Sprintf("%s/?visit=%d", p.base, i)),
+				chromedp.WaitVisible(`#overview[data-rendered]`))
+		}
+		p.do("open the list after them", 20*time.Second, chromedp.Navigate(p.base+"/ui/jobs?queue="+queue+"&visit=last"),
+			chromedp.WaitVisible(`#jobs[data-loaded]`))
 	})
 
 	t.Run("a running job's page follows it and terminates it", func(t *testing.T) {

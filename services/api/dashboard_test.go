@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -416,4 +417,25 @@ func TestDashboardAuth(t *testing.T) {
 	if status := dashGet(t, user, a.http.URL+"/ui/api/overview", nil); status != 401 {
 		t.Fatalf("overview after logout: %d", status)
 	}
+}
+
+// A stream outlives the server's read timeout (which would otherwise end
+// its request a minute after it began).
+func TestDashboardStreamOutlivesReadTimeout(t *testing.T) {
+	a := startAPI(t, nil, Config{})
+	hs := httptest.NewUnstartedServer(a.srv.Handler())
+	hs.Config.ReadTimeout = 500 * time.Millisecond
+	hs.Start()
+	t.Cleanup(hs.Close)
+	c := &http.Client{}
+	dashQueue(t, a, c, "rq", nil)
+	j := dashJob("40000000-0000-0000-0000-000000000001", "r", "rq", batch.StatusRunnable, time.Now().UnixMilli())
+	a.putRecord(t, j)
+	s := openSSE(t, c, hs.URL+"/ui/events/jobs/"+j.JobID)
+	s.next("job", nil)
+	time.Sleep(1500 * time.Millisecond) // three read timeouts
+	j.Status, j.StatusChangedAt = batch.StatusStarting, time.Now().UnixMilli()
+	a.putRecord(t, j)
+	publishChange(t, a, j)
+	s.next("job", func(d string) bool { return strings.Contains(d, `"status":"STARTING"`) })
 }

@@ -169,6 +169,11 @@ document.addEventListener("click", (e) => {
   navigate(u.pathname + u.search);
 });
 window.addEventListener("popstate", route);
+// A page left for another (or kept in the back-forward cache) closes its
+// streams at once: a browser opens few connections to one server over
+// HTTP/1.1, and an open stream holds one.
+window.addEventListener("pagehide", leave);
+window.addEventListener("pageshow", (e) => { if (e.persisted) route(); });
 
 // ---- overview ---------------------------------------------------------
 
