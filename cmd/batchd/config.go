@@ -40,6 +40,7 @@ type config struct {
 	simHosts   int
 	simImages  []string
 	network    string
+	hostAddr   string
 	logLevel   string
 	logFormat  string
 	defaults   bool
@@ -84,6 +85,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.simHosts, "sim-hosts", 1, "with --runtime sim: launchers (hosts) to simulate in this process, each advertising --host-vcpus and --host-memory, host ids <host-id>-sim-<n>")
 	simImages := fs.String("sim-images", "", "with --runtime sim: comma-separated images the simulated hosts have (empty: every image)")
 	fs.StringVar(&c.network, "network", "host", "network mode of job containers: host, bridge or none")
+	fs.StringVar(&c.hostAddr, "host-address", "", "address this host's launcher advertises: the nodes of a multi-node job on other hosts reach its main node there (default: the host's first non-loopback IPv4, else 127.0.0.1)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text (key=value) or json")
 	fs.BoolVar(&c.defaults, "defaults", true, "create the default compute environment and job queue")

@@ -206,7 +206,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		for _, hid := range hostIDs {
 			lcfg := launcher.Config{HostID: hid, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
 				GPUs: max(c.hostGPUs, 0), DiscoverGPUs: c.hostGPUs < 0 && c.runtime == launcher.RuntimePodman,
-				Network: c.network, Runtime: c.runtime, PodmanURI: uri, SimImages: c.simImages, InsecureRegistries: c.insecure,
+				Network: c.network, HostAddress: c.hostAddr, Runtime: c.runtime, PodmanURI: uri, SimImages: c.simImages, InsecureRegistries: c.insecure,
 				Retention: c.streamRetention(), StopGrace: c.stopGrace,
 				CPULimit: c.cpuLimit, EFSVolumes: c.efsVolumes}
 			if err := startAs("launcher", natsauth.LauncherUser(hid), func(ctx context.Context, nc *nats.Conn) error {

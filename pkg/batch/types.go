@@ -203,6 +203,10 @@ type ContainerDetail struct {
 	PullStartedAt int64 `json:"pullStartedAt,omitempty"`
 	PullStoppedAt int64 `json:"pullStoppedAt,omitempty"`
 
+	// NetworkInterfaces is set on the nodes of a multi-node job: the
+	// address of the node's host.
+	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitempty"`
+
 	// The container settings (container.go).
 	Volumes          []Volume          `json:"volumes,omitempty"`
 	MountPoints      []MountPoint      `json:"mountPoints,omitempty"`
@@ -261,6 +265,11 @@ type JobDetail struct {
 
 	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 
+	// NodeProperties is set on a multi-node job, NodeDetails on each of
+	// its nodes (multinode.go).
+	NodeProperties *NodeProperties `json:"nodeProperties,omitempty"`
+	NodeDetails    *NodeDetails    `json:"nodeDetails,omitempty"`
+
 	// Additions (not in the AWS model).
 	// JobStateTimeLimitActions are the job's own time limits in
 	// SUBMITTED-to-RUNNABLE states (see JobStateTimeLimitAction).
@@ -313,6 +322,8 @@ type JobSummary struct {
 	Container       *ContainerSummary       `json:"container,omitempty"`
 	ArrayProperties *ArrayPropertiesSummary `json:"arrayProperties,omitempty"`
 	JobDefinition   string                  `json:"jobDefinition,omitempty"`
+
+	NodeProperties *NodePropertiesSummary `json:"nodeProperties,omitempty"`
 }
 
 // Summary derives the ListJobs entry of a job.
@@ -327,6 +338,13 @@ func (j *JobDetail) Summary() JobSummary {
 	}
 	if a := j.ArrayProperties; a != nil {
 		s.ArrayProperties = &ArrayPropertiesSummary{Size: a.Size, Index: a.Index}
+	}
+	switch {
+	case j.NodeDetails != nil:
+		i := j.NodeDetails.NodeIndex
+		s.NodeProperties = &NodePropertiesSummary{IsMainNode: j.NodeDetails.IsMainNode, NodeIndex: &i}
+	case j.NodeProperties != nil:
+		s.NodeProperties = &NodePropertiesSummary{NumNodes: j.NodeProperties.NumNodes}
 	}
 	return s
 }

@@ -20,6 +20,11 @@ type Host struct {
 	ComputeEnvironments []string `json:"computeEnvironments,omitempty"`
 	StartedAt           int64    `json:"startedAt"`
 	HeartbeatAt         int64    `json:"heartbeatAt"`
+
+	// Address is the host's address that containers on other hosts
+	// reach it at (the launcher's --host-address): the main node's
+	// AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS.
+	Address string `json:"address,omitempty"`
 }
 
 // Serves reports whether the host takes jobs of the environment.

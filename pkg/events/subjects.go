@@ -50,6 +50,7 @@ const (
 	SubjectJobs         = "batch.job.>"
 	SubjectSubmitAll    = "batch.job.submit.*"
 	SubjectPlacedAll    = "batch.job.placed.>"
+	SubjectGangAll      = "batch.job.gang.*"
 	SubjectEventsAll    = "batch.events.>"
 	SubjectJobEventsAll = "batch.events.job.>"
 	SubjectLogsAll      = "batch.logs.>"
@@ -64,9 +65,31 @@ const (
 	HeaderDecidedAt = "Batch-Decided-At"
 )
 
-// Token makes a job id usable as one subject token or KV key: array
-// children "parent:3" become "parent_3".
-func Token(jobID string) string { return strings.ReplaceAll(jobID, ":", "_") }
+// tokens maps the characters of job ids that subjects, KV keys and
+// container names do not take: array children "parent:3" become
+// "parent_3", multi-node nodes "parent#3" become "parent__3". Ids never
+// hold "_", so JobFromToken undoes it.
+var (
+	tokens   = strings.NewReplacer("#", "__", ":", "_")
+	untokens = strings.NewReplacer("__", "#", "_", ":")
+)
+
+// Token makes a job id usable as one subject token, KV key or container
+// name (see tokens).
+func Token(jobID string) string {
+	if strings.ContainsAny(jobID, ":#") {
+		return tokens.Replace(jobID)
+	}
+	return jobID
+}
+
+// JobFromToken is the inverse of Token.
+func JobFromToken(token string) string {
+	if strings.IndexByte(token, '_') < 0 {
+		return token
+	}
+	return untokens.Replace(token)
+}
 
 // SubmitSubject is where the api stores a submitted job.
 func SubmitSubject(jobID string) string { return "batch.job.submit." + Token(jobID) }
@@ -84,6 +107,10 @@ func PlacedSubject(hostID, jobID string) string {
 
 // PlacedHostFilter is the filter a launcher consumes for its host.
 func PlacedHostFilter(hostID string) string { return "batch.job.placed." + hostID + ".*" }
+
+// GangSubject is where the scheduler places every node of an attempt of a
+// multi-node job at once (JobNodesPlaced).
+func GangSubject(jobID string) string { return "batch.job.gang." + Token(jobID) }
 
 // StartedSubject is where the launcher of hostID says a container runs.
 // The host is in the subject so that NATS permissions can limit a

@@ -53,6 +53,9 @@ func (s *Server) jobToStop(ctx context.Context, ref, reason string) (string, boo
 	if !validJobID(id) {
 		return "", false, clientErr("jobId %q is invalid: give the id (or ARN) SubmitJob returned", ref)
 	}
+	if parent, i, ok := batch.MultiNodeParentOf(id); ok {
+		return "", false, clientErr("job %s is node %d of the multi-node parallel job %s: cancel or terminate that job, which stops all its nodes", id, i, parent)
+	}
 	if reason == "" {
 		return "", false, clientErr("reason is required: say why the job is stopped (up to %d characters); it becomes the job's statusReason", maxReasonLen)
 	}

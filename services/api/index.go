@@ -40,15 +40,19 @@ type jobEntry struct {
 	hasExitCode  bool
 	child        bool
 	arraySize    int32
-	queue        string // queue name, for children too
-	priority     int32  // schedulingPriority
-	attempts     int32
-	updatedAt    int64  // when the record last changed (ms)
-	runnableAt   int64  // when the job was last seen entering RUNNABLE (ms)
-	vcpuMilli    int64  // thousandths of the vCPUs the job needs
-	memoryMiB    int64  // the memory it needs
-	gpus         int32  // the GPUs it needs
-	host, env    string // where it runs (STARTING, RUNNING) or ran last
+	// node, mainNode: a node of a multi-node job (child is set too);
+	// numNodes: a multi-node job.
+	node, mainNode bool
+	numNodes       int32
+	queue          string // queue name, for children too
+	priority       int32  // schedulingPriority
+	attempts       int32
+	updatedAt      int64  // when the record last changed (ms)
+	runnableAt     int64  // when the job was last seen entering RUNNABLE (ms)
+	vcpuMilli      int64  // thousandths of the vCPUs the job needs
+	memoryMiB      int64  // the memory it needs
+	gpus           int32  // the GPUs it needs
+	host, env      string // where it runs (STARTING, RUNNING) or ran last
 	// resources are the consumable resources the job needs (nil: none).
 	resources *batch.ConsumableResourceProperties
 }
@@ -68,6 +72,11 @@ func (e *jobEntry) summary() batch.JobSummary {
 		}
 	}
 	switch {
+	case e.node:
+		idx := int(e.key.index)
+		s.NodeProperties = &batch.NodePropertiesSummary{NodeIndex: &idx, IsMainNode: e.mainNode}
+	case e.numNodes > 0:
+		s.NodeProperties = &batch.NodePropertiesSummary{NumNodes: int(e.numNodes)}
 	case e.child:
 		idx := int(e.key.index)
 		s.ArrayProperties = &batch.ArrayPropertiesSummary{Index: &idx}
@@ -97,6 +106,12 @@ type jobRecord struct {
 	ArrayProperties *struct {
 		Size int `json:"size"`
 	} `json:"arrayProperties"`
+	NodeProperties *struct {
+		NumNodes int `json:"numNodes"`
+	} `json:"nodeProperties"`
+	NodeDetails *struct {
+		IsMainNode bool `json:"isMainNode"`
+	} `json:"nodeDetails"`
 	SchedulingPriority           *int                                `json:"schedulingPriority"`
 	Attempts                     elementCount                        `json:"attempts"`
 	ConsumableResourceProperties *batch.ConsumableResourceProperties `json:"consumableResourceProperties"`
@@ -312,6 +327,11 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 	}
 	if a := r.ArrayProperties; a != nil && !child {
 		e.arraySize = int32(a.Size)
+	}
+	if n := r.NodeDetails; n != nil {
+		e.node, e.mainNode = true, n.IsMainNode
+	} else if n := r.NodeProperties; n != nil {
+		e.numNodes = int32(n.NumNodes)
 	}
 	e.queue = x.intern(batch.QueueName(r.JobQueueName, r.JobQueue))
 	if p := r.SchedulingPriority; p != nil {

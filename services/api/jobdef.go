@@ -190,6 +190,11 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 	if fargate && nodes {
 		return nil, clientErr("multi-node parallel jobs do not run on FARGATE: use platformCapabilities EC2")
 	}
+	if nodes {
+		if err := checkNodeProperties(in.NodeProperties); err != nil {
+			return nil, err
+		}
+	}
 	var cp *batch.ContainerProperties
 	if in.ContainerProperties != nil {
 		c := cleanContainer(*in.ContainerProperties)

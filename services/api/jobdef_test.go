@@ -86,8 +86,11 @@ func TestNewJobDefinition(t *testing.T) {
 			in.ContainerProperties, in.EcsProperties = nil, json.RawMessage(`{"taskProperties":[]}`)
 		}, ""},
 		{"multinode", func(in *batch.RegisterJobDefinitionInput) {
-			in.Type, in.ContainerProperties, in.NodeProperties = "multinode", nil, json.RawMessage(`{"numNodes":2}`)
+			in.Type, in.ContainerProperties, in.NodeProperties = "multinode", nil, json.RawMessage(`{"numNodes":2,"mainNode":0,"nodeRangeProperties":[{"targetNodes":"0:","container":{"image":"busybox","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"64"}]}}]}`)
 		}, ""},
+		{"multinode without ranges", func(in *batch.RegisterJobDefinitionInput) {
+			in.Type, in.ContainerProperties, in.NodeProperties = "multinode", nil, json.RawMessage(`{"numNodes":2}`)
+		}, "nodeProperties.nodeRangeProperties is required"},
 		{"multinode without nodes", func(in *batch.RegisterJobDefinitionInput) { in.Type, in.ContainerProperties = "multinode", nil }, "nodeProperties is required"},
 		{"multinode on fargate", func(in *batch.RegisterJobDefinitionInput) {
 			in.Type, in.ContainerProperties, in.NodeProperties = "multinode", nil, json.RawMessage(`{"numNodes":2}`)

@@ -69,13 +69,13 @@ func checkSubmitInput(in *batch.SubmitJobInput) error {
 	return checkTags("tags", in.Tags)
 }
 
-// unsupportedYet refuses the kinds of job batchd cannot run yet: multi-node
-// parallel, multi-container (ecsProperties) and EKS jobs. Remove a case
-// here when the scheduler and launcher learn to run it.
+// unsupportedYet refuses the kinds of job batchd cannot run yet:
+// multi-container (ecsProperties) and EKS jobs. Remove a case here when
+// the scheduler and launcher learn to run it.
 func unsupportedYet(def *batch.JobDefinition, in *batch.SubmitJobInput) error {
 	switch {
-	case def.Type == "multinode" || present(def.NodeProperties):
-		return clientErr("job definition %s is a multi-node parallel (multinode) job: running these is not supported yet", def.JobDefinitionArn)
+	case present(def.NodeProperties):
+		return checkMultiNodeSubmit(def, in)
 	case present(def.EcsProperties):
 		return clientErr("job definition %s uses ecsProperties (multi-container jobs): running these is not supported yet", def.JobDefinitionArn)
 	case present(def.EksProperties):
@@ -107,15 +107,24 @@ func buildJob(in *batch.SubmitJobInput, def *batch.JobDefinition, q *batch.JobQu
 		return batch.JobDetail{}, err
 	}
 	params := mergeParameters(def.Parameters, in.Parameters)
-	if def.ContainerProperties == nil {
+	var container *batch.ContainerDetail
+	var nodes *batch.NodeProperties
+	switch {
+	case present(def.NodeProperties):
+		if nodes, err = resolveNodeProperties(def, in.NodeOverrides, params); err != nil {
+			return batch.JobDetail{}, err
+		}
+	case def.ContainerProperties == nil:
 		return batch.JobDetail{}, clientErr("job definition %s has no containerProperties", def.JobDefinitionArn)
+	default:
+		c := resolveContainer(def.ContainerProperties, in.ContainerOverrides, params)
+		res, err := checkResources("container", c.ResourceRequirements, c.Vcpus, c.Memory, fargate)
+		if err != nil {
+			return batch.JobDetail{}, err
+		}
+		c.ResourceRequirements = completeResources(c.ResourceRequirements, res)
+		container = &c
 	}
-	c := resolveContainer(def.ContainerProperties, in.ContainerOverrides, params)
-	res, err := checkResources("container", c.ResourceRequirements, c.Vcpus, c.Memory, fargate)
-	if err != nil {
-		return batch.JobDetail{}, err
-	}
-	c.ResourceRequirements = completeResources(c.ResourceRequirements, res)
 
 	retry := def.RetryStrategy
 	if in.RetryStrategy != nil {
@@ -162,8 +171,9 @@ func buildJob(in *batch.SubmitJobInput, def *batch.JobDefinition, q *batch.JobQu
 		DependsOn:                deps,
 		JobDefinition:            def.JobDefinitionArn,
 		Parameters:               params,
-		Container:                &c,
+		Container:                container,
 		ContainerOverrides:       in.ContainerOverrides,
+		NodeProperties:           nodes,
 		Timeout:                  timeout,
 		Tags:                     maps.Clone(in.Tags),
 		PropagateTags:            in.PropagateTags || def.PropagateTags,

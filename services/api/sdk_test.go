@@ -460,7 +460,12 @@ func TestSDKSubmitErrors(t *testing.T) {
 			in.ContainerOverrides = &types.ContainerOverrides{ResourceRequirements: []types.ResourceRequirement{{Type: types.ResourceTypeMemory, Value: aws.String("lots")}}}
 		}, `MEMORY value "lots" must be a positive whole number`},
 		{"array of one", func(in *awsbatch.SubmitJobInput) { in.ArrayProperties = &types.ArrayProperties{Size: aws.Int32(1)} }, "arrayProperties.size 1 is out of range: use 2 to 10000"},
-		{"multinode", func(in *awsbatch.SubmitJobInput) { in.JobDefinition = aws.String("mnp") }, "not supported yet"},
+		{"multinode array", func(in *awsbatch.SubmitJobInput) {
+			in.JobDefinition, in.ArrayProperties = aws.String("mnp"), &types.ArrayProperties{Size: aws.Int32(2)}
+		}, "multi-node parallel job: it cannot run as an array job"},
+		{"multinode numNodes without open range", func(in *awsbatch.SubmitJobInput) {
+			in.JobDefinition, in.NodeOverrides = aws.String("mnp"), &types.NodeOverrides{NumNodes: aws.Int32(3)}
+		}, "needs a job definition with an open-ended node range"},
 		{"unknown dependency", func(in *awsbatch.SubmitJobInput) {
 			in.DependsOn = []types.JobDependency{{JobId: aws.String("00000000-0000-4000-8000-000000000000")}}
 		}, "dependsOn job 00000000-0000-4000-8000-000000000000 does not exist"},

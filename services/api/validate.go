@@ -69,14 +69,15 @@ func checkName(field, s string) error {
 }
 
 // validJobID reports whether id can be a job id (a UUID, an array child
-// "<id>:<index>"): it must be usable as a KV key and subject token.
+// "<id>:<index>", a node "<id>#<index>"): events.Token must make it a KV
+// key and subject token.
 func validJobID(id string) bool {
 	if id == "" || len(id) > 200 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == ':') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == ':' || c == '#') {
 			return false
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ type Config struct {
 	ComputeEnvironments []string
 	// Network is the containers' network mode: host, bridge or none.
 	Network string
+	// HostAddress is the address containers on other hosts reach this
+	// host's containers at, advertised in the host's entry (the main
+	// node's address of a multi-node job); "" is DefaultHostAddress.
+	HostAddress string
 	// StopGrace is the time between SIGTERM and SIGKILL on timeout.
 	StopGrace time.Duration
 	// Runtime is the engine used when Deps.Runtime is nil: RuntimePodman
@@ -75,6 +80,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("launcher: host vCPUs must be positive, got %g", c.VCPUs)
 	case c.MemoryMiB <= 0:
 		return fmt.Errorf("launcher: host memory must be positive, got %d MiB", c.MemoryMiB)
+	}
+	if c.HostAddress != "" && net.ParseIP(c.HostAddress) == nil {
+		return fmt.Errorf("launcher: host address %q is not an IP address", c.HostAddress)
 	}
 	switch c.CPULimit {
 	case "", runtime.CPUShares, runtime.CPUQuota:
@@ -144,6 +152,9 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if cfg.Network == "" {
 		cfg.Network = "host"
 	}
+	if cfg.HostAddress == "" {
+		cfg.HostAddress = DefaultHostAddress()
+	}
 	if cfg.StopGrace == 0 {
 		cfg.StopGrace = 30 * time.Second
 	}
@@ -211,7 +222,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			MaxDeliver: maxPlacementDeliveries, OnGiveUp: l.giveUp, Logger: l.log,
 		}, h)
 	}()
-	l.log.Info("launcher started", "vcpus", cfg.VCPUs, "memoryMiB", cfg.MemoryMiB, "gpus", cfg.GPUDevices, "network", cfg.Network)
+	l.log.Info("launcher started", "vcpus", cfg.VCPUs, "memoryMiB", cfg.MemoryMiB, "gpus", cfg.GPUDevices, "network", cfg.Network, "address", cfg.HostAddress)
 
 	tick := time.NewTicker(bus.HeartbeatInterval)
 	defer tick.Stop()
@@ -235,7 +246,8 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 
 func (l *launcher) heartbeat(ctx context.Context, hosts jetstream.KeyValue) error {
 	h := events.Host{ID: l.cfg.HostID, Name: l.cfg.HostName, VCPUs: l.cfg.VCPUs, MemoryMiB: l.cfg.MemoryMiB,
-		GPUs: l.cfg.GPUs, GPUDevices: l.cfg.GPUDevices, ComputeEnvironments: l.cfg.ComputeEnvironments, StartedAt: l.started.UnixMilli(),
+		GPUs: l.cfg.GPUs, GPUDevices: l.cfg.GPUDevices, ComputeEnvironments: l.cfg.ComputeEnvironments,
+		Address: l.cfg.HostAddress, StartedAt: l.started.UnixMilli(),
 		HeartbeatAt: l.clock().UnixMilli()}
 	data, err := json.Marshal(h)
 	if err != nil {

@@ -21,6 +21,12 @@ func (m *monitor) hostLost(ctx context.Context, f events.JobHostLost, fa *fact) 
 	if err != nil {
 		return err
 	}
+	if job.IsNode() {
+		// The main node's loss ends its job's attempt.
+		if err := m.onNodeExited(ctx, job, f.Attempt, false, fa); err != nil {
+			return err
+		}
+	}
 	if !changed && (len(job.Attempts) < f.Attempt || job.Attempts[f.Attempt-1].StatusReason != events.HostLostReason(f.HostID)) {
 		return nil
 	}

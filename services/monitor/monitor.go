@@ -175,11 +175,20 @@ func (m *monitor) handlers() *bus.Handlers {
 		if err != nil {
 			return err
 		}
-		return m.stopIfTerminated(ctx, job)
+		if err := m.stopIfTerminated(ctx, job); err != nil || !job.IsNode() {
+			return err
+		}
+		return m.onNodeStarted(ctx, job, ev, f)
 	})
 	on(m, h, "monitor.exited", func(ctx context.Context, ev events.JobExited, f *fact) error {
-		_, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyExited(j, ev) })
-		return err
+		job, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyExited(j, ev) })
+		if err != nil || !job.IsNode() {
+			return err
+		}
+		return m.onNodeExited(ctx, job, ev.Attempt, ev.NoRetry, f)
+	})
+	on(m, h, "monitor.gang", func(ctx context.Context, ev events.JobNodesPlaced, f *fact) error {
+		return m.onGang(ctx, ev, f)
 	})
 	on(m, h, "monitor.tag", func(ctx context.Context, ev events.JobTagged, f *fact) error {
 		_, err := m.update(ctx, nil, ev.JobID, func(j *batch.JobDetail) bool { return applyTagged(j, ev) })
@@ -203,6 +212,9 @@ func (m *monitor) handlers() *bus.Handlers {
 			return m.fanOut(ctx, job, func(child string) events.Event {
 				return events.JobTerminate{JobID: child, Reason: ev.Reason, By: events.ByArray, Time: ev.Time}
 			})
+		}
+		if job.IsMultiNodeParent() {
+			return m.terminateNodes(ctx, job)
 		}
 		return m.stopIfTerminated(ctx, job)
 	})

@@ -163,7 +163,7 @@ func (s *scheduler) adoptPlacements(ctx context.Context) (int, error) {
 	defer cancel()
 	since := s.clock().Add(-TakeoverLookback)
 	c, err := s.jobsStream.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		FilterSubjects: []string{events.SubjectPlacedAll}, DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+		FilterSubjects: []string{events.SubjectPlacedAll, events.SubjectGangAll}, DeliverPolicy: jetstream.DeliverByStartTimePolicy,
 		OptStartTime: &since, AckPolicy: jetstream.AckNonePolicy, MemoryStorage: true, Replicas: 1,
 		InactiveThreshold: time.Minute})
 	if err != nil {
@@ -184,6 +184,12 @@ func (s *scheduler) adoptPlacements(ctx context.Context) (int, error) {
 		got := 0
 		for m := range batch.Messages() {
 			got++
+			if m.Headers().Get(events.HeaderType) == events.TypeJobNodesPlaced {
+				if s.adoptGang(m.Data()) {
+					adopted++
+				}
+				continue
+			}
 			var p events.JobPlaced
 			if json.Unmarshal(m.Data(), &p) == nil && s.state.Adopt(p.JobID, p.Attempt, p.HostID, p.ComputeEnvironment) {
 				adopted++
@@ -212,6 +218,12 @@ func (s *scheduler) duplicate(ctx context.Context, ack *jetstream.PubAck) {
 	m, err := s.jobsStream.GetMsg(ctx, ack.Sequence)
 	if err != nil {
 		s.log.Warn("read the stored placement", "seq", ack.Sequence, "err", err)
+		return
+	}
+	if m.Header.Get(events.HeaderType) == events.TypeJobNodesPlaced {
+		if s.adoptGang(m.Data) {
+			s.log.Info("gang placement made by the previous scheduler kept", "seq", ack.Sequence)
+		}
 		return
 	}
 	var p events.JobPlaced

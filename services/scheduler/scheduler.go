@@ -326,6 +326,7 @@ func planJob(rec *batch.JobDetail) plan.Job {
 	if rec.Status == batch.StatusRunnable {
 		j.Reason = rec.StatusReason
 	}
+	planNodes(rec, &j)
 	return j
 }
 
@@ -417,6 +418,13 @@ func (s *scheduler) pass(ctx context.Context) {
 		jctx, span := s.tracer.Start(telemetry.WithTraceParent(ctx, p.Job.Trace), "scheduler.place",
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(p.Job.ID),
 				telemetry.Attempt(p.Attempt), attribute.String("batch.host", p.Host), attribute.String("batch.compute_environment", p.Env)))
+		if len(p.Nodes) > 0 {
+			job := p.Job
+			publish(jctx, s.gangPlacement(p, now), func() { s.state.Unplace(job) })
+			s.log.DebugContext(jctx, "placed nodes", telemetry.LogJobID, p.Job.ID, "attempt", p.Attempt, "nodes", len(p.Nodes), "env", p.Env)
+			span.End()
+			continue
+		}
 		ev, err := s.placement(jctx, p, recs[i], now)
 		if err != nil {
 			s.log.ErrorContext(jctx, "placement", telemetry.LogJobID, p.Job.ID, "err", err)
@@ -454,7 +462,7 @@ func (s *scheduler) flush(ctx context.Context, decisions []sentDecision) {
 	for _, d := range decisions {
 		select {
 		case ack := <-d.f.Ok():
-			if ack.Duplicate && d.f.Msg().Header.Get(events.HeaderType) == events.TypeJobPlaced {
+			if typ := d.f.Msg().Header.Get(events.HeaderType); ack.Duplicate && (typ == events.TypeJobPlaced || typ == events.TypeJobNodesPlaced) {
 				s.duplicate(ctx, ack)
 			}
 		case err := <-d.f.Err():
@@ -491,34 +499,11 @@ func (s *scheduler) placement(ctx context.Context, p plan.Placement, rec fetched
 		}
 		return events.JobPlaced{}, rec.err
 	}
-	c := rec.Container
-	if c == nil {
-		c = &batch.ContainerDetail{}
-	}
-	spec, err := events.NewContainerSpec(c.Settings())
-	if err != nil {
-		// A record from before the api refused such settings: the
-		// launcher fails the attempt with the reason.
-		spec = events.ContainerSpec{Image: c.Image, Refused: err.Error()}
-	}
-	env := spec.Environment
-	if env == nil {
-		env = map[string]string{}
-	}
-	env["AWS_BATCH_JOB_ID"] = rec.JobID
-	env["AWS_BATCH_JOB_ATTEMPT"] = strconv.Itoa(p.Attempt)
-	env["AWS_BATCH_JQ_NAME"] = p.Job.Queue
-	env["AWS_BATCH_CE_NAME"] = p.Env
+	var extra map[string]string
 	if a := rec.ArrayProperties; a != nil && a.Index != nil {
-		env["AWS_BATCH_JOB_ARRAY_INDEX"] = strconv.Itoa(*a.Index)
 		if size := s.arraySize(ctx, rec.JobID); size > 0 {
-			env["AWS_BATCH_JOB_ARRAY_SIZE"] = strconv.Itoa(size)
+			extra = map[string]string{"AWS_BATCH_JOB_ARRAY_SIZE": strconv.Itoa(size)}
 		}
 	}
-	spec.Environment = env
-	if rec.Timeout != nil {
-		spec.TimeoutSeconds = rec.Timeout.AttemptDurationSeconds
-	}
-	return events.JobPlaced{JobID: rec.JobID, Attempt: p.Attempt, HostID: p.Host, ComputeEnvironment: p.Env,
-		JobQueue: p.Job.Queue, Container: spec, Time: now}, nil
+	return events.PlacementOf(rec.JobDetail, p.Attempt, p.Host, p.Env, p.Job.Queue, extra, now), nil
 }

@@ -23,10 +23,14 @@ func (s *State) Capacity() map[string]EnvCapacity {
 	envCPU, envMem := map[string]Milli{}, map[string]int64{}
 	hostCPU, hostMem := map[string]Milli{}, map[string]int64{}
 	for _, j := range s.occ {
-		envCPU[j.Env] += j.VCPU
-		envMem[j.Env] += j.MemoryMiB
-		hostCPU[j.Host] += j.VCPU
-		hostMem[j.Host] += j.MemoryMiB
+		if !j.Node { // a gang holds its environment, its nodes their hosts
+			envCPU[j.Env] += j.VCPU
+			envMem[j.Env] += j.MemoryMiB
+		}
+		if !j.gang() {
+			hostCPU[j.Host] += j.VCPU
+			hostMem[j.Host] += j.MemoryMiB
+		}
 	}
 	out := make(map[string]EnvCapacity, len(s.Envs))
 	for name, e := range s.Envs {

@@ -48,13 +48,19 @@ type shape struct {
 	vcpu  Milli
 	mem   int64
 	gpus  int
+	gang  string // a gang's node signature ("" for other jobs)
 }
 
-func shapeOf(j *Job) shape { return shape{j.Queue, j.VCPU, j.MemoryMiB, j.GPUs} }
+func shapeOf(j *Job) shape {
+	if j.gang() {
+		return gangShape(j)
+	}
+	return shape{queue: j.Queue, vcpu: j.VCPU, mem: j.MemoryMiB, gpus: j.GPUs}
+}
 
-// least is the smallest shape in every dimension.
+// least is the smallest shape in every dimension (of a single job).
 func (a shape) least(b shape) shape {
-	return shape{a.queue, min(a.vcpu, b.vcpu), min(a.mem, b.mem), min(a.gpus, b.gpus)}
+	return shape{queue: a.queue, vcpu: min(a.vcpu, b.vcpu), mem: min(a.mem, b.mem), gpus: min(a.gpus, b.gpus)}
 }
 
 func (s *State) newPass() *pass {
@@ -102,11 +108,16 @@ func (s *State) newPass() *pass {
 }
 
 // hold counts a running or placed job, but not its consumable resources.
+// A gang's nodes hold their hosts, the gang the rest.
 func (p *pass) hold(j *Job) {
+	if j.Node {
+		p.holdHost(j)
+		return
+	}
 	p.env[j.Env] += j.VCPU
-	p.cpu[j.Host] += j.VCPU
-	p.mem[j.Host] += j.MemoryMiB
-	p.gpus[j.Host] += j.GPUs
+	if !j.gang() {
+		p.holdHost(j)
+	}
 	p.queueRun[j.Queue]++
 	p.queueVCPU[j.Queue] += j.VCPU
 	k := shareKey{j.Queue, j.Share}
@@ -361,7 +372,7 @@ func (s *State) exhausted(p *pass, q *Queue, smallest shape, limit Milli) bool {
 	if limit >= 0 && p.queueVCPU[q.Name]+smallest.vcpu > limit {
 		return true
 	}
-	_, ok := s.fit(p, q, &Job{VCPU: smallest.vcpu, MemoryMiB: smallest.mem, GPUs: smallest.gpus})
+	_, ok := s.fit(p, q, &Job{VCPU: smallest.vcpu, MemoryMiB: smallest.mem, GPUs: smallest.gpus}) // a gang's smallest node
 	return !ok
 }
 
@@ -373,7 +384,11 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli, full
 		p.last, p.lastFull = sh, ""
 		var ok bool
 		if p.lastStatic, ok = p.static[sh]; !ok {
-			p.lastStatic = s.staticReason(p, q, j)
+			if j.gang() {
+				p.lastStatic = s.gangStaticReason(p, q, j)
+			} else {
+				p.lastStatic = s.staticReason(p, q, j)
+			}
 			p.static[sh] = p.lastStatic
 		}
 	}
@@ -406,6 +421,10 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli, full
 		p.wait(j, reasonReservation(q))
 		return false
 	}
+	if j.gang() && s.nodesBusy(j) {
+		p.wait(j, reasonNodesBusy(j))
+		return false
+	}
 	if p.lastFull != "" {
 		p.wait(j, p.lastFull)
 		return false
@@ -417,7 +436,11 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli, full
 	}
 	var pl Placement
 	ok := false
-	if !full {
+	switch {
+	case full:
+	case j.gang():
+		pl, ok = s.fitGang(p, q, j)
+	default:
 		pl, ok = s.fit(p, q, j)
 	}
 	if !ok {
@@ -432,6 +455,9 @@ func (s *State) consider(p *pass, q *Queue, c *cursor, j *Job, limit Milli, full
 	j.Reason = ""
 	j.list.leave()
 	p.hold(j)
+	if j.gang() {
+		s.placeGang(p, pl)
+	}
 	for _, n := range j.Needs {
 		if s.Resources[n.Resource].Replenishable || fresh {
 			p.resources[n.Resource] += n.Quantity

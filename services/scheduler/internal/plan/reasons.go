@@ -71,6 +71,9 @@ func reasonReservation(q *Queue) string {
 
 // needs describes what a job asks of a host.
 func needs(j *Job) string {
+	if j.gang() {
+		return fmt.Sprintf("its %d nodes (%s)", len(j.Nodes), nodeNeeds(j))
+	}
 	s := fmt.Sprintf("%g vCPUs and %d MiB of memory", j.VCPU.Float(), j.MemoryMiB)
 	if j.GPUs > 0 {
 		s = fmt.Sprintf("%g vCPUs, %d MiB of memory and %d GPUs", j.VCPU.Float(), j.MemoryMiB, j.GPUs)

@@ -66,6 +66,13 @@ type Job struct {
 	// the scheduler's spans and messages about the job continue.
 	Trace string
 
+	// Nodes are the nodes of a multi-node job, placed as a gang (gang.go;
+	// set with SetNodes). Node marks one of those nodes' records, which
+	// holds its host's capacity but is never gated or placed on its own.
+	Nodes   []NodeNeed
+	Node    bool
+	gangSig string
+
 	list    *shareList // the runnable list the job is in, if any
 	removed bool       // its record was deleted
 	sig     tailSig    // what Reason was last worked out from, at a queue's tail
@@ -77,12 +84,17 @@ type Need struct {
 	Quantity int64
 }
 
-// occupies reports whether the job holds capacity on its host.
+// occupies reports whether the job holds capacity on its host (a gang:
+// in its environment and queue; its nodes hold the hosts).
 func (j *Job) occupies() bool {
 	if j.Status.HoldsCapacity() {
 		return true
 	}
-	// A placement of ours the record does not show yet.
+	// A placement of ours the record does not show yet (a node's: placed
+	// with its gang).
+	if j.Node {
+		return j.Placed != 0
+	}
 	return j.Status == batch.StatusRunnable && j.Placed == j.Attempts+1
 }
 
@@ -149,12 +161,14 @@ type Resource struct {
 	Replenishable bool
 }
 
-// Placement is a decision to run a job's next attempt on a host.
+// Placement is a decision to run a job's next attempt on a host; for a
+// gang, on the hosts of Nodes (Host is empty).
 type Placement struct {
 	Job     *Job
 	Attempt int
 	Host    string
 	Env     string
+	Nodes   []NodeSpot
 }
 
 // Gate is a decision to move a job out of SUBMITTED or PENDING.
@@ -278,6 +292,8 @@ func (s *State) Upsert(rec Job) {
 	switch {
 	case j.ArraySize > 0:
 		// an array parent: its status follows its children
+	case j.Node:
+		// a node of a multi-node job: placed with its gang
 	case j.Status == batch.StatusSubmitted || j.Status == batch.StatusPending:
 		s.gating[j.ID] = true
 	case j.Status == batch.StatusRunnable && j.Placed == 0:
@@ -315,7 +331,7 @@ func (s *State) track(j *Job) {
 	} else {
 		delete(s.held, j.ID)
 	}
-	if wasHeld != held || (wasOcc != occ && (j.ArrayMax > 0 || len(j.Needs) > 0)) {
+	if wasHeld != held || (wasOcc != occ && (j.ArrayMax > 0 || len(j.Needs) > 0 || j.Node)) {
 		s.counts++
 	}
 }
@@ -361,6 +377,9 @@ func (s *State) Ungate(g Gate) {
 
 // Unplace takes back a placement that could not be published.
 func (s *State) Unplace(j *Job) {
+	if j.gang() {
+		s.unplaceGang(j)
+	}
 	j.Placed = 0
 	j.sig = tailSig{}
 	if j.list != nil {
