@@ -292,7 +292,10 @@ func TestMultiNodeCrash(t *testing.T) {
 	nodes := waitFinal(t, c, time.Minute, nodeIDs(id, 3)...)
 	for _, nid := range nodeIDs(id, 3) {
 		n := nodes[nid]
-		if n.Status != types.JobStatusSucceeded || len(n.Attempts) != 1 {
+		// The main node ends about when the others do: one still running
+		// then is stopped (AWS's rule), FAILED "Main node exited".
+		stopped := n.Status == types.JobStatusFailed && aws.ToString(n.StatusReason) == "Main node exited" && nid != pb.NodeID(id, 0)
+		if (n.Status != types.JobStatusSucceeded && !stopped) || len(n.Attempts) != 1 {
 			t.Fatalf("node %s: %s with %d attempts (%s)", nid, n.Status, len(n.Attempts), aws.ToString(n.StatusReason))
 		}
 		starts := 0
@@ -302,7 +305,7 @@ func TestMultiNodeCrash(t *testing.T) {
 				starts++
 			}
 		}
-		if starts != 1 || !slices.Contains(lines, "end "+nid) {
+		if starts != 1 || (!stopped && !slices.Contains(lines, "end "+nid)) {
 			t.Fatalf("node %s: want its container started once and finished, log %q", nid, lines)
 		}
 	}

@@ -285,6 +285,11 @@ func (s *Server) registerJobDefinition(ctx context.Context, in *batch.RegisterJo
 			return nil, err
 		}
 	}
+	if present(def.NodeProperties) {
+		if err := s.checkNodeRangeSettings(def.NodeProperties); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.requireResources(ctx, "consumableResourceProperties", def.ConsumableResourceProperties); err != nil {
 		return nil, err
 	}

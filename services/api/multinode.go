@@ -259,3 +259,33 @@ func mergeContainerOverrides(a, b *batch.ContainerOverrides) *batch.ContainerOve
 	out.ResourceRequirements = mergeResources(a.ResourceRequirements, b.ResourceRequirements)
 	return &out
 }
+
+// checkNodeContainers checks the settings of every node range's resolved
+// container as a single job's container is checked.
+func (s *Server) checkNodeContainers(np *batch.NodeProperties) error {
+	for _, r := range np.NodeRangeProperties {
+		c := r.Container.Detail()
+		if _, err := s.containerSpec(fmt.Sprintf("the container of nodes %s (definition and nodeOverrides)", r.TargetNodes), c.Settings()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkNodeRangeSettings checks the container settings of every range of a
+// definition's nodeProperties (validated by checkNodeProperties before).
+func (s *Server) checkNodeRangeSettings(raw json.RawMessage) error {
+	np, err := decodeNodeProperties(raw)
+	if err != nil {
+		return err
+	}
+	for k, r := range np.NodeRangeProperties {
+		if r.Container == nil {
+			continue
+		}
+		if _, err := s.containerSpec(fmt.Sprintf("nodeProperties.nodeRangeProperties[%d].container", k), r.Container.Settings()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

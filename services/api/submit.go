@@ -53,7 +53,11 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.containerSpec("the job's container (definition and containerOverrides)", job.Container.Settings()); err != nil {
+	if job.NodeProperties != nil {
+		if err := s.checkNodeContainers(job.NodeProperties); err != nil {
+			return nil, err
+		}
+	} else if _, err := s.containerSpec("the job's container (definition and containerOverrides)", job.Container.Settings()); err != nil {
 		return nil, err
 	}
 	size := 0
