@@ -190,7 +190,7 @@ func (m *monitor) onNodeStarted(ctx context.Context, node batch.JobDetail, f eve
 	}
 	parent, err := m.update(ctx, fa, parentID, func(j *batch.JobDetail) bool {
 		pf := f
-		pf.JobID = parentID
+		pf.JobID, pf.HostID = parentID, "" // the parent runs on no host of its own
 		if !applyStarted(j, pf) {
 			return false
 		}
@@ -232,7 +232,8 @@ func (m *monitor) onNodeExited(ctx context.Context, node batch.JobDetail, attemp
 		return nil
 	}
 	a := node.Attempts[attempt-1]
-	ended := events.JobExited{JobID: parentID, Attempt: attempt, HostID: node.HostID, StatusReason: a.StatusReason,
+	// The parent runs on no host of its own (its HostID is empty).
+	ended := events.JobExited{JobID: parentID, Attempt: attempt, StatusReason: a.StatusReason,
 		StartedAt: a.StartedAt, StoppedAt: a.StoppedAt, NoRetry: noRetry}
 	if c := a.Container; c != nil {
 		ended.ContainerID, ended.ExitCode, ended.Reason = c.TaskArn, c.ExitCode, c.Reason
