@@ -32,6 +32,10 @@ type schedRecord struct {
 		Memory               int                         `json:"memory,omitempty"`
 		ResourceRequirements []batch.ResourceRequirement `json:"resourceRequirements,omitempty"`
 	} `json:"container,omitempty"`
+
+	// A multi-node job's nodes (gang.go), or a node's place in one.
+	NodeProperties *batch.NodeProperties `json:"nodeProperties,omitempty"`
+	NodeDetails    *batch.NodeDetails    `json:"nodeDetails,omitempty"`
 }
 
 // decodeRecord decodes what the planner needs of a job record into a
@@ -46,7 +50,7 @@ func decodeRecord(data []byte) (batch.JobDetail, error) {
 		StatusReason: r.StatusReason, ShareIdentifier: r.ShareIdentifier, SchedulingPriority: r.SchedulingPriority,
 		Attempts: make([]batch.AttemptDetail, len(r.Attempts)), DependsOn: r.DependsOn, ArrayProperties: r.ArrayProperties,
 		ConsumableResourceProperties: r.ConsumableResourceProperties, ComputeEnvironmentName: r.ComputeEnvironmentName,
-		HostID: r.HostID, TraceParent: r.TraceParent, Seq: r.Seq}
+		HostID: r.HostID, TraceParent: r.TraceParent, Seq: r.Seq, NodeProperties: r.NodeProperties, NodeDetails: r.NodeDetails}
 	if c := r.Container; c != nil {
 		rec.Container = &batch.ContainerDetail{Vcpus: c.Vcpus, Memory: c.Memory, ResourceRequirements: c.ResourceRequirements}
 	}
