@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go"
 )
@@ -136,9 +137,7 @@ func dashJob(id, name, queue string, status batch.JobStatus, created int64) batc
 // publishChange announces a record as the monitor does.
 func publishChange(t *testing.T, a *testAPI, j batch.JobDetail) {
 	t.Helper()
-	ev := events.NewJobStateChange(j.JobID+"/x", time.Now(), j)
-	data, _ := json.Marshal(ev)
-	if _, err := a.js.Publish(t.Context(), events.EventSubject(j.JobQueueName, string(j.Status)), data); err != nil {
+	if _, err := bus.Publish(t.Context(), a.js, events.NewJobStateChange(j.JobID+"/"+string(j.Status), time.Now(), j)); err != nil {
 		t.Fatal(err)
 	}
 }

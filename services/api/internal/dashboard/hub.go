@@ -141,6 +141,10 @@ func (h *hub) run(ctx context.Context, js jetstream.JetStream) error {
 			}
 			return fmt.Errorf("dashboard: read %s: %w", events.StreamEvents, err)
 		}
+		// Job state changes only (an unknown type is for newer readers).
+		if t := m.Headers().Get(events.HeaderType); t != "" && t != events.TypeJobStateChange {
+			continue
+		}
 		h.handle(m.Data(), time.Now())
 	}
 }
