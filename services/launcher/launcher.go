@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	go func() {
 		defer close(consumed)
 		_ = bus.Consume(ctx, js, bus.ConsumerSpec{
-			Stream: events.StreamJobs, Durable: "launcher-" + cfg.HostID, AckWait: 2 * time.Minute,
+			Stream: events.StreamJobs, Durable: "launcher-" + cfg.HostID, AckWait: placementAckWait,
 			Filters:    []string{events.PlacedHostFilter(cfg.HostID), events.StopHostFilter(cfg.HostID)},
 			MaxDeliver: maxPlacementDeliveries, OnGiveUp: l.giveUp, Logger: l.log,
 		}, h)
@@ -258,6 +258,9 @@ func (l *launcher) heartbeat(ctx context.Context, hosts jetstream.KeyValue) erro
 	}
 	return nil
 }
+
+// placementAckWait is how long a placement may stay unsettled without news.
+const placementAckWait = 2 * time.Minute
 
 // maxPlacementDeliveries bounds how often a placement is delivered before
 // the launcher gives up on it and reports the attempt failed.

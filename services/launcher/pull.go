@@ -2,6 +2,9 @@ package launcher
 
 import (
 	"errors"
+	"time"
+
+	"github.com/batchd/batchd/pkg/bus"
 
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/services/launcher/internal/runtime"
@@ -31,4 +34,26 @@ func failedPull(err error) *runtime.ImagePull {
 		return &pf.Pull
 	}
 	return nil
+}
+
+// keepInProgress tells the server every interval that the delivery is
+// still being worked on, until stop is called.
+func keepInProgress(d *bus.Delivery, interval time.Duration) (stop func()) {
+	if d == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = d.InProgress()
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -39,7 +39,12 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 	spec, err := l.runtimeSpec(p.JobID, p.Attempt, containerName(p.JobID, p.Attempt), l.attemptLabels(p), p.Container)
 	var c runtime.Container
 	if err == nil {
+		// A start may pull the image for minutes: the placement stays
+		// ours (not redelivered, and so not acknowledged by a second
+		// delivery) while it does.
+		stop := keepInProgress(d, placementAckWait/4)
 		c, err = l.startWithGPUs(ctx, p.JobID, p.Attempt, p.Container.GPUs, spec)
+		stop()
 	}
 	if err != nil {
 		defer span.End()
