@@ -265,6 +265,7 @@ function renderEnvs(el, ov) {
   el.replaceChildren(...ov.computeEnvironments.map((e) => {
     const gpus = (e.inUse.gpus || 0) + (e.free.gpus || 0) > 0;
     const hs = e.hosts.map((id) => hosts[id]).filter(Boolean);
+    const hostGPUs = hs.some((x) => (x.size.gpus || 0) > 0);
     return h("div", {class: "card env", "data-env": e.name},
       h("div", {class: "card-head"}, h("span", {class: "name"}, e.name), stateBadge(e.state),
         e.status && e.status !== "VALID" ? stateBadge(e.status) : null,
@@ -274,11 +275,13 @@ function renderEnvs(el, ov) {
       meter("Memory", e.inUse.memoryMiB, e.free.memoryMiB, fmtMiB),
       gpus ? meter("GPUs", e.inUse.gpus || 0, e.free.gpus || 0, fmtNum) : null,
       hs.length ? h("div", {class: "scroll"}, h("table", {class: "hosts"},
-        h("tr", {}, h("th", {}, "Host"), h("th", {}, "vCPUs used / size"), h("th", {}, "Memory used / size"), h("th", {class: "hide-sm"}, "Jobs")),
+        h("tr", {}, h("th", {}, "Host"), h("th", {}, "vCPUs used / size"), h("th", {}, "Memory used / size"),
+          hostGPUs ? h("th", {}, "GPUs used / size") : null, h("th", {class: "hide-sm"}, "Jobs")),
         hs.map((x) => h("tr", {"data-host": x.id},
           h("td", {title: x.name ? "host name " + x.name : ""}, x.id),
           h("td", {}, fmtNum(x.inUse.vcpus) + " / " + fmtNum(x.size.vcpus)),
           h("td", {}, fmtMiB(x.inUse.memoryMiB) + " / " + fmtMiB(x.size.memoryMiB)),
+          hostGPUs ? h("td", {}, fmtNum(x.inUse.gpus || 0) + " / " + fmtNum(x.size.gpus || 0)) : null,
           h("td", {class: "hide-sm"}, x.jobs)))))
         : h("p", {class: "muted small"}, "No live host serves this environment."));
   }));
