@@ -100,9 +100,12 @@ func (d dashSource) Jobs(ctx context.Context, q dashboard.JobQuery) (*dashboard.
 		return nil, err
 	}
 	lq := listQuery{status: q.Status, newestFirst: true, limit: q.Limit}
-	if q.Queue != "" {
+	switch {
+	case q.Queue != "":
 		lq.group = groupQueue + batch.NameFromRef(batch.KindJobQueue, q.Queue)
-	} else {
+	case q.MultiNode != "":
+		lq.group = groupNodes + q.MultiNode
+	default:
 		lq.group = groupArray + q.ArrayParent
 	}
 	var filters []batch.KeyValuesPair

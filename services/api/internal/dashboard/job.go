@@ -135,7 +135,10 @@ func (d *Dashboard) streamJob(w http.ResponseWriter, r *http.Request) {
 		if h.JobID == id {
 			return true
 		}
-		parent, _, ok := batch.ArrayParentOf(h.JobID)
+		if parent, _, ok := batch.ArrayParentOf(h.JobID); ok && parent == id {
+			return true
+		}
+		parent, _, ok := batch.MultiNodeParentOf(h.JobID)
 		return ok && parent == id
 	}, 256)
 	defer stop()

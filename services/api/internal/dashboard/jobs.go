@@ -26,10 +26,16 @@ const (
 // jobQuery reads a list's query parameters.
 func jobQuery(r *http.Request) (JobQuery, error) {
 	v := r.URL.Query()
-	q := JobQuery{Queue: v.Get("queue"), ArrayParent: v.Get("array"), Status: batch.JobStatus(strings.ToUpper(v.Get("status"))),
+	q := JobQuery{Queue: v.Get("queue"), ArrayParent: v.Get("array"), MultiNode: v.Get("multinode"), Status: batch.JobStatus(strings.ToUpper(v.Get("status"))),
 		NamePrefix: v.Get("name"), Next: v.Get("next"), Limit: defaultPageSize}
-	if (q.Queue == "") == (q.ArrayParent == "") {
-		return q, badRequest("give queue or array (an array job's id)")
+	given := 0
+	for _, s := range []string{q.Queue, q.ArrayParent, q.MultiNode} {
+		if s != "" {
+			given++
+		}
+	}
+	if given != 1 {
+		return q, badRequest("give one of queue, array (an array job's id) or multinode (a multi-node job's id)")
 	}
 	if q.Status != "" && !q.Status.Valid() {
 		return q, badRequest("status " + string(q.Status) + " is not one of SUBMITTED, PENDING, RUNNABLE, STARTING, RUNNING, SUCCEEDED, FAILED")
@@ -86,10 +92,14 @@ func (d *Dashboard) streamJobs(w http.ResponseWriter, r *http.Request) {
 	queue := batch.NameFromRef(batch.KindJobQueue, q.Queue)
 	wants := func(h *eventHead) bool {
 		parent, _, child := batch.ArrayParentOf(h.JobID)
-		if q.ArrayParent != "" {
+		node, _, isNode := batch.MultiNodeParentOf(h.JobID)
+		switch {
+		case q.ArrayParent != "":
 			return child && parent == q.ArrayParent
+		case q.MultiNode != "":
+			return isNode && node == q.MultiNode
 		}
-		return !child && h.queue() == queue
+		return !child && !isNode && h.queue() == queue
 	}
 	sub, stop := d.hub.subscribe(wants, 4096)
 	defer stop()

@@ -93,7 +93,9 @@ type HostView struct {
 type JobQuery struct {
 	Queue       string
 	ArrayParent string
-	Status      batch.JobStatus
+	// MultiNode lists the nodes of a multi-node job.
+	MultiNode string
+	Status    batch.JobStatus
 	// NamePrefix matches job names that start with it (case-insensitive).
 	NamePrefix string
 	// After and Before bound createdAt (ms, exclusive; 0: no bound).

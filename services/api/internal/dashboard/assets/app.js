@@ -245,7 +245,7 @@ function childrenLine(q) {
   const c = q.children || {};
   const parts = STATUSES.filter((s) => c[s]).map((s) => h("span", {class: "child-count", "data-child-status": s, style: {color: COLORS[s]}}, fmtNum(c[s]) + " " + s));
   if (!parts.length) return null;
-  return h("div", {class: "muted small children"}, "Array children: ", parts.map((p, i) => [i ? " · " : "", p]));
+  return h("div", {class: "muted small children", title: "children of array jobs and nodes of multi-node jobs"}, "Children: ", parts.map((p, i) => [i ? " · " : "", p]));
 }
 
 function meter(label, used, free, fmt) {
@@ -360,12 +360,13 @@ function renderThroughput(el, hist) {
 // ---- job list ---------------------------------------------------------
 
 function jobsPage(main, params) {
-  const queue = params.get("queue") || "", array = params.get("array") || "";
+  const queue = params.get("queue") || "", array = params.get("array") || "", multinode = params.get("multinode") || "";
   const status = (params.get("status") || "").toUpperCase();
   const name = params.get("name") || "", after = params.get("after") || "", before = params.get("before") || "";
-  const base = {queue, array, name, after, before};
-  document.title = (queue || array) + " · jobs · batchd";
-  const title = queue ? h("h1", {}, "Jobs of queue ", queue) : h("h1", {}, "Children of array job ", link(jobURL(array), array));
+  const base = {queue, array, multinode, name, after, before};
+  document.title = (queue || array || multinode) + " · jobs · batchd";
+  const title = queue ? h("h1", {}, "Jobs of queue ", queue) : multinode ? h("h1", {}, "Nodes of multi-node job ", link(jobURL(multinode), multinode))
+    : h("h1", {}, "Children of array job ", link(jobURL(array), array));
   const tabs = h("div", {class: "tabs"},
     h("a", {href: listURL(base), "data-nav": true, class: status ? "" : "on"}, "All"),
     STATUSES.map((s) => h("a", {href: listURL(Object.assign({}, base, {status: s})), "data-nav": true, class: status === s ? "on" : "", "data-tab": s}, s)));
@@ -378,7 +379,7 @@ function jobsPage(main, params) {
     e.preventDefault();
     const ms = (v) => (v ? String(new Date(v).getTime()) : "");
     const arr = fArray.value.trim();
-    navigate(listURL({queue: arr ? "" : queue, array: arr, status, name: fName.value.trim(), after: ms(fAfter.value), before: ms(fBefore.value)}));
+    navigate(listURL({queue: arr ? "" : queue, array: arr, multinode: arr ? "" : multinode, status, name: fName.value.trim(), after: ms(fAfter.value), before: ms(fBefore.value)}));
   }},
   h("label", {}, "Name starts with", fName), h("label", {}, "Children of array job", fArray), h("label", {}, "Created after", fAfter), h("label", {}, "Created before", fBefore),
   h("button", {type: "submit", class: "primary"}, "Filter"),
@@ -401,7 +402,7 @@ function jobsPage(main, params) {
   let page = 0, next = "";
   async function load() {
     const q = new URLSearchParams();
-    if (queue) q.set("queue", queue); if (array) q.set("array", array);
+    if (queue) q.set("queue", queue); if (array) q.set("array", array); if (multinode) q.set("multinode", multinode);
     if (status) q.set("status", status); if (name) q.set("name", name);
     if (after) q.set("after", after); if (before) q.set("before", before);
     if (tokens[page]) q.set("next", tokens[page]);
@@ -437,7 +438,7 @@ function jobsPage(main, params) {
   let timer = null;
   const reload = () => { if (!timer) timer = setTimeout(() => { timer = null; load(); }, 1000); };
   onLeave(() => clearTimeout(timer));
-  const sq = new URLSearchParams(); if (queue) sq.set("queue", queue); if (array) sq.set("array", array);
+  const sq = new URLSearchParams(); if (queue) sq.set("queue", queue); if (array) sq.set("array", array); if (multinode) sq.set("multinode", multinode);
   stream("/ui/events/jobs?" + sq.toString(), {
     jobs: (list) => {
       for (const j of list) {
@@ -485,7 +486,7 @@ function jobPage(main, id) {
     logSection.hidden = parent;
     head.replaceChildren(
       h("div", {class: "muted small"}, link(listURL({queue: queueOf(j)}), "queue " + queueOf(j)),
-        parentOf(j.jobId) ? [" · ", link(jobURL(parentOf(j.jobId)), "array job " + parentOf(j.jobId))] : null),
+        parentOf(j.jobId) ? [" · ", link(jobURL(parentOf(j.jobId)), (j.jobId.includes("#") ? "multi-node job " : "array job ") + parentOf(j.jobId))] : null),
       h("h1", {}, j.jobName, " ", h("span", {id: "job-status", class: "badge st status-big " + j.status}, j.status)),
       h("div", {class: "explain", id: "job-explain"}, v.explanation),
       actionsBar(j));
@@ -608,7 +609,7 @@ setInterval(() => {
 }, 1000);
 
 function queueOf(j) { return j.jobQueueName || (j.jobQueue || "").replace(/^.*job-queue\//, ""); }
-function parentOf(id) { const m = id.match(/^(.*):\d+$/); return m ? m[1] : ""; }
+function parentOf(id) { const m = id.match(/^(.*)[:#]\d+$/); return m ? m[1] : ""; }
 
 function timeline(ts) {
   if (!ts || !ts.length) return h("p", {class: "muted"}, "Nothing recorded yet.");
@@ -665,6 +666,7 @@ function genericSections(j) {
   const out = [];
   if (j.nodeProperties || j.nodeDetails) {
     out.push(h("h3", {}, "Nodes"));
+    if (!j.nodeDetails) out.push(h("p", {}, link(listURL({multinode: j.jobId}), "All nodes →")));
     if (j.nodeDetails) out.push(kvList(j.nodeDetails));
     if (j.nodeProperties) out.push(h("pre", {class: "json"}, JSON.stringify(j.nodeProperties, null, 2)));
   }
