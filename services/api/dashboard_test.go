@@ -265,6 +265,23 @@ func TestDashboardData(t *testing.T) {
 		if len(filtered.Jobs) != 20 || filtered.Total != -1 || filtered.Jobs[0].JobName != "batch-119" {
 			t.Fatalf("filtered: %d jobs, total %d", len(filtered.Jobs), filtered.Total)
 		}
+		// A multi-node job's nodes.
+		mnp := "50000000-0000-0000-0000-000000000001"
+		for i := range 2 {
+			a.putRecord(t, dashJob(batch.NodeID(mnp, i), "mnp", "dq", batch.StatusRunning, base))
+		}
+		eventually(t, "the nodes are listed", func() error {
+			var nodes struct {
+				Jobs []batch.JobSummary `json:"jobs"`
+			}
+			if status := dashGet(t, c, a.http.URL+"/ui/api/jobs?multinode="+mnp, &nodes); status != 200 || len(nodes.Jobs) != 2 {
+				return fmt.Errorf("status %d, %d nodes", status, len(nodes.Jobs))
+			}
+			return nil
+		})
+		if status := dashGet(t, c, a.http.URL+"/ui/api/jobs?queue=dq&array=x", nil); status != 400 {
+			t.Fatalf("queue and array: %d", status)
+		}
 		if status := dashGet(t, c, a.http.URL+"/ui/api/jobs?queue=dq&status=DONE", nil); status != 400 {
 			t.Fatalf("bad status: %d", status)
 		}
