@@ -178,6 +178,8 @@ type AttemptDetail struct {
 	StartedAt    int64                   `json:"startedAt,omitempty"`
 	StoppedAt    int64                   `json:"stoppedAt,omitempty"`
 	StatusReason string                  `json:"statusReason,omitempty"`
+	// TaskProperties is a multi-container job's result per container.
+	TaskProperties []AttemptEcsTaskDetails `json:"taskProperties,omitempty"`
 }
 
 // ContainerDetail is the resolved container of a job plus its latest result.
@@ -255,6 +257,7 @@ type JobDetail struct {
 	JobDefinition        string                 `json:"jobDefinition"`
 	Parameters           map[string]string      `json:"parameters,omitempty"`
 	Container            *ContainerDetail       `json:"container,omitempty"`
+	EcsProperties        *EcsPropertiesDetail   `json:"ecsProperties,omitempty"`
 	ArrayProperties      *ArrayPropertiesDetail `json:"arrayProperties,omitempty"`
 	Timeout              *JobTimeout            `json:"timeout,omitempty"`
 	Tags                 map[string]string      `json:"tags,omitempty"`

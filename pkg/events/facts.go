@@ -57,7 +57,10 @@ type JobPlaced struct {
 	ComputeEnvironment string        `json:"computeEnvironment"`
 	JobQueue           string        `json:"jobQueue"`
 	Container          ContainerSpec `json:"container"`
-	Time               int64         `json:"time"`
+	// Task, for a multi-container job, is its pod (Container is then
+	// empty).
+	Task *TaskSpec `json:"task,omitempty"`
+	Time int64     `json:"time"`
 }
 
 // MsgID is the de-duplication id of the placement: one per attempt,
@@ -142,6 +145,9 @@ type JobExited struct {
 	// NoRetry marks an ending that must not be retried (timeout,
 	// termination, a container that can never start).
 	NoRetry bool `json:"noRetry,omitempty"`
+	// Containers, for a multi-container job, is how each container of the
+	// task ended; ExitCode and Reason are then the job's (see docs/events.md).
+	Containers []ContainerResult `json:"containers,omitempty"`
 }
 
 // MsgID is the de-duplication id of the exit.

@@ -73,12 +73,19 @@ func PlacementOf(rec *batch.JobDetail, attempt int, host, env, queue string, ext
 	for k, v := range extra {
 		vars[k] = v
 	}
-	spec.Environment = vars
 	if rec.Timeout != nil {
 		spec.TimeoutSeconds = rec.Timeout.AttemptDurationSeconds
 	}
-	return JobPlaced{JobID: rec.JobID, Attempt: attempt, HostID: host, ComputeEnvironment: env,
-		JobQueue: queue, Container: spec, Time: now}
+	placed := JobPlaced{JobID: rec.JobID, Attempt: attempt, HostID: host, ComputeEnvironment: env,
+		JobQueue: queue, Time: now}
+	if t := rec.EcsProperties.Task(); t != nil {
+		// A multi-container job: every container with the same variables.
+		placed.Task = TaskSpecOf(t, vars, spec.TimeoutSeconds)
+		return placed
+	}
+	spec.Environment = vars
+	placed.Container = spec
+	return placed
 }
 
 // NodeEnvironment is what a node adds to the AWS_BATCH_* variables: its

@@ -142,8 +142,14 @@ func LogSubject(jobID string, attempt int) string {
 	return "batch.logs." + Token(jobID) + "." + strconv.Itoa(attempt)
 }
 
-// LogFilter matches every attempt's lines of a job.
-func LogFilter(jobID string) string { return "batch.logs." + Token(jobID) + ".*" }
+// LogFilter matches every attempt's lines of a job (of every container of a
+// multi-container job).
+func LogFilter(jobID string) string { return "batch.logs." + Token(jobID) + ".>" }
+
+// LogAttemptFilter matches one attempt's lines (of every container).
+func LogAttemptFilter(jobID string, attempt int) string {
+	return "batch.logs." + Token(jobID) + "." + strconv.Itoa(attempt) + ".>"
+}
 
 // EventSubject is where a job's state change is announced.
 func EventSubject(queue string, status string) string {

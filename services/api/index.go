@@ -103,6 +103,11 @@ type jobRecord struct {
 	ComputeEnv      string           `json:"computeEnvironmentName"`
 	Seq             uint64           `json:"seq"`
 	Container       *recordContainer `json:"container"`
+	EcsProperties   *struct {
+		TaskProperties []struct {
+			Containers []recordContainer `json:"containers"`
+		} `json:"taskProperties"`
+	} `json:"ecsProperties"`
 	ArrayProperties *struct {
 		Size int `json:"size"`
 	} `json:"arrayProperties"`
@@ -323,6 +328,17 @@ func (x *jobIndex) put(key string, r *jobRecord, at int64) {
 		e.vcpuMilli, e.memoryMiB, e.gpus = vcpus, mem, gpus
 		if vcpus < 0 {
 			e.vcpuMilli, e.memoryMiB, e.gpus = c.resources()
+		}
+	}
+	if ecs := r.EcsProperties; ecs != nil && len(ecs.TaskProperties) > 0 {
+		// A multi-container job needs the sum of its containers.
+		e.vcpuMilli, e.memoryMiB, e.gpus = vcpus, mem, gpus
+		if vcpus < 0 {
+			e.vcpuMilli, e.memoryMiB, e.gpus = 0, 0, 0
+			for i := range ecs.TaskProperties[0].Containers {
+				v, m, g := ecs.TaskProperties[0].Containers[i].resources()
+				e.vcpuMilli, e.memoryMiB, e.gpus = e.vcpuMilli+v, e.memoryMiB+m, e.gpus+g
+			}
 		}
 	}
 	if a := r.ArrayProperties; a != nil && !child {

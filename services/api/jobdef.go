@@ -217,6 +217,16 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 		}
 		cp = &c
 	}
+	ecsProps := orNil(in.EcsProperties)
+	if ecs {
+		p, err := checkEcsProperties(in.EcsProperties, fargate)
+		if err != nil {
+			return nil, err
+		}
+		if ecsProps, err = json.Marshal(p); err != nil {
+			return nil, fmt.Errorf("encode ecsProperties: %w", err)
+		}
+	}
 	retry, err := normalizeRetryStrategy("retryStrategy", in.RetryStrategy)
 	if err != nil {
 		return nil, err
@@ -252,7 +262,7 @@ func newJobDefinition(in *batch.RegisterJobDefinitionInput) (*batch.JobDefinitio
 		PlatformCapabilities:         slices.Clone(in.PlatformCapabilities),
 		ContainerOrchType:            orch,
 		NodeProperties:               orNil(in.NodeProperties),
-		EcsProperties:                orNil(in.EcsProperties),
+		EcsProperties:                ecsProps,
 		EksProperties:                orNil(in.EksProperties),
 		ConsumableResourceProperties: consumables,
 	}, nil
@@ -288,6 +298,19 @@ func (s *Server) registerJobDefinition(ctx context.Context, in *batch.RegisterJo
 	if present(def.NodeProperties) {
 		if err := s.checkNodeRangeSettings(def.NodeProperties); err != nil {
 			return nil, err
+		}
+	}
+	if present(def.EcsProperties) {
+		p, err := batch.ParseEcsProperties(def.EcsProperties)
+		if err != nil {
+			return nil, err
+		}
+		t := &p.TaskProperties[0]
+		for i := range t.Containers {
+			c := &t.Containers[i]
+			if _, err := s.containerSpec(fmt.Sprintf("%s.containers[%d] (%s)", ecsField, i, c.Name), c.Settings(t.Volumes, t.RuntimePlatform)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := s.requireResources(ctx, "consumableResourceProperties", def.ConsumableResourceProperties); err != nil {

@@ -83,8 +83,11 @@ func TestNewJobDefinition(t *testing.T) {
 		{"no container", func(in *batch.RegisterJobDefinitionInput) { in.ContainerProperties = nil }, "exactly one of containerProperties, ecsProperties or eksProperties"},
 		{"container and ecs", func(in *batch.RegisterJobDefinitionInput) { in.EcsProperties = json.RawMessage(`{}`) }, "exactly one of"},
 		{"ecs only", func(in *batch.RegisterJobDefinitionInput) {
-			in.ContainerProperties, in.EcsProperties = nil, json.RawMessage(`{"taskProperties":[]}`)
+			in.ContainerProperties, in.EcsProperties = nil, json.RawMessage(`{"taskProperties":[{"containers":[{"image":"bb","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"64"}]}]}]}`)
 		}, ""},
+		{"ecs without tasks", func(in *batch.RegisterJobDefinitionInput) {
+			in.ContainerProperties, in.EcsProperties = nil, json.RawMessage(`{"taskProperties":[]}`)
+		}, "give exactly one"},
 		{"multinode", func(in *batch.RegisterJobDefinitionInput) {
 			in.Type, in.ContainerProperties, in.NodeProperties = "multinode", nil, json.RawMessage(`{"numNodes":2,"mainNode":0,"nodeRangeProperties":[{"targetNodes":"0:","container":{"image":"busybox","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"64"}]}}]}`)
 		}, ""},

@@ -69,15 +69,13 @@ func checkSubmitInput(in *batch.SubmitJobInput) error {
 	return checkTags("tags", in.Tags)
 }
 
-// unsupportedYet refuses the kinds of job batchd cannot run yet:
-// multi-container (ecsProperties) and EKS jobs. Remove a case here when
+// unsupportedYet refuses the kinds of job batchd cannot run yet (EKS
+// jobs), and checks a multi-node parallel submit. Remove a case here when
 // the scheduler and launcher learn to run it.
 func unsupportedYet(def *batch.JobDefinition, in *batch.SubmitJobInput) error {
 	switch {
 	case present(def.NodeProperties):
 		return checkMultiNodeSubmit(def, in)
-	case present(def.EcsProperties):
-		return clientErr("job definition %s uses ecsProperties (multi-container jobs): running these is not supported yet", def.JobDefinitionArn)
 	case present(def.EksProperties):
 		return clientErr("job definition %s uses eksProperties (EKS jobs): running these is not supported yet", def.JobDefinitionArn)
 	}
@@ -109,9 +107,14 @@ func buildJob(in *batch.SubmitJobInput, def *batch.JobDefinition, q *batch.JobQu
 	params := mergeParameters(def.Parameters, in.Parameters)
 	var container *batch.ContainerDetail
 	var nodes *batch.NodeProperties
+	var task *batch.EcsPropertiesDetail
 	switch {
 	case present(def.NodeProperties):
 		if nodes, err = resolveNodeProperties(def, in.NodeOverrides, params); err != nil {
+			return batch.JobDetail{}, err
+		}
+	case present(def.EcsProperties):
+		if task, err = resolveTask(def.EcsProperties, in.EcsPropertiesOverride, params, fargate); err != nil {
 			return batch.JobDetail{}, err
 		}
 	case def.ContainerProperties == nil:
@@ -174,6 +177,7 @@ func buildJob(in *batch.SubmitJobInput, def *batch.JobDefinition, q *batch.JobQu
 		Container:                container,
 		ContainerOverrides:       in.ContainerOverrides,
 		NodeProperties:           nodes,
+		EcsProperties:            task,
 		Timeout:                  timeout,
 		Tags:                     maps.Clone(in.Tags),
 		PropagateTags:            in.PropagateTags || def.PropagateTags,

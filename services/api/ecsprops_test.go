@@ -1,0 +1,109 @@
+package api
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/batchd/batchd/pkg/batch"
+)
+
+// ecsDef is a valid three-container task: an init container (SUCCESS), a
+// sidecar (START) and the essential main container.
+const ecsDef = `{"taskProperties":[{"volumes":[{"name":"scratch","host":{}}],"containers":[
+ {"name":"init","image":"bb","essential":false,"command":["true"],"resourceRequirements":[{"type":"MEMORY","value":"32"}]},
+ {"name":"side","image":"bb","essential":false,"resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"32"}]},
+ {"name":"main","image":"bb","command":["echo","Ref::word"],"mountPoints":[{"sourceVolume":"scratch","containerPath":"/s"}],
+  "dependsOn":[{"containerName":"init","condition":"SUCCESS"},{"containerName":"side","condition":"START"}],
+  "resourceRequirements":[{"type":"VCPU","value":"2"},{"type":"MEMORY","value":"64"}]}]}]}`
+
+func TestCheckEcsProperties(t *testing.T) {
+	p, err := checkEcsProperties(json.RawMessage(ecsDef), false)
+	wantErr(t, err, "")
+	if n := len(p.TaskProperties[0].Containers); n != 3 {
+		t.Fatalf("containers = %d", n)
+	}
+	two := func(extra string) string {
+		return `{"taskProperties":[{"containers":[{"name":"a","image":"bb","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"32"}]}` + extra + `]}]}`
+	}
+	many := `{"taskProperties":[{"containers":[`
+	for i := range 11 {
+		if i > 0 {
+			many += ","
+		}
+		many += `{"name":"c` + string(rune('a'+i)) + `","image":"bb","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"32"}]}`
+	}
+	many += `]}]}`
+	for _, tc := range []struct {
+		name, raw, want string
+	}{
+		{"valid two", two(`,{"name":"b","image":"bb","essential":false,"dependsOn":[{"containerName":"a","condition":"START"}]}`), ""},
+		{"sole unnamed", `{"taskProperties":[{"containers":[{"image":"bb","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"32"}]}]}]}`, ""},
+		{"not json shape", `{"taskProperties":{}}`, "ecsProperties: json"},
+		{"two tasks", `{"taskProperties":[{"containers":[]},{"containers":[]}]}`, "has 2 tasks: give exactly one"},
+		{"no containers", `{"taskProperties":[{"containers":[]}]}`, "containers is empty"},
+		{"eleven", many, "has 11 containers: a task holds at most 10"},
+		{"unnamed of two", two(`,{"image":"bb"}`), "containers[1].name is required in a task of several containers"},
+		{"bad name", two(`,{"name":"b.c","image":"bb"}`), `name "b.c" is invalid`},
+		{"duplicate", two(`,{"name":"a","image":"bb"}`), `two containers named "a"`},
+		{"no image", two(`,{"name":"b"}`), "containers[1] (b).image is required"},
+		{"no essential", `{"taskProperties":[{"containers":[{"name":"a","image":"bb","essential":false,"resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"32"}]}]}]}`, "has no essential container"},
+		{"unknown target", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"zz","condition":"START"}]}`), `dependsOn names "zz", which is not a container of the task`},
+		{"self", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"b","condition":"START"}]}`), "cannot wait for itself"},
+		{"success on essential", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"a","condition":"SUCCESS"}]}`), "dependsOn a with condition SUCCESS, but a is essential"},
+		{"complete on essential", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"a","condition":"COMPLETE"}]}`), "condition COMPLETE, but a is essential"},
+		{"complete by essential on non-essential", two(`,{"name":"b","image":"bb","essential":false},{"name":"c","image":"bb","dependsOn":[{"containerName":"b","condition":"COMPLETE"}]}`), ""},
+		{"healthy", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"a","condition":"HEALTHY"}]}`), "HEALTHY needs a health check"},
+		{"bad condition", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"a","condition":"DONE"}]}`), `condition "DONE" is invalid`},
+		{"no condition", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"a"}]}`), "has no condition"},
+		{"twice", two(`,{"name":"b","image":"bb","dependsOn":[{"containerName":"a","condition":"START"},{"containerName":"a","condition":"START"}]}`), "names a twice"},
+		{"cycle", two(`,{"name":"b","image":"bb","essential":false,"dependsOn":[{"containerName":"c","condition":"START"}]},{"name":"c","image":"bb","essential":false,"dependsOn":[{"containerName":"b","condition":"COMPLETE"}]}`), "has a cycle: b -> c -> b"},
+		{"no vcpu", `{"taskProperties":[{"containers":[{"name":"a","image":"bb","resourceRequirements":[{"type":"MEMORY","value":"32"}]}]}]}`, "has no VCPU"},
+		{"no memory", `{"taskProperties":[{"containers":[{"name":"a","image":"bb","resourceRequirements":[{"type":"VCPU","value":"1"}]}]}]}`, "has no MEMORY"},
+		{"nothing", `{"taskProperties":[{"containers":[{"name":"a","image":"bb"}]}]}`, "the sum of its containers"},
+		{"bad resource", two(`,{"name":"b","image":"bb","resourceRequirements":[{"type":"VCPU","value":"x"}]}`), `containers[1] (b): resourceRequirements VCPU value "x"`},
+		{"reserved env", two(`,{"name":"b","image":"bb","environment":[{"name":"AWS_BATCH_X","value":"1"}]}`), "reserved"},
+		{"unknown volume", two(`,{"name":"b","image":"bb","mountPoints":[{"sourceVolume":"v","containerPath":"/v"}]}`), `sourceVolume "v", which is not one of the task's volumes`},
+		{"relative host path", `{"taskProperties":[{"volumes":[{"name":"v","host":{"sourcePath":"tmp"}}],"containers":[{"name":"a","image":"bb"}]}]}`, "must be an absolute path"},
+		{"ipc", `{"taskProperties":[{"ipcMode":"shared","containers":[{"name":"a","image":"bb"}]}]}`, `ipcMode "shared" is invalid`},
+		{"gpu", two(`,{"name":"b","image":"bb","resourceRequirements":[{"type":"GPU","value":"1"}]}`), "GPUs for the containers of a multi-container job are not supported yet"},
+		{"start timeout", two(`,{"name":"b","image":"bb","startTimeout":10}`), "startTimeout is not supported"},
+		{"stop timeout", two(`,{"name":"b","image":"bb","stopTimeout":-1}`), "stopTimeout -1 is out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := checkEcsProperties(json.RawMessage(tc.raw), false)
+			wantErr(t, err, tc.want)
+		})
+	}
+}
+
+func TestResolveTask(t *testing.T) {
+	ov := `{"taskProperties":[{"containers":[{"name":"main","command":["echo","Ref::word","x"],
+	  "environment":[{"name":"A","value":"2"}],"resourceRequirements":[{"type":"MEMORY","value":"128"}]}]}]}`
+	d, err := resolveTask(json.RawMessage(ecsDef), json.RawMessage(ov), map[string]string{"word": "hi"}, false)
+	wantErr(t, err, "")
+	task := d.Task()
+	main := task.Containers[2]
+	if got := main.Command; len(got) != 3 || got[1] != "hi" {
+		t.Errorf("command = %q, want Ref:: substituted in the override's command", got)
+	}
+	if len(main.Environment) != 1 || main.Environment[0].Value != "2" {
+		t.Errorf("environment = %v", main.Environment)
+	}
+	job := batch.JobDetail{EcsProperties: d}
+	if r := job.Resources(); r.VCPUs != 3 || r.MemoryMiB != 32+32+128 {
+		t.Errorf("job resources = %+v, want the sum of the containers (3 vCPU, 192 MiB)", r)
+	}
+	for _, tc := range []struct{ name, ov, want string }{
+		{"unknown container", `{"taskProperties":[{"containers":[{"name":"nope","command":["x"]}]}]}`, `names "nope", which is not a container`},
+		{"unnamed", `{"taskProperties":[{"containers":[{"command":["x"]}]}]}`, "name is required"},
+		{"two tasks", `{"taskProperties":[{},{}]}`, "give at most one"},
+		{"empty arg", `{"taskProperties":[{"containers":[{"name":"main","command":[""]}]}]}`, "empty string"},
+		{"reserved", `{"taskProperties":[{"containers":[{"name":"main","environment":[{"name":"AWS_BATCH_JOB_ID","value":"x"}]}]}]}`, "reserved"},
+		{"bad resources", `{"taskProperties":[{"containers":[{"name":"main","resourceRequirements":[{"type":"VCPU","value":"0"}]}]}]}`, "VCPU value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := resolveTask(json.RawMessage(ecsDef), json.RawMessage(tc.ov), nil, false)
+			wantErr(t, err, tc.want)
+		})
+	}
+}
