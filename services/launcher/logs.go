@@ -13,13 +13,14 @@ import (
 )
 
 // shipLogs copies a container's output to the logs stream, one message a
-// line, and returns once every line is stored.
-func (l *launcher) shipLogs(ctx context.Context, job string, attempt int, id string, from resumePoint) error {
+// line on subject, and returns once every line is stored. A container of a
+// multi-container job (name not empty) names itself in each line's
+// Batch-Container header.
+func (l *launcher) shipLogs(ctx context.Context, subject, name, id string, from resumePoint) error {
 	out := make(chan runtime.LogLine, 256)
 	errc := make(chan error, 1)
 	go func() { errc <- l.rt.Logs(ctx, id, from.since, out) }()
 	skip := from.stored
-	subject := events.LogSubject(job, attempt)
 	var pending []jetstream.PubAckFuture
 	var firstErr error
 	for line := range out {
@@ -34,6 +35,9 @@ func (l *launcher) shipLogs(ctx context.Context, job string, attempt int, id str
 		m := nats.NewMsg(subject)
 		m.Data = []byte(line.Text)
 		m.Header.Set(events.HeaderStream, line.Stream)
+		if name != "" {
+			m.Header.Set(events.HeaderContainer, name)
+		}
 		t := line.Time
 		if t.IsZero() {
 			t = l.clock()
@@ -80,13 +84,12 @@ type resumePoint struct {
 	stored []string
 }
 
-// resumeFrom reads the tail of an attempt's stored output.
-func (l *launcher) resumeFrom(ctx context.Context, job string, attempt int) resumePoint {
+// resumeFrom reads the tail of the output stored on subject.
+func (l *launcher) resumeFrom(ctx context.Context, subject string) resumePoint {
 	st, err := l.js.Stream(ctx, events.StreamLogs)
 	if err != nil {
 		return resumePoint{}
 	}
-	subject := events.LogSubject(job, attempt)
 	last, err := st.GetLastMsgForSubject(ctx, subject)
 	if err != nil {
 		return resumePoint{}

@@ -26,13 +26,18 @@ const reasonContainerGone = "CannotInspectContainerError: the container of this 
 // running ones are supervised again (not started again), exited ones are
 // reported and removed, and ones created but never started (the launcher
 // died between create and start) are started when the record still wants
-// the attempt, else removed.
+// the attempt, else removed. The containers of a task's pod are re-adopted
+// together (recoverTasks).
 func (l *launcher) recover(ctx context.Context) error {
 	cs, err := l.rt.List(ctx, map[string]string{labelHost: l.cfg.HostID})
 	if err != nil {
 		return fmt.Errorf("launcher: list containers: %w", err)
 	}
+	l.recoverTasks(ctx, cs)
 	for _, c := range cs {
+		if c.Labels[labelPod] != "" {
+			continue // a container of a task, re-adopted with its pod
+		}
 		job := c.Labels[labelJob]
 		attempt, err := strconv.Atoi(c.Labels[labelAttempt])
 		if job == "" || err != nil {
@@ -61,7 +66,7 @@ func (l *launcher) recover(ctx context.Context) error {
 			continue
 		}
 		timeout, _ := strconv.Atoi(c.Labels[labelTimeout])
-		from := l.resumeFrom(ctx, job, attempt)
+		from := l.resumeFrom(ctx, events.LogSubject(job, attempt))
 		jctx := l.jobTrace(ctx, job)
 		l.log.InfoContext(jctx, "re-adopting container", telemetry.LogJobID, job, "attempt", attempt, "running", c.Running)
 		l.wg.Add(1)

@@ -26,8 +26,11 @@ func labelsOf(job string, attempt int) map[string]string {
 func TestStartsCreatedContainer(t *testing.T) {
 	r := newRig(t)
 	r.rt.SetImage("img", fake.Script{ExitCode: 5, Duration: 50 * time.Millisecond})
-	r.rt.Create(runtime.Spec{Name: containerName("c1", 1), Image: "img", Labels: labelsOf("c1", 1)})
-	r.rt.Create(runtime.Spec{Name: containerName("c2", 1), Image: "img", Labels: labelsOf("c2", 1)})
+	for _, job := range []string{"c1", "c2"} {
+		if _, err := r.rt.Create(t.Context(), runtime.Spec{Name: containerName(job, 1), Image: "img", Labels: labelsOf(job, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	r.record("c1", batch.StatusStarting, 0)
 	r.record("c2", batch.StatusFailed, 0)
 	r.place("c1", 1, "img", 0)

@@ -36,6 +36,10 @@ func containerName(job string, attempt int) string {
 // run starts a placed attempt and supervises it to its end; span is the
 // placement's, ended once the start is reported.
 func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun, d *bus.Delivery, span trace.Span) {
+	if p.Task != nil {
+		l.runTask(ctx, p, run, d, span)
+		return
+	}
 	spec, err := l.runtimeSpec(p.JobID, p.Attempt, containerName(p.JobID, p.Attempt), l.attemptLabels(p), p.Container)
 	var c runtime.Container
 	if err == nil {
@@ -128,7 +132,7 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	defer span.End()
 
 	logsDone := make(chan error, 1)
-	go func() { logsDone <- l.shipLogs(ctx, job, attempt, c.ID, logsFrom) }()
+	go func() { logsDone <- l.shipLogs(ctx, events.LogSubject(job, attempt), "", c.ID, logsFrom) }()
 
 	var timedOut atomic.Bool
 	var timer *time.Timer

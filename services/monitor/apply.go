@@ -63,6 +63,10 @@ func applyStarted(j *batch.JobDetail, f events.JobStarted) bool {
 	}
 	j.Status = batch.StatusRunning
 	j.StartedAt = f.StartedAt
+	if t := j.EcsProperties.Task(); t != nil {
+		taskStarted(t, j.JobID, f)
+		return true
+	}
 	if j.Container == nil {
 		j.Container = &batch.ContainerDetail{}
 	}
@@ -92,22 +96,27 @@ func applyExited(j *batch.JobDetail, f events.JobExited) bool {
 			pullStarted, pullStopped = j.Container.PullStartedAt, j.Container.PullStoppedAt
 		}
 	}
-	j.Attempts = append(j.Attempts, batch.AttemptDetail{
-		Container: &batch.AttemptContainerDetail{
-			TaskArn: f.ContainerID, ExitCode: f.ExitCode, Reason: f.Reason,
-			LogStreamName:        events.LogSubject(j.JobID, f.Attempt),
-			ContainerInstanceArn: batch.ContainerInstanceARN(j.HostID),
-			PullStartedAt:        pullStarted, PullStoppedAt: pullStopped,
-		},
-		StartedAt: startedAt, StoppedAt: f.StoppedAt, StatusReason: statusReason,
-	})
-	if j.Container == nil {
-		j.Container = &batch.ContainerDetail{}
+	if t := j.EcsProperties.Task(); t != nil {
+		j.Attempts = append(j.Attempts, batch.AttemptDetail{TaskProperties: taskExited(t, j.JobID, f),
+			StartedAt: startedAt, StoppedAt: f.StoppedAt, StatusReason: statusReason})
+	} else {
+		j.Attempts = append(j.Attempts, batch.AttemptDetail{
+			Container: &batch.AttemptContainerDetail{
+				TaskArn: f.ContainerID, ExitCode: f.ExitCode, Reason: f.Reason,
+				LogStreamName:        events.LogSubject(j.JobID, f.Attempt),
+				ContainerInstanceArn: batch.ContainerInstanceARN(j.HostID),
+				PullStartedAt:        pullStarted, PullStoppedAt: pullStopped,
+			},
+			StartedAt: startedAt, StoppedAt: f.StoppedAt, StatusReason: statusReason,
+		})
+		if j.Container == nil {
+			j.Container = &batch.ContainerDetail{}
+		}
+		j.Container.PullStartedAt, j.Container.PullStoppedAt = pullStarted, pullStopped
+		j.Container.ExitCode = f.ExitCode
+		j.Container.Reason = f.Reason
+		j.Container.LogStreamName = events.LogSubject(j.JobID, f.Attempt)
 	}
-	j.Container.PullStartedAt, j.Container.PullStoppedAt = pullStarted, pullStopped
-	j.Container.ExitCode = f.ExitCode
-	j.Container.Reason = f.Reason
-	j.Container.LogStreamName = events.LogSubject(j.JobID, f.Attempt)
 	if startedAt != 0 {
 		j.StartedAt = startedAt
 	}

@@ -36,6 +36,13 @@ type Spec struct {
 	// Settings are the job's volumes, secrets, ulimits and
 	// linuxParameters, and the CPU limit kind (settings.go).
 	Settings Settings
+
+	// Pod, when set, is the name of the pod the container belongs to (see
+	// PodSpec): Network is then the pod's.
+	Pod string
+	// IpcMode and PidMode are the task's (see PodSpec).
+	IpcMode string
+	PidMode string
 }
 
 // Container identifies a container the engine runs.
@@ -96,6 +103,22 @@ type Runtime interface {
 	// List returns the containers (running or exited) whose labels include
 	// all of the given ones.
 	List(ctx context.Context, labels map[string]string) ([]Container, error)
+
+	// CreatePod creates the pod, or returns the existing one with the same
+	// PodSpec.Name. Errors that mean the task cannot run wrap
+	// ErrCannotStart.
+	CreatePod(ctx context.Context, spec PodSpec) (Pod, error)
+	// Create creates a container (spec.Pod names its pod) without starting
+	// it, or returns the existing one with the same Spec.Name in whatever
+	// state it is. A missing image wraps ErrImageNotFound and
+	// ErrCannotStart.
+	Create(ctx context.Context, spec Spec) (Container, error)
+	// StartCreated starts a created container; one already started is not
+	// an error. Errors that mean it cannot run wrap ErrCannotStart.
+	StartCreated(ctx context.Context, id string) error
+	// RemovePod removes the pod, all its containers (killed if they still
+	// run) and its attempt volumes; a missing pod is not an error.
+	RemovePod(ctx context.Context, name string) error
 }
 
 // ErrNotStarted is Wait's answer for a container that was created but

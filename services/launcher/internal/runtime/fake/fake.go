@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,9 @@ type Script struct {
 	// StartError, if set, makes Start fail with runtime.ErrCannotStart
 	// and this message, creating nothing.
 	StartError string
+	// ExitCodes, by command (its arguments joined with spaces), replace
+	// ExitCode for containers run with that command.
+	ExitCodes map[string]int
 }
 
 // StopExitCode is the exit code of a container ended by Stop or Remove.
@@ -39,6 +43,8 @@ type Runtime struct {
 	containers map[string]*container // by ID
 	started    []runtime.Spec
 	created    []runtime.Spec
+	pods       map[string]*runtime.Pod
+	podSpecs   []runtime.PodSpec
 	seq        int
 }
 
@@ -49,13 +55,14 @@ type container struct {
 	output []runtime.LogLine
 	timer  *time.Timer
 	done   chan struct{} // closed when it exits
+	spec   runtime.Spec
 }
 
 var _ runtime.Runtime = (*Runtime)(nil)
 
 // New returns a fake engine with no images.
 func New() *Runtime {
-	return &Runtime{images: map[string]Script{}, containers: map[string]*container{}}
+	return &Runtime{images: map[string]Script{}, containers: map[string]*container{}, pods: map[string]*runtime.Pod{}}
 }
 
 // SetImage makes image present, with containers behaving as s says.
@@ -72,21 +79,94 @@ func (r *Runtime) Started() []runtime.Spec {
 	return append([]runtime.Spec(nil), r.started...)
 }
 
-// Create makes a container that is created but not started, as a launcher
-// that died between creating and starting it leaves one; the next Start
-// with its name starts it.
-func (r *Runtime) Create(spec runtime.Spec) runtime.Container {
+// Create makes a container that is created but not started (as a
+// launcher that died between creating and starting it leaves one, or as a
+// task's containers wait for their dependencies), or returns the existing
+// one with the same name. StartCreated, or the next Start with its name,
+// starts it.
+func (r *Runtime) Create(_ context.Context, spec runtime.Spec) (runtime.Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if c := r.find(spec.Name); c != nil {
+		return c.c, nil
+	}
+	if spec.Pod != "" && r.pods[spec.Pod] == nil {
+		return runtime.Container{}, &startError{msg: "CannotStartContainerError: no such pod " + spec.Pod,
+			cause: []error{runtime.ErrCannotStart}}
+	}
+	if script, ok := r.images[spec.Image]; !ok {
+		return runtime.Container{}, &startError{
+			msg:   fmt.Sprintf("CannotPullContainerError: image %q not found locally", spec.Image),
+			cause: []error{runtime.ErrImageNotFound, runtime.ErrCannotStart},
+		}
+	} else if script.StartError != "" {
+		return runtime.Container{}, &startError{msg: "CannotStartContainerError: " + script.StartError,
+			cause: []error{runtime.ErrCannotStart}}
+	}
 	r.seq++
 	c := &container{
 		c: runtime.Container{ID: fmt.Sprintf("fake%08d", r.seq), Name: spec.Name, Labels: maps.Clone(spec.Labels),
 			Created: true},
 		done: make(chan struct{}),
+		spec: spec,
 	}
 	r.containers[c.c.ID] = c
 	r.created = append(r.created, spec)
-	return c.c
+	return c.c, nil
+}
+
+// StartCreated starts a created container as its image's script says; one
+// that started already is left alone.
+func (r *Runtime) StartCreated(_ context.Context, id string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.find(id)
+	if c == nil {
+		return fmt.Errorf("fake: no such container %q", id)
+	}
+	if c.c.Created {
+		r.run(c, r.images[c.spec.Image])
+		r.started = append(r.started, c.spec)
+	}
+	return nil
+}
+
+// CreatePod records the pod, or returns the existing one of that name.
+func (r *Runtime) CreatePod(_ context.Context, spec runtime.PodSpec) (runtime.Pod, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.pods[spec.Name]; p != nil {
+		return *p, nil
+	}
+	r.seq++
+	p := &runtime.Pod{ID: fmt.Sprintf("fakepod%08d", r.seq), Name: spec.Name, Labels: maps.Clone(spec.Labels)}
+	r.pods[spec.Name] = p
+	r.podSpecs = append(r.podSpecs, spec)
+	return *p, nil
+}
+
+// Pods returns the specs of the pods created so far, in order.
+func (r *Runtime) Pods() []runtime.PodSpec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]runtime.PodSpec(nil), r.podSpecs...)
+}
+
+// RemovePod ends and forgets the pod and its containers.
+func (r *Runtime) RemovePod(ctx context.Context, name string) error {
+	r.mu.Lock()
+	var ids []string
+	for id, c := range r.containers {
+		if c.spec.Pod == name {
+			ids = append(ids, id)
+		}
+	}
+	delete(r.pods, name)
+	r.mu.Unlock()
+	for _, id := range ids {
+		_ = r.Remove(ctx, id)
+	}
+	return nil
 }
 
 // Start creates and starts a container as its image's script says, or
@@ -123,6 +203,7 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container
 			Labels: maps.Clone(spec.Labels),
 		},
 		done: make(chan struct{}),
+		spec: spec,
 	}
 	r.run(c, script)
 	r.containers[c.c.ID] = c
@@ -134,7 +215,7 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container
 func (r *Runtime) run(c *container, script Script) {
 	now := time.Now()
 	c.c.Running, c.c.Created = true, false
-	c.exit = runtime.Exit{ExitCode: script.ExitCode, OOMKilled: script.OOMKilled, StartedAt: now}
+	c.exit = runtime.Exit{ExitCode: exitCode(script, c.spec.Command), OOMKilled: script.OOMKilled, StartedAt: now}
 	if script.OOMKilled {
 		c.exit.Reason = "OutOfMemoryError: Container killed due to memory usage"
 	}
@@ -143,6 +224,13 @@ func (r *Runtime) run(c *container, script Script) {
 		c.output = append(c.output, l)
 	}
 	c.timer = time.AfterFunc(script.Duration, func() { r.end(c, nil) })
+}
+
+func exitCode(s Script, command []string) int {
+	if code, ok := s.ExitCodes[strings.Join(command, " ")]; ok {
+		return code
+	}
+	return s.ExitCode
 }
 
 // Created returns the specs of the containers made by Create, in order.

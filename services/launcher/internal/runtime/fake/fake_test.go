@@ -17,6 +17,7 @@ func newFake(*testing.T) runtime.Runtime {
 	rt.SetImage("echo-once", fake.Script{Output: []runtime.LogLine{{Stream: "stdout", Text: "once"}}})
 	rt.SetImage("sleeper", fake.Script{Duration: time.Hour})
 	rt.SetImage("bad-command", fake.Script{StartError: `exec: "/no/such/program": not found`})
+	rt.SetImage("exit-by-command", fake.Script{ExitCodes: map[string]int{"sh -c exit 5": 5}})
 	return rt
 }
 
@@ -28,6 +29,7 @@ func TestConformance(t *testing.T) {
 		"MissingImage":   func(t *testing.T) { runtimetest.MissingImage(t, newFake, "unused") },
 		"BadCommand":     func(t *testing.T) { runtimetest.BadCommand(t, newFake, "bad-command") },
 		"StopListRemove": func(t *testing.T) { runtimetest.StopListRemove(t, newFake, "sleeper") },
+		"PodLifecycle":   func(t *testing.T) { runtimetest.PodLifecycle(t, newFake, "exit-by-command") },
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

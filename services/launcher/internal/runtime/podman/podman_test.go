@@ -52,6 +52,11 @@ func TestConformance(t *testing.T) {
 	runtimetest.Run(t, connect, image)
 }
 
+// TestPodSharing: a pod's containers share its loopback and volumes.
+func TestPodSharing(t *testing.T) {
+	runtimetest.PodSharing(t, connect, image)
+}
+
 // TestStartCreated checks that Start starts a container left created (a
 // launcher that died between create and start) instead of failing or making
 // another.

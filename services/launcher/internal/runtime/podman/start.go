@@ -223,12 +223,14 @@ func specGenerator(s runtime.Spec, secretNames map[string]string) (*specgen.Spec
 	g.Privileged = &s.Privileged
 	g.ReadOnlyFilesystem = &s.ReadOnlyRoot
 
-	switch s.Network {
-	case "host":
+	switch {
+	case s.Pod != "":
+		podSettings(g, s) // the pod's network
+	case s.Network == "host":
 		g.NetNS = specgen.Namespace{NSMode: specgen.Host}
-	case "none":
+	case s.Network == "none":
 		g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
-	case "bridge", "":
+	case s.Network == "bridge", s.Network == "":
 		// The engine's default: the default bridge network for root.
 	default:
 		return nil, cannotStart(fmt.Sprintf("CannotStartContainerError: unknown network mode %q", s.Network))

@@ -49,6 +49,7 @@ func Run(t *testing.T, newRuntime NewRuntime, image string) {
 		{"BadCommand", BadCommand},
 		{"Resources", Resources},
 		{"StopListRemove", StopListRemove},
+		{"PodLifecycle", PodLifecycle},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -46,6 +46,7 @@ type Runtime struct {
 	mu     sync.Mutex
 	byID   map[string]*container
 	byName map[string]*container
+	pods   map[string]bool
 	seq    int
 }
 
@@ -56,7 +57,7 @@ func New(cfg Config) *Runtime {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Runtime{cfg: cfg, byID: map[string]*container{}, byName: map[string]*container{}}
+	return &Runtime{cfg: cfg, byID: map[string]*container{}, byName: map[string]*container{}, pods: map[string]bool{}}
 }
 
 // container is one simulated container; its output is kept whole.
@@ -76,7 +77,24 @@ type container struct {
 
 // Start creates and starts the container, or returns the one with the same
 // name.
-func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container, error) {
+func (r *Runtime) Start(ctx context.Context, spec runtime.Spec) (runtime.Container, error) {
+	c, err := r.Create(ctx, spec)
+	if err != nil || !c.Created {
+		return c, err
+	}
+	if err := r.StartCreated(ctx, c.ID); err != nil {
+		return runtime.Container{}, err
+	}
+	got, err := r.get(c.ID)
+	if err != nil {
+		return runtime.Container{}, err
+	}
+	return got.snapshot(), nil
+}
+
+// Create creates the container, not started, or returns the one with the
+// same name.
+func (r *Runtime) Create(_ context.Context, spec runtime.Spec) (runtime.Container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c := r.byName[spec.Name]; c != nil {
@@ -94,21 +112,40 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container
 			cause: []error{runtime.ErrCannotStart},
 		}
 	}
+	if spec.Pod != "" && !r.pods[spec.Pod] {
+		return runtime.Container{}, &startError{msg: "no such pod " + spec.Pod, cause: []error{runtime.ErrCannotStart}}
+	}
 	r.seq++
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &container{
 		c: runtime.Container{ID: fmt.Sprintf("sim%012d", r.seq), Name: spec.Name,
-			Labels: maps.Clone(spec.Labels), Running: true},
+			Labels: maps.Clone(spec.Labels), Created: true},
 		spec:    spec,
-		running: true,
-		exit:    runtime.Exit{StartedAt: r.cfg.Clock()},
 		changed: make(chan struct{}),
-		cancel:  cancel,
+		cancel:  func() {},
 		done:    make(chan struct{}),
 	}
 	r.byID[c.c.ID], r.byName[spec.Name] = c, c
-	go r.execute(ctx, c)
 	return c.snapshot(), nil
+}
+
+// StartCreated starts a created container; one that started already is
+// left alone.
+func (r *Runtime) StartCreated(_ context.Context, id string) error {
+	c, err := r.get(id)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.c.Created {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.running, c.c.Running, c.c.Created = true, true, false
+	c.exit = runtime.Exit{StartedAt: r.cfg.Clock()}
+	go r.execute(ctx, c)
+	return nil
 }
 
 // execute runs the container's command to its end.
@@ -180,9 +217,17 @@ func (c *container) snapshot() runtime.Container {
 	return out
 }
 
-// end stops a running container with the given exit code.
+// end stops a running container with the given exit code; a container
+// that was only created ends at once, never having run.
 func (c *container) end(code int) {
 	c.mu.Lock()
+	if c.c.Created {
+		c.c.Created = false
+		c.exit.ExitCode = code
+		close(c.done)
+		c.mu.Unlock()
+		return
+	}
 	if c.running && c.forced == 0 {
 		c.forced = code
 	}
