@@ -20,6 +20,7 @@ import (
 type logsOptions struct {
 	follow     bool
 	attempt    int
+	container  string
 	timestamps bool
 }
 
@@ -32,7 +33,11 @@ func (a *app) logsCommand() *cobra.Command {
 read from the JetStream stream BATCH_LOGS on --nats-url.
 
 With -f, keep printing new lines until the job reaches SUCCEEDED or FAILED
-and every line it wrote is printed, then exit 0.`,
+and every line it wrote is printed, then exit 0.
+
+The lines of a multi-container job (ecsProperties) are printed
+interleaved, each prefixed with its container's name ("main | ..."); with
+--container NAME only that container's, without the prefix.`,
 		Args: cobra.ExactArgs(1),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
 			return a.runLogs(cmd.Context(), args[0], o)
@@ -40,6 +45,7 @@ and every line it wrote is printed, then exit 0.`,
 	}
 	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new lines until the job succeeds or fails")
 	cmd.Flags().IntVar(&o.attempt, "attempt", -1, "print only this attempt's lines (default: every attempt)")
+	cmd.Flags().StringVar(&o.container, "container", "", "print only this container's lines (a multi-container job; default: every container, each line prefixed with its name)")
 	cmd.Flags().BoolVar(&o.timestamps, "timestamps", false, "start each line with the time it was written")
 	return cmd
 }
@@ -72,23 +78,24 @@ func (a *app) runLogs(ctx context.Context, ref string, o logsOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	filter := events.LogFilter(jobID)
-	if o.attempt >= 0 {
-		filter = events.LogSubject(jobID, o.attempt)
-	}
+	filters := logFilters(jobID, o.attempt, o.container)
 	stream, err := js.Stream(ctx, events.StreamLogs)
 	if err != nil {
 		return fmt.Errorf("open stream %s: %w", events.StreamLogs, err)
 	}
 	lastSeq := func() (uint64, error) {
-		m, err := stream.GetLastMsgForSubject(ctx, filter)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return 0, nil
+		var last uint64
+		for _, f := range filters {
+			m, err := stream.GetLastMsgForSubject(ctx, f)
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				continue
+			}
+			if err != nil {
+				return 0, fmt.Errorf("find the last line of %s: %w", jobID, err)
+			}
+			last = max(last, m.Sequence)
 		}
-		if err != nil {
-			return 0, fmt.Errorf("find the last line of %s: %w", jobID, err)
-		}
-		return m.Sequence, nil
+		return last, nil
 	}
 
 	// ended says the job is final; without -f it is taken as final now.
@@ -109,7 +116,7 @@ func (a *app) runLogs(ctx context.Context, ref string, o logsOptions) error {
 	}
 
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
+		FilterSubjects: filters,
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -164,7 +171,7 @@ func (a *app) runLogs(ctx context.Context, ref string, o logsOptions) error {
 				return fmt.Errorf("read the lines of %s: %w", jobID, err)
 			}
 			printed = meta.Sequence.Stream
-			if err := a.writeLine(out, m, o.timestamps); err != nil {
+			if err := a.writeLine(out, m, o.timestamps, o.container == ""); err != nil {
 				return err
 			}
 		}
@@ -189,8 +196,23 @@ func describeEnd(j *batch.JobDetail) string {
 	return s
 }
 
-// writeLine prints one line, with its time in front when asked.
-func (a *app) writeLine(w io.Writer, m jetstream.Msg, timestamps bool) error {
+// logFilters are the subjects of the lines to print: every line of the
+// job, or of one attempt (attempt >= 0), or of one container.
+func logFilters(jobID string, attempt int, container string) []string {
+	switch {
+	case container != "" && attempt >= 0:
+		return []string{events.LogContainerSubject(jobID, attempt, container)}
+	case container != "":
+		return []string{events.LogContainerFilter(jobID, container)}
+	case attempt >= 0:
+		return []string{events.LogSubject(jobID, attempt), events.LogAttemptFilter(jobID, attempt)}
+	}
+	return []string{events.LogFilter(jobID)}
+}
+
+// writeLine prints one line, with its time in front when asked, and (when
+// prefix) the name of the container of a multi-container job that wrote it.
+func (a *app) writeLine(w io.Writer, m jetstream.Msg, timestamps, prefix bool) error {
 	if timestamps {
 		stamp := m.Headers().Get(events.HeaderLogTime)
 		if t, err := time.Parse(time.RFC3339Nano, stamp); err == nil {
@@ -201,6 +223,11 @@ func (a *app) writeLine(w io.Writer, m jetstream.Msg, timestamps bool) error {
 			stamp = t.In(loc).Format("2006-01-02T15:04:05.000")
 		}
 		if _, err := fmt.Fprintf(w, "%s ", stamp); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	if name := m.Headers().Get(events.HeaderContainer); prefix && name != "" {
+		if _, err := fmt.Fprintf(w, "%s | ", name); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 	}

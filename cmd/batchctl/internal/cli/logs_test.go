@@ -265,3 +265,42 @@ func TestLogsWithoutNATS(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// containerLine publishes one line of a container of a multi-container
+// job, as the launcher does.
+func (e *logsEnv) containerLine(jobID string, attempt int, container, text string) {
+	e.t.Helper()
+	m := nats.NewMsg(events.LogContainerSubject(jobID, attempt, container))
+	m.Data = []byte(text)
+	m.Header.Set(events.HeaderStream, "stdout")
+	m.Header.Set(events.HeaderContainer, container)
+	m.Header.Set(events.HeaderLogTime, time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC).Format(time.RFC3339Nano))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := e.js.PublishMsg(ctx, m); err != nil {
+		e.t.Fatalf("publish line: %v", err)
+	}
+}
+
+func TestLogsOfAMultiContainerJob(t *testing.T) {
+	e := newLogsEnv(t)
+	const job = "pod-job"
+	e.containerLine(job, 1, "init", "prepared")
+	e.containerLine(job, 1, "main", "hello")
+	e.containerLine(job, 1, "side", "serving")
+	e.containerLine(job, 2, "main", "again")
+	e.record(job, batch.StatusSucceeded)
+
+	if r := e.run("logs", job); r.code != 0 || r.stdout != "init | prepared\nmain | hello\nside | serving\nmain | again\n" {
+		t.Errorf("all containers: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("logs", job, "--container", "main"); r.code != 0 || r.stdout != "hello\nagain\n" {
+		t.Errorf("--container main: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("logs", job, "--attempt", "1"); r.code != 0 || r.stdout != "init | prepared\nmain | hello\nside | serving\n" {
+		t.Errorf("--attempt 1: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := e.run("logs", job, "--attempt", "2", "--container", "main"); r.code != 0 || r.stdout != "again\n" {
+		t.Errorf("--attempt 2 --container main: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
