@@ -100,6 +100,12 @@ func (l *launcher) removeAbandoned(ctx context.Context, job string, attempt int)
 		return
 	}
 	for _, c := range cs {
+		if pod := c.Labels[labelPod]; pod != "" {
+			if err := l.rt.RemovePod(ctx, pod); err != nil {
+				l.log.Warn("remove pod", telemetry.LogJobID, job, "err", err)
+			}
+			continue
+		}
 		l.log.Info("removing the container of an attempt given up", telemetry.LogJobID, job, "attempt", attempt, "container", c.ID)
 		if err := l.rt.Remove(ctx, c.ID); err != nil {
 			l.log.Warn("remove container", telemetry.LogJobID, job, "err", err)

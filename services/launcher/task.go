@@ -332,6 +332,15 @@ func (l *launcher) superviseTask(ctx context.Context, job string, attempt int, r
 	if ctx.Err() != nil {
 		return
 	}
+	if run.isAbandoned() {
+		// Given up while it ran (its host was lost): the attempt has its
+		// result already; this end is none.
+		log.InfoContext(ctx, "abandoned attempt ended, removing its pod")
+		if err := l.rt.RemovePod(ctx, pod.Name); err != nil {
+			log.WarnContext(ctx, "remove pod", "err", err)
+		}
+		return
+	}
 	ev := l.taskExited(job, attempt, pod, ms)
 	if reason, stopped := run.stopped(); stopped {
 		ev.StatusReason, ev.NoRetry = reason, true
