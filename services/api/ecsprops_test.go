@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/batchd/batchd/pkg/batch"
 )
 
@@ -105,5 +108,33 @@ func TestResolveTask(t *testing.T) {
 			_, err := resolveTask(json.RawMessage(ecsDef), json.RawMessage(tc.ov), nil, false)
 			wantErr(t, err, tc.want)
 		})
+	}
+}
+
+// Each container of a task goes through the same settings checks as
+// containerProperties, at RegisterJobDefinition and at SubmitJob (with
+// ecsPropertiesOverride applied); the SDK's shapes round-trip.
+func TestEcsPropertiesThroughTheAPI(t *testing.T) {
+	a := startAPI(t, nil, Config{})
+	c := a.client
+	res := []types.ResourceRequirement{{Type: types.ResourceTypeVcpu, Value: aws.String("1")}, {Type: types.ResourceTypeMemory, Value: aws.String("64")}}
+	def := func(name string, side types.TaskContainerProperties) error {
+		side.Name, side.Image, side.Essential = aws.String("side"), aws.String("busybox"), aws.Bool(false)
+		_, err := c.RegisterJobDefinition(ctx(t), &awsbatch.RegisterJobDefinitionInput{JobDefinitionName: aws.String(name),
+			Type: types.JobDefinitionTypeContainer, EcsProperties: &types.EcsProperties{TaskProperties: []types.EcsTaskProperties{{
+				Containers: []types.TaskContainerProperties{{Name: aws.String("main"), Image: aws.String("busybox"), ResourceRequirements: res}, side}}}}})
+		return err
+	}
+	clientException(t, def("ulimit", types.TaskContainerProperties{Ulimits: []types.Ulimit{{Name: aws.String("files"), SoftLimit: aws.Int32(1), HardLimit: aws.Int32(1)}}}),
+		`containers[1] (side): ulimits[0].name "files" is invalid`)
+	clientException(t, def("dep", types.TaskContainerProperties{DependsOn: []types.TaskContainerDependency{{ContainerName: aws.String("main"), Condition: aws.String("SUCCESS")}}}),
+		"dependsOn main with condition SUCCESS, but main is essential")
+	if err := def("ok", types.TaskContainerProperties{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.DescribeJobDefinitions(ctx(t), &awsbatch.DescribeJobDefinitionsInput{JobDefinitionName: aws.String("ok")})
+	if err != nil || len(out.JobDefinitions) != 1 || out.JobDefinitions[0].EcsProperties == nil ||
+		len(out.JobDefinitions[0].EcsProperties.TaskProperties[0].Containers) != 2 {
+		t.Fatalf("describe = %+v, %v", out, err)
 	}
 }

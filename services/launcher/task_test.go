@@ -65,3 +65,37 @@ func TestTaskRunsAsAPod(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TerminateJob of a running task stops every container; the attempt ends
+// with the termination's reason, never retried.
+func TestTaskTerminated(t *testing.T) {
+	r := newRig(t)
+	r.rt.SetImage("long", fake.Script{Duration: time.Hour})
+	r.record("t2", batch.StatusStarting, 0)
+	p := events.JobPlaced{JobID: "t2", Attempt: 1, HostID: "h1", ComputeEnvironment: "ce", JobQueue: "q", Task: &events.TaskSpec{
+		Containers: []events.TaskContainerSpec{
+			{Name: "side", Container: events.ContainerSpec{Image: "long"}, StopTimeoutSeconds: 1},
+			{Name: "main", Container: events.ContainerSpec{Image: "long"}, Essential: true, StopTimeoutSeconds: 1},
+		}}}
+	if _, err := bus.Publish(context.Background(), r.js, p); err != nil {
+		t.Fatal(err)
+	}
+	r.start(t)
+	r.next("started", 10*time.Second)
+	stop := events.JobStop{JobID: "t2", Attempt: 1, HostID: "h1", Reason: "stop it"}
+	if _, err := bus.Publish(context.Background(), r.js, stop); err != nil {
+		t.Fatal(err)
+	}
+	var ex events.JobExited
+	if err := json.Unmarshal(r.next("exited", 10*time.Second).Data, &ex); err != nil {
+		t.Fatal(err)
+	}
+	if !ex.NoRetry || ex.StatusReason != "stop it" || len(ex.Containers) != 2 {
+		t.Fatalf("exit = %+v, want both containers stopped, the reason and no retry", ex)
+	}
+	for _, res := range ex.Containers {
+		if res.ExitCode == nil || *res.ExitCode != fake.StopExitCode {
+			t.Errorf("container %s ended %v, want stopped", res.Name, res.ExitCode)
+		}
+	}
+}
