@@ -35,9 +35,8 @@ import (
 // by their message ids).
 
 const (
-	reasonMainNodeExited    = "Main node exited"
-	reasonMainNodeNotRun    = "Main node exited before this node started"
-	reasonTerminatedWithJob = "The multi-node job was terminated"
+	reasonMainNodeExited = "Main node exited"
+	reasonMainNodeNotRun = "Main node exited before this node started"
 )
 
 // onGang applies a gang placement.
