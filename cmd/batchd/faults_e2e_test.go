@@ -1,0 +1,475 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/batch"
+	"github.com/aws/aws-sdk-go-v2/service/batch/types"
+	bjob "github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestFaults runs the split deployment of deploy/local-cluster on random
+// ports: a 3-node NATS cluster (nats-server built from the module batchd
+// requires) with every stream and bucket on all three, two processes of
+// each of api, scheduler, monitor and notifier, and two launchers (two
+// host ids, 2 vCPUs each) on real Podman. Jobs run while the active
+// scheduler, the NATS server leading the jobs stream and a monitor are
+// killed with SIGKILL one after another; each is started again before
+// the next fault. Every job must succeed, with one attempt that ran once
+// (its output line appears once), and no host may ever run more than its
+// vCPUs. The time from each kill to the deployment's next step is logged.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a cluster of 13 processes")
+	}
+	c := startFaultCluster(t)
+	api := c.api()
+	setupQueue(t, api, "faults", 4, "1", "64", "sh", "-c", `echo "ran $AWS_BATCH_JOB_ID $AWS_BATCH_JOB_ATTEMPT"; sleep 2`)
+	js := c.js()
+
+	var all []string
+	phase := func(name string, fault func() string) {
+		t.Helper()
+		ids := make([]string, 6)
+		for i := range ids {
+			ids[i] = submit(t, api, &batch.SubmitJobInput{JobName: aws.String(fmt.Sprintf("%s-%d", name, i)),
+				JobQueue: aws.String("faults-queue"), JobDefinition: aws.String("faults-def"),
+				RetryStrategy: &types.RetryStrategy{Attempts: aws.Int32(2)}})
+		}
+		all = append(all, ids...)
+		// Faults strike while jobs run and others wait.
+		waitUntil(t, api, 2*time.Minute, ids, "two running", func(jobs map[string]types.JobDetail) bool {
+			return countStatus(jobs, types.JobStatusRunning) >= 2
+		})
+		killed := time.Now()
+		what := fault()
+		after := killed.UnixMilli()
+		waitUntil(t, api, 2*time.Minute, ids, "a step after the kill", func(jobs map[string]types.JobDetail) bool {
+			for _, j := range jobs {
+				if aws.ToInt64(j.StartedAt) > after || aws.ToInt64(j.StoppedAt) > after {
+					return true
+				}
+			}
+			return false
+		})
+		t.Logf("fault %s (%s): next container started or ended %.2f s after the kill", name, what, time.Since(killed).Seconds())
+	}
+
+	phase("scheduler", func() string {
+		pid := leaseHolder(t, js)
+		name := c.byPID(pid)
+		if name == "" {
+			t.Fatalf("the lease holder (pid %d) is none of the schedulers", pid)
+		}
+		c.kill(name)
+		killed := time.Now()
+		c.start(name) // the next standby
+		next := waitLeaseHolder(t, js, pid)
+		return fmt.Sprintf("%s killed; %s holds the lease %.2f s later", name, c.byPID(next), time.Since(killed).Seconds())
+	})
+	phase("nats", func() string {
+		name := c.jobsStreamLeader(t, js)
+		c.kill(name)
+		defer c.start(name)
+		return name + ", the leader of " + events.StreamJobs
+	})
+	phase("monitor", func() string {
+		c.kill("monitor-1")
+		defer c.start("monitor-1")
+		return "monitor-1"
+	})
+
+	jobs := waitFinal(t, api, 3*time.Minute, all...)
+	nc := c.conn()
+	for id, j := range jobs {
+		if j.Status != types.JobStatusSucceeded {
+			t.Errorf("job %s (%s) %s: %s", id, aws.ToString(j.JobName), j.Status, aws.ToString(j.StatusReason))
+			continue
+		}
+		if len(j.Attempts) != 1 {
+			t.Errorf("job %s (%s) has %d attempts, want 1: %+v", id, aws.ToString(j.JobName), len(j.Attempts), j.Attempts)
+		}
+		ran := 0
+		for _, line := range jobLog(t, nc, id) {
+			if strings.HasPrefix(line, "ran "+id+" ") {
+				ran++
+			}
+		}
+		if ran != len(j.Attempts) {
+			t.Errorf("job %s (%s): its container ran %d times for %d attempts", id, aws.ToString(j.JobName), ran, len(j.Attempts))
+		}
+	}
+	checkCapacity(t, js, jobs, 2)
+}
+
+// checkCapacity checks from the job records that no host ever ran more
+// 1-vCPU jobs at once than its vCPUs: the [startedAt, stoppedAt] intervals
+// of the last attempts, on the record's host (the last attempt's).
+func checkCapacity(t *testing.T, js jetstream.JetStream, jobs map[string]types.JobDetail, vcpus int) {
+	t.Helper()
+	kv, err := js.KeyValue(ctxT(t, 10*time.Second), events.BucketJobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type edge struct {
+		at    int64
+		delta int
+	}
+	perHost := map[string][]edge{}
+	for id := range jobs {
+		var rec bjob.JobDetail
+		if _, err := bus.GetJSON(ctxT(t, 10*time.Second), kv, events.Token(id), &rec); err != nil {
+			t.Fatalf("record of %s: %v", id, err)
+		}
+		if len(rec.Attempts) == 0 {
+			continue
+		}
+		a := rec.Attempts[len(rec.Attempts)-1]
+		if a.StartedAt == 0 || a.StoppedAt == 0 {
+			t.Errorf("job %s: attempt without start or stop time: %+v", id, a)
+			continue
+		}
+		perHost[rec.HostID] = append(perHost[rec.HostID], edge{a.StartedAt, 1}, edge{a.StoppedAt, -1})
+	}
+	for host, es := range perHost {
+		sort.Slice(es, func(i, k int) bool {
+			if es[i].at != es[k].at {
+				return es[i].at < es[k].at
+			}
+			return es[i].delta < es[k].delta // an end before a start at the same instant
+		})
+		busy, peak := 0, 0
+		for _, e := range es {
+			busy += e.delta
+			peak = max(peak, busy)
+		}
+		if peak > vcpus {
+			t.Errorf("host %s ran %d 1-vCPU jobs at once, more than its %d vCPUs", host, peak, vcpus)
+		}
+		t.Logf("host %s: %d jobs, at most %d at once", host, len(es)/2, peak)
+	}
+}
+
+func countStatus(jobs map[string]types.JobDetail, s types.JobStatus) int {
+	n := 0
+	for _, j := range jobs {
+		if j.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil polls the jobs until cond holds.
+func waitUntil(t *testing.T, c *batch.Client, timeout time.Duration, ids []string, what string, cond func(map[string]types.JobDetail) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		jobs := describe(t, c, ids...)
+		if cond(jobs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for id, j := range jobs {
+				fmt.Fprintf(&b, "%s %s %s\n", id, j.Status, aws.ToString(j.StatusReason))
+			}
+			t.Fatalf("no %s after %v:\n%s", what, timeout, b.String())
+		}
+		time.Sleep(100 * time.Millisecond) // polling the API
+	}
+}
+
+// leaseHolder is the process id in the scheduler lease's holder name
+// (host-pid-random).
+func leaseHolder(t *testing.T, js jetstream.JetStream) int {
+	t.Helper()
+	return waitLeaseHolder(t, js, 0)
+}
+
+// waitLeaseHolder waits for a lease holder other than the process not.
+func waitLeaseHolder(t *testing.T, js jetstream.JetStream, not int) int {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		kv, err := js.KeyValue(ctx, events.BucketScheduler)
+		var e jetstream.KeyValueEntry
+		if err == nil {
+			e, err = kv.Get(ctx, events.KeySchedulerLease)
+		}
+		cancel()
+		if err == nil {
+			var l events.SchedulerLease
+			if json.Unmarshal(e.Value(), &l) == nil {
+				parts := strings.Split(l.Holder, "-")
+				if len(parts) >= 3 {
+					if pid, err := strconv.Atoi(parts[len(parts)-2]); err == nil && pid != not {
+						return pid
+					}
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // polling the lease
+	}
+	t.Fatal("no scheduler took the lease in a minute")
+	return 0
+}
+
+// faultCluster is the processes of the deployment.
+type faultCluster struct {
+	t       *testing.T
+	dir     string
+	natsBin string
+	urls    string
+	ports   map[string][3]int // nats-N: client, route, monitoring
+	apiAddr map[string]string
+	procs   map[string]*faultProc
+	nc      *nats.Conn
+}
+
+type faultProc struct {
+	bin  string
+	args []string
+	env  []string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  string
+}
+
+func freePortNum(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startFaultCluster(t *testing.T) *faultCluster {
+	t.Helper()
+	c := &faultCluster{t: t, dir: t.TempDir(), ports: map[string][3]int{}, apiAddr: map[string]string{}, procs: map[string]*faultProc{}}
+	c.natsBin = filepath.Join(c.dir, "nats-server")
+	build := exec.Command("go", "build", "-o", c.natsBin, "github.com/nats-io/nats-server/v2")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build nats-server: %v\n%s", err, out)
+	}
+	var urls, routes []string
+	for n := 1; n <= 3; n++ {
+		p := [3]int{freePortNum(t), freePortNum(t), freePortNum(t)}
+		c.ports[fmt.Sprintf("nats-%d", n)] = p
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", p[0]))
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p[1]))
+	}
+	c.urls = strings.Join(urls, ",")
+	for n := 1; n <= 3; n++ {
+		name := fmt.Sprintf("nats-%d", n)
+		p := c.ports[name]
+		conf := fmt.Sprintf("server_name: n%d\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\nmax_payload: 8MB\n"+
+			"jetstream { store_dir: %q }\ncluster { name: faults, listen: 127.0.0.1:%d, routes: [%s] }\n",
+			n, p[0], p[2], filepath.Join(c.dir, name), p[1], strings.Join(routes, ", "))
+		path := filepath.Join(c.dir, name+".conf")
+		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.procs[name] = &faultProc{bin: c.natsBin, args: []string{"-c", path}}
+	}
+	common := []string{"--nats-url", c.urls, "--stream-replicas", "3", "--defaults=false", "--log-level", "debug"}
+	for _, svc := range []string{"monitor", "scheduler", "notifier", "api"} {
+		for n := 1; n <= 2; n++ {
+			name := fmt.Sprintf("%s-%d", svc, n)
+			args := append(slices.Clone(common), "--services", svc, "--data", filepath.Join(c.dir, name))
+			if svc == "api" {
+				c.apiAddr[name] = fmt.Sprintf("127.0.0.1:%d", freePortNum(t))
+				args = append(args, "--http", c.apiAddr[name])
+			}
+			c.procs[name] = &faultProc{bin: os.Args[0], args: args, env: []string{"BATCHD_TEST_CHILD=1"}}
+		}
+	}
+	for n := 1; n <= 2; n++ {
+		name := fmt.Sprintf("launcher-%d", n)
+		args := append(slices.Clone(common), "--services", "launcher", "--data", filepath.Join(c.dir, name),
+			"--host-vcpus", "2", "--host-memory", "4096")
+		c.procs[name] = &faultProc{bin: os.Args[0], args: args, env: []string{"BATCHD_TEST_CHILD=1"}}
+	}
+	t.Cleanup(c.stopAll)
+	for n := 1; n <= 3; n++ {
+		c.start(fmt.Sprintf("nats-%d", n))
+	}
+	for name := range c.procs {
+		if !strings.HasPrefix(name, "nats-") {
+			c.start(name)
+		}
+	}
+	c.waitHTTP("http://" + c.apiAddr["api-1"] + "/healthz")
+	c.waitHTTP("http://" + c.apiAddr["api-2"] + "/healthz")
+	return c
+}
+
+func (c *faultCluster) start(name string) {
+	c.t.Helper()
+	p := c.procs[name]
+	p.log = filepath.Join(c.dir, name+".log")
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	p.cmd = exec.Command(p.bin, p.args...)
+	p.cmd.Env = append(os.Environ(), p.env...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	p.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); f.Close(); close(done) }(p.cmd, p.done)
+	if strings.HasPrefix(name, "nats-") {
+		c.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/healthz?js-enabled-only=true", c.ports[name][2]))
+	}
+}
+
+// kill ends a process with SIGKILL.
+func (c *faultCluster) kill(name string) {
+	c.t.Helper()
+	p := c.procs[name]
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+func (c *faultCluster) stopAll() {
+	for name, p := range c.procs {
+		if p.cmd == nil || p.cmd.Process == nil {
+			continue
+		}
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		if !strings.HasPrefix(name, "nats-") {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for name, p := range c.procs {
+		if p.cmd == nil || strings.HasPrefix(name, "nats-") {
+			continue
+		}
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+	if c.nc != nil {
+		c.nc.Close()
+	}
+	for name, p := range c.procs {
+		if p.cmd != nil && strings.HasPrefix(name, "nats-") {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			<-p.done
+		}
+	}
+	if c.t.Failed() {
+		for name, p := range c.procs {
+			b, _ := os.ReadFile(p.log)
+			s := string(b)
+			if len(s) > 6000 {
+				s = s[len(s)-6000:]
+			}
+			c.t.Logf("==== %s log (end):\n%s", name, s)
+		}
+	}
+	// Containers left by the launchers (none when all went well).
+	for n := 1; n <= 2; n++ {
+		if id, err := os.ReadFile(filepath.Join(c.dir, fmt.Sprintf("launcher-%d", n), "host-id")); err == nil {
+			_ = exec.Command("podman", "rm", "-f", "--filter", "label=batch.host="+strings.TrimSpace(string(id))).Run()
+		}
+	}
+}
+
+func (c *faultCluster) waitHTTP(url string) {
+	c.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // polling the endpoint
+	}
+	c.t.Fatalf("%s did not answer in 90 s", url)
+}
+
+func (c *faultCluster) api() *batch.Client {
+	d := &daemon{httpAddr: c.apiAddr["api-1"]}
+	return d.client()
+}
+
+func (c *faultCluster) conn() *nats.Conn {
+	c.t.Helper()
+	if c.nc == nil {
+		nc, err := nats.Connect(c.urls, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.nc = nc
+	}
+	return c.nc
+}
+
+func (c *faultCluster) js() jetstream.JetStream {
+	c.t.Helper()
+	js, err := jetstream.New(c.conn())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return js
+}
+
+// byPID names the process with this pid.
+func (c *faultCluster) byPID(pid int) string {
+	for name, p := range c.procs {
+		if p.cmd != nil && p.cmd.Process != nil && p.cmd.Process.Pid == pid {
+			return name
+		}
+	}
+	return ""
+}
+
+// jobsStreamLeader names the NATS process leading the jobs stream.
+func (c *faultCluster) jobsStreamLeader(t *testing.T, js jetstream.JetStream) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, events.StreamJobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := st.CachedInfo().Cluster
+	if cl == nil || !strings.HasPrefix(cl.Leader, "n") {
+		t.Fatalf("stream %s has no cluster leader: %+v", events.StreamJobs, cl)
+	}
+	return "nats-" + strings.TrimPrefix(cl.Leader, "n")
+}
