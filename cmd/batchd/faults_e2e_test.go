@@ -43,20 +43,32 @@ func TestFaults(t *testing.T) {
 	}
 	c := startFaultCluster(t)
 	api := c.api()
-	setupQueue(t, api, "faults", 4, "1", "64", "sh", "-c", `echo "ran $AWS_BATCH_JOB_ID $AWS_BATCH_JOB_ATTEMPT"; sleep 2`)
+	// Short jobs; the launcher phase's first attempts run 40 s.
+	setupQueue(t, api, "faults", 6, "1", "64", "sh", "-c",
+		`echo "ran $AWS_BATCH_JOB_ID $AWS_BATCH_JOB_ATTEMPT"; if [ "$LONG" = 1 ] && [ "$AWS_BATCH_JOB_ATTEMPT" = 1 ]; then sleep 40; else sleep 2; fi`)
 	js := c.js()
+	lostJobs := map[string]bool{}
 
 	var all []string
-	phase := func(name string, fault func() string) {
+	submitN := func(name string, n int, long bool) []string {
 		t.Helper()
-		ids := make([]string, 6)
+		ids := make([]string, n)
 		for i := range ids {
-			ids[i] = submit(t, api, &batch.SubmitJobInput{JobName: aws.String(fmt.Sprintf("%s-%d", name, i)),
+			in := &batch.SubmitJobInput{JobName: aws.String(fmt.Sprintf("%s-%d", name, i)),
 				JobQueue: aws.String("faults-queue"), JobDefinition: aws.String("faults-def"),
-				RetryStrategy: &types.RetryStrategy{Attempts: aws.Int32(2)}})
+				RetryStrategy: &types.RetryStrategy{Attempts: aws.Int32(2)}}
+			if long {
+				in.ContainerOverrides = &types.ContainerOverrides{Environment: []types.KeyValuePair{{Name: aws.String("LONG"), Value: aws.String("1")}}}
+			}
+			ids[i] = submit(t, api, in)
 		}
 		all = append(all, ids...)
-		// Faults strike while jobs run and others wait.
+		return ids
+	}
+	phase := func(name string, fault func() string) {
+		t.Helper()
+		// Faults strike while jobs run and others wait (6 slots).
+		ids := submitN(name, 9, false)
 		waitUntil(t, api, 2*time.Minute, ids, "two running", func(jobs map[string]types.JobDetail) bool {
 			return countStatus(jobs, types.JobStatusRunning) >= 2
 		})
@@ -82,9 +94,11 @@ func TestFaults(t *testing.T) {
 		}
 		c.kill(name)
 		killed := time.Now()
-		c.start(name) // the next standby
 		next := waitLeaseHolder(t, js, pid)
-		return fmt.Sprintf("%s killed; %s holds the lease %.2f s later", name, c.byPID(next), time.Since(killed).Seconds())
+		took := time.Since(killed)
+		holder := c.byPID(next)
+		c.start(name) // the next standby
+		return fmt.Sprintf("%s killed; %s holds the lease %.2f s later", name, holder, took.Seconds())
 	})
 	phase("nats", func() string {
 		name := c.jobsStreamLeader(t, js)
@@ -98,6 +112,53 @@ func TestFaults(t *testing.T) {
 		return "monitor-1"
 	})
 
+	// A launcher is lost: kill -9, one of its containers removed, the
+	// other left running. Its jobs are retried on the other host; when it
+	// comes back it stops and removes the leftover container without
+	// reporting it.
+	waitFinal(t, api, 3*time.Minute, all...) // both hosts free
+	long := submitN("launcher", 4, true) // 2 per host: each has 3 vCPUs
+	waitUntil(t, api, 2*time.Minute, long, "four running", func(jobs map[string]types.JobDetail) bool {
+		return countStatus(jobs, types.JobStatusRunning) == 4
+	})
+	lost := c.hostID("launcher-2")
+	var onLost []string
+	for id := range c.records(t, js, long) {
+		if rec := c.record(t, js, id); rec.HostID == lost {
+			onLost = append(onLost, id)
+			lostJobs[id] = true
+		}
+	}
+	if len(onLost) != 2 {
+		t.Fatalf("%d of the long jobs on %s, want 2", len(onLost), lost)
+	}
+	killed := time.Now()
+	c.kill("launcher-2")
+	if out, err := exec.Command("podman", "rm", "-f", "batch-"+onLost[0]+"-1").CombinedOutput(); err != nil {
+		t.Fatalf("remove the container of %s: %v\n%s", onLost[0], err, out)
+	}
+	var given time.Duration
+	waitUntil(t, api, 2*time.Minute, onLost, "retries of the lost host's jobs elsewhere", func(jobs map[string]types.JobDetail) bool {
+		for _, j := range jobs {
+			if len(j.Attempts) == 0 {
+				return false
+			}
+			if given == 0 {
+				given = time.Since(killed)
+			}
+			if j.Status != types.JobStatusRunning && j.Status != types.JobStatusSucceeded {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("fault launcher (%s killed, one container removed): its attempts given up %.2f s after the kill, both retried elsewhere %.2f s after it",
+		lost, given.Seconds(), time.Since(killed).Seconds())
+	c.start("launcher-2")
+	returned := time.Now()
+	waitContainersGone(t, lost, 2*time.Minute)
+	t.Logf("host %s returned: its leftover container stopped and removed %.2f s later", lost, time.Since(returned).Seconds())
+
 	jobs := waitFinal(t, api, 3*time.Minute, all...)
 	nc := c.conn()
 	for id, j := range jobs {
@@ -105,20 +166,46 @@ func TestFaults(t *testing.T) {
 			t.Errorf("job %s (%s) %s: %s", id, aws.ToString(j.JobName), j.Status, aws.ToString(j.StatusReason))
 			continue
 		}
-		if len(j.Attempts) != 1 {
-			t.Errorf("job %s (%s) has %d attempts, want 1: %+v", id, aws.ToString(j.JobName), len(j.Attempts), j.Attempts)
+		want := 1
+		if lostJobs[id] {
+			want = 2 // the lost host's attempt, then one elsewhere
 		}
-		ran := 0
+		if len(j.Attempts) != want {
+			t.Errorf("job %s (%s) has %d attempts, want %d: %+v", id, aws.ToString(j.JobName), len(j.Attempts), want, j.Attempts)
+			continue
+		}
+		ran := map[string]int{}
 		for _, line := range jobLog(t, nc, id) {
-			if strings.HasPrefix(line, "ran "+id+" ") {
-				ran++
+			if a, ok := strings.CutPrefix(line, "ran "+id+" "); ok {
+				ran[a]++
 			}
 		}
-		if ran != len(j.Attempts) {
-			t.Errorf("job %s (%s): its container ran %d times for %d attempts", id, aws.ToString(j.JobName), ran, len(j.Attempts))
+		for a, n := range ran {
+			if n > 1 {
+				t.Errorf("job %s (%s): attempt %s ran %d times", id, aws.ToString(j.JobName), a, n)
+			}
+		}
+		if last := strconv.Itoa(len(j.Attempts)); ran[last] != 1 {
+			t.Errorf("job %s (%s): its succeeded attempt %s ran %d times", id, aws.ToString(j.JobName), last, ran[last])
+		}
+		if lostJobs[id] {
+			if r := aws.ToString(j.Attempts[0].StatusReason); r != "Host EC2 (instance "+lost+") terminated." {
+				t.Errorf("job %s: first attempt ended with %q, want the host-lost reason", id, r)
+			}
+			if h := c.record(t, js, id).HostID; h == lost {
+				t.Errorf("job %s was retried on the lost host %s", id, lost)
+			}
 		}
 	}
-	checkCapacity(t, js, jobs, 2)
+	// The lost host's attempts were never reported by it.
+	for id := range lostJobs {
+		for _, f := range c.exits(t, js, id) {
+			if f.Attempt == 1 && f.HostID == lost {
+				t.Errorf("job %s: the lost host reported attempt 1 (%+v)", id, f)
+			}
+		}
+	}
+	checkCapacity(t, js, jobs, 3)
 }
 
 // checkCapacity checks from the job records that no host ever ran more
@@ -235,6 +322,9 @@ func waitLeaseHolder(t *testing.T, js jetstream.JetStream, not int) int {
 	return 0
 }
 
+// faultReplicas are the processes of each service.
+var faultReplicas = map[string]int{"monitor": 1, "scheduler": 2, "notifier": 2, "api": 2}
+
 // faultCluster is the processes of the deployment.
 type faultCluster struct {
 	t       *testing.T
@@ -296,9 +386,12 @@ func startFaultCluster(t *testing.T) *faultCluster {
 	}
 	common := []string{"--nats-url", c.urls, "--stream-replicas", "3", "--defaults=false", "--log-level", "debug"}
 	for _, svc := range []string{"monitor", "scheduler", "notifier", "api"} {
-		for n := 1; n <= 2; n++ {
+		for n := 1; n <= faultReplicas[svc]; n++ {
 			name := fmt.Sprintf("%s-%d", svc, n)
 			args := append(slices.Clone(common), "--services", svc, "--data", filepath.Join(c.dir, name))
+			if svc == "scheduler" {
+				args = append(args, "--host-lost-after", "15s")
+			}
 			if svc == "api" {
 				c.apiAddr[name] = fmt.Sprintf("127.0.0.1:%d", freePortNum(t))
 				args = append(args, "--http", c.apiAddr[name])
@@ -309,7 +402,7 @@ func startFaultCluster(t *testing.T) *faultCluster {
 	for n := 1; n <= 2; n++ {
 		name := fmt.Sprintf("launcher-%d", n)
 		args := append(slices.Clone(common), "--services", "launcher", "--data", filepath.Join(c.dir, name),
-			"--host-vcpus", "2", "--host-memory", "4096")
+			"--host-vcpus", "3", "--host-memory", "4096")
 		c.procs[name] = &faultProc{bin: os.Args[0], args: args, env: []string{"BATCHD_TEST_CHILD=1"}}
 	}
 	t.Cleanup(c.stopAll)
@@ -472,4 +565,81 @@ func (c *faultCluster) jobsStreamLeader(t *testing.T, js jetstream.JetStream) st
 		t.Fatalf("stream %s has no cluster leader: %+v", events.StreamJobs, cl)
 	}
 	return "nats-" + strings.TrimPrefix(cl.Leader, "n")
+}
+
+// hostID is the host id of a launcher process.
+func (c *faultCluster) hostID(name string) string {
+	c.t.Helper()
+	b, err := os.ReadFile(filepath.Join(c.dir, name, "host-id"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (c *faultCluster) record(t *testing.T, js jetstream.JetStream, id string) bjob.JobDetail {
+	t.Helper()
+	kv, err := js.KeyValue(ctxT(t, 10*time.Second), events.BucketJobs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec bjob.JobDetail
+	if _, err := bus.GetJSON(ctxT(t, 10*time.Second), kv, events.Token(id), &rec); err != nil {
+		t.Fatalf("record of %s: %v", id, err)
+	}
+	return rec
+}
+
+func (c *faultCluster) records(t *testing.T, js jetstream.JetStream, ids []string) map[string]bjob.JobDetail {
+	t.Helper()
+	out := map[string]bjob.JobDetail{}
+	for _, id := range ids {
+		out[id] = c.record(t, js, id)
+	}
+	return out
+}
+
+// exits are the exit reports stored for a job.
+func (c *faultCluster) exits(t *testing.T, js jetstream.JetStream, id string) []events.JobExited {
+	t.Helper()
+	ctx := ctxT(t, 20*time.Second)
+	cons, err := js.OrderedConsumer(ctx, events.StreamJobs, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{"batch.job.exited.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.JobExited
+	for {
+		msgs, err := cons.Fetch(1000, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range msgs.Messages() {
+			n++
+			var f events.JobExited
+			if json.Unmarshal(m.Data(), &f) == nil && f.JobID == id {
+				out = append(out, f)
+			}
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// waitContainersGone waits until Podman has no container of the host.
+func waitContainersGone(t *testing.T, host string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := exec.Command("podman", "ps", "-a", "-q", "--filter", "label=batch.host="+host).Output()
+		if err == nil && strings.TrimSpace(string(out)) == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containers of host %s still there after %v: %s (%v)", host, timeout, out, err)
+		}
+		time.Sleep(200 * time.Millisecond) // polling Podman
+	}
 }

@@ -27,13 +27,14 @@ func NewMsg(ctx context.Context, ev events.Event) (*nats.Msg, error) {
 	return m, nil
 }
 
-// Publish stores an event and waits for JetStream to acknowledge it.
+// Publish stores an event and waits for JetStream to acknowledge it,
+// trying again while JetStream cannot take it (retry.go).
 func Publish(ctx context.Context, js jetstream.JetStream, ev events.Event) (*jetstream.PubAck, error) {
 	m, err := NewMsg(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
-	ack, err := js.PublishMsg(ctx, m)
+	ack, err := publishMsg(ctx, js, m)
 	if err != nil {
 		return nil, fmt.Errorf("publish %s: %w", m.Subject, err)
 	}
