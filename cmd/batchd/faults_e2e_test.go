@@ -322,7 +322,11 @@ func waitLeaseHolder(t *testing.T, js jetstream.JetStream, not int) int {
 	return 0
 }
 
-// faultReplicas are the processes of each service.
+// faultReplicas are the processes of each service. One monitor for now:
+// two monitor replicas share one consumer of the jobs stream, so a job's
+// gate and its placement can be applied at once by two of them and the
+// placement lost (the placement finds the record still SUBMITTED); two
+// once the monitor partitions the facts by job (issue 11, step 4).
 var faultReplicas = map[string]int{"monitor": 1, "scheduler": 2, "notifier": 2, "api": 2}
 
 // faultCluster is the processes of the deployment.
