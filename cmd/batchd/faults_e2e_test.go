@@ -117,7 +117,7 @@ func TestFaults(t *testing.T) {
 	// comes back it stops and removes the leftover container without
 	// reporting it.
 	waitFinal(t, api, 3*time.Minute, all...) // both hosts free
-	long := submitN("launcher", 4, true) // 2 per host: each has 3 vCPUs
+	long := submitN("launcher", 4, true)     // 2 per host: each has 3 vCPUs
 	waitUntil(t, api, 2*time.Minute, long, "four running", func(jobs map[string]types.JobDetail) bool {
 		return countStatus(jobs, types.JobStatusRunning) == 4
 	})
