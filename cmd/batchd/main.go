@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,6 +29,12 @@ func main() {
 		os.Exit(2)
 	}
 	log := newLogger(os.Stderr, cfg.logLevel, cfg.logFormat)
+	if cfg.memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// Bursts (a backlog recorded quickly, watchers catching up) leave
+		// the heap's peak in the resident set: a soft limit makes the
+		// garbage collector return to it first.
+		debug.SetMemoryLimit(cfg.memLimit << 20)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Traces and metrics: exporters from the OTEL_* variables (none by
