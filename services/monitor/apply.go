@@ -216,3 +216,14 @@ func applyHostLost(j *batch.JobDetail, f events.JobHostLost) bool {
 	return applyExited(j, events.JobExited{JobID: f.JobID, Attempt: f.Attempt, HostID: f.HostID, ContainerID: containerID,
 		StatusReason: reason, StoppedAt: f.Time})
 }
+
+// placedBeforeGate reports whether a placement reached a record that its
+// gate to RUNNABLE has not reached yet (still SUBMITTED or PENDING, the
+// placement of its next attempt): the scheduler places a job it gated
+// without waiting for the record, so the two can be applied out of order
+// (by two replicas); the placement is then applied again later, never
+// dropped. A cancelled job is FAILED, so its placements are dropped.
+func placedBeforeGate(j batch.JobDetail, f events.JobPlaced) bool {
+	return (j.Status == batch.StatusSubmitted || j.Status == batch.StatusPending) && j.CurrentAttempt() == f.Attempt &&
+		!j.IsArrayParent()
+}

@@ -27,3 +27,18 @@ func TestGiveUpLeavesReason(t *testing.T) {
 		t.Fatalf("record %s %q, want its status kept and the give-up reason", j.Status, j.StatusReason)
 	}
 }
+
+// A placement applied before the job's gate to RUNNABLE (the scheduler
+// places a job it gated without waiting for the record; two replicas may
+// apply them in either order) is applied again after the gate, not lost.
+func TestPlacementBeforeItsGate(t *testing.T) {
+	r := startMonitor(t, DefaultConfig(), nil)
+	r.submit(newJob("pg"))
+	r.waitFor("pg", "created", func(j batch.JobDetail) bool { return j.Status == batch.StatusSubmitted })
+	r.publish(events.JobPlaced{JobID: "pg", Attempt: 1, HostID: "h1", ComputeEnvironment: "ce", JobQueue: "q"})
+	r.gate("pg", batch.StatusRunnable)
+	j := r.waitFor("pg", "STARTING", func(j batch.JobDetail) bool { return j.Status == batch.StatusStarting })
+	if j.HostID != "h1" {
+		t.Fatalf("record %s on %q, want STARTING on h1", j.Status, j.HostID)
+	}
+}

@@ -167,7 +167,13 @@ func (m *monitor) handlers() *bus.Handlers {
 		return err
 	})
 	on(m, h, "monitor.placed", func(ctx context.Context, ev events.JobPlaced, f *fact) error {
-		_, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyPlaced(j, ev) })
+		job, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyPlaced(j, ev) })
+		if err == nil && placedBeforeGate(job, ev) {
+			// The scheduler places a job it gated RUNNABLE without
+			// waiting for the record; another replica may hold the gate
+			// still: apply the placement after it.
+			return fmt.Errorf("placement of %s attempt %d came before its gate to RUNNABLE", ev.JobID, ev.Attempt)
+		}
 		return err
 	})
 	on(m, h, "monitor.started", func(ctx context.Context, ev events.JobStarted, f *fact) error {
