@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Multi-container jobs (ecsProperties) run as one Podman pod.
@@ -55,28 +54,11 @@ func exitCodes(cs []types.AttemptTaskContainerDetails) map[string]string {
 // containerLog reads the stored lines of one job, as "container | line".
 func containerLog(t *testing.T, nc *nats.Conn, jobID string) []string {
 	t.Helper()
-	js, _ := jetstream.New(nc)
-	ctx := ctxT(t, 10*time.Second)
-	cons, err := js.OrderedConsumer(ctx, events.StreamLogs, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.LogFilter(jobID)}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lines []string
-	for {
-		msgs, err := cons.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range msgs.Messages() {
-			lines = append(lines, m.Headers().Get(events.HeaderContainer)+" | "+string(m.Data()))
-			n++
-		}
-		if n == 0 {
-			return lines
-		}
+	for _, m := range storedLog(t, nc, jobID) {
+		lines = append(lines, m.Headers().Get(events.HeaderContainer)+" | "+string(m.Data()))
 	}
+	return lines
 }
 
 // An init container (SUCCESS), a sidecar (START) serving on the pod's

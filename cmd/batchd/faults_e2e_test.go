@@ -175,7 +175,7 @@ func TestFaults(t *testing.T) {
 			continue
 		}
 		ran := map[string]int{}
-		for _, line := range allLogLines(t, nc, id) {
+		for _, line := range jobLog(t, nc, id) {
 			if a, ok := strings.CutPrefix(line, "ran "+id+" "); ok {
 				ran[a]++
 			}
@@ -646,40 +646,4 @@ func waitContainersGone(t *testing.T, host string, timeout time.Duration) {
 		}
 		time.Sleep(200 * time.Millisecond) // polling Podman
 	}
-}
-
-// allLogLines reads every stored line of a job's output: unlike jobLog it
-// stops only when the consumer has nothing pending, not at the first empty
-// fetch (slow on a loaded cluster).
-func allLogLines(t *testing.T, nc *nats.Conn, jobID string) []string {
-	t.Helper()
-	js, _ := jetstream.New(nc)
-	ctx := ctxT(t, 30*time.Second)
-	cons, err := js.OrderedConsumer(ctx, events.StreamLogs, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.LogFilter(jobID)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for empty := 0; empty < 3; {
-		msgs, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, pending := 0, uint64(1)
-		for m := range msgs.Messages() {
-			lines = append(lines, string(m.Data()))
-			n++
-			if md, err := m.Metadata(); err == nil {
-				pending = md.NumPending
-			}
-		}
-		if n > 0 && pending == 0 {
-			return lines
-		}
-		if n == 0 {
-			empty++
-		}
-	}
-	return lines
 }

@@ -243,31 +243,57 @@ func waitFinal(t *testing.T, c *batch.Client, timeout time.Duration, ids ...stri
 	}
 }
 
-// jobLog reads every stored line of a job's output.
+// jobLog is every line a job printed, in the order stored.
 func jobLog(t *testing.T, nc *nats.Conn, jobID string) []string {
 	t.Helper()
+	var lines []string
+	for _, m := range storedLog(t, nc, jobID) {
+		lines = append(lines, string(m.Data()))
+	}
+	return lines
+}
+
+// storedLog is every log message of a job, in the order stored: as many
+// as the logs stream says it holds on the job's subjects (a finished
+// job's lines are all stored before its exit is reported).
+func storedLog(t *testing.T, nc *nats.Conn, jobID string) []jetstream.Msg {
+	t.Helper()
 	js, _ := jetstream.New(nc)
-	ctx := ctxT(t, 10*time.Second)
+	ctx := ctxT(t, 30*time.Second)
+	st, err := js.Stream(ctx, events.StreamLogs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(events.LogFilter(jobID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want uint64
+	for _, n := range info.State.Subjects {
+		want += n
+	}
+	var lines []jetstream.Msg
+	if want == 0 {
+		return lines
+	}
 	cons, err := js.OrderedConsumer(ctx, events.StreamLogs, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{events.LogFilter(jobID)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
-	for {
-		msgs, err := cons.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
+	for uint64(len(lines)) < want {
+		msgs, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
 		for m := range msgs.Messages() {
-			lines = append(lines, string(m.Data()))
-			n++
+			lines = append(lines, m)
 		}
-		if n == 0 {
-			return lines
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of the %d log lines of %s", len(lines), want, jobID)
 		}
 	}
+	return lines
 }
 
 // statusTracker follows the state change events of jobs and records the

@@ -63,6 +63,10 @@ const (
 	// (nanoseconds, UTC) at which the monitor stored the change in the job
 	// record, so a subscriber can tell how late it hears of it.
 	HeaderDecidedAt = "Batch-Decided-At"
+	// HeaderLine on a log line names it uniquely (a token of the copy
+	// that shipped it and the line's number in it), so a line sent again
+	// after an unconfirmed store is stored once.
+	HeaderLine = "Batch-Line"
 )
 
 // tokens maps the characters of job ids that subjects, KV keys and

@@ -175,7 +175,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	js, err := jetstream.New(d.NATS)
+	js, err := bus.JetStream(d.NATS)
 	if err != nil {
 		return nil, fmt.Errorf("api: jetstream: %w", err)
 	}

@@ -185,7 +185,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		d.Logger.Warn("launcher: reading the CDI specs", "err", err)
 	}
 	cfg.GPUDevices, cfg.GPUs = gpus, len(gpus)
-	js, err := jetstream.New(d.NATS)
+	js, err := bus.JetStream(d.NATS)
 	if err != nil {
 		return fmt.Errorf("launcher: jetstream: %w", err)
 	}

@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	js, err := jetstream.New(d.NATS)
+	js, err := bus.JetStream(d.NATS)
 	if err != nil {
 		return fmt.Errorf("monitor: jetstream: %w", err)
 	}

@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if d.HTTP == nil {
 		d.HTTP = &http.Client{CheckRedirect: noRedirects}
 	}
-	js, err := jetstream.New(d.NATS)
+	js, err := bus.JetStream(d.NATS)
 	if err != nil {
 		return fmt.Errorf("notifier: jetstream: %w", err)
 	}
