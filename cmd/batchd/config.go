@@ -75,7 +75,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.httpAddr, "http", "127.0.0.1:8420", "address of the HTTP API (AWS Batch REST)")
 	fs.StringVar(&c.natsAddr, "nats", "127.0.0.1:4222", "client address of the embedded NATS server")
 	fs.StringVar(&c.natsURL, "nats-url", "", "use this NATS cluster instead of embedding a server: its servers' URLs, comma-separated")
-	fs.IntVar(&c.replicas, "stream-replicas", 1, "servers of the NATS cluster that keep a copy of every stream and bucket (1-5)")
+	fs.IntVar(&c.replicas, "stream-replicas", 1, "servers of the NATS cluster that keep a copy of every stream and bucket (1-5; set by the api, which creates and updates them)")
 	services := fs.String("services", strings.Join(allServices, ","), "services to run: "+strings.Join(allServices, ","))
 	fs.Float64Var(&c.hostVCPUs, "host-vcpus", float64(goruntime.NumCPU()), "vCPUs this host's launcher advertises (may over-commit)")
 	fs.Int64Var(&c.hostMemMiB, "host-memory", hostMemoryMiB(), "memory in MiB this host's launcher advertises")
@@ -100,7 +100,7 @@ func parseFlags(args []string) (config, error) {
 	c.efsVolumes = efsFlag{}
 	fs.Var(c.efsVolumes, "efs-volume", "EFS file system id=host folder (repeatable): jobs' efsVolumeConfiguration volumes of that id mount the folder (for example an NFS export mounted there); other ids are refused")
 	fs.DurationVar(&c.stopGrace, "stop-grace", 30*time.Second, "time a stopped job container (terminated or timed out) gets between SIGTERM and SIGKILL")
-	fs.DurationVar(&c.eventRetention, "event-retention", bus.DefaultRetention.Events, "how long job events (and undelivered notifications) are kept; 0 keeps them for ever")
+	fs.DurationVar(&c.eventRetention, "event-retention", bus.DefaultRetention.Events, "how long job events (and undelivered notifications) are kept; 0 keeps them for ever (set by the api, which creates and updates the streams)")
 	fs.DurationVar(&c.blockedAfter, "blocked-after", monitor.DefaultConfig().BlockedAfter, `announce a job waiting RUNNABLE or PENDING this long ("Batch Job Queue Blocked"); 0 turns it off`)
 	nd := notifier.DefaultConfig()
 	fs.IntVar(&c.notifyAttempts, "notify-attempts", nd.Attempts, "delivery attempts of a notification before it goes to the dead-letter stream")

@@ -177,7 +177,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 		if err := start("monitor", func(ctx context.Context, nc *nats.Conn) error {
 			mcfg := monitor.DefaultConfig()
 			mcfg.JobRetention = c.retention
-			mcfg.Retention, mcfg.BlockedAfter = c.streamRetention(), c.blockedAfter
+			mcfg.BlockedAfter = c.blockedAfter
 			return monitor.Run(ctx, mcfg, monitor.Deps{NATS: nc, Logger: log})
 		}); err != nil {
 			return err
@@ -186,7 +186,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	if c.runs("scheduler") {
 		if err := start("scheduler", func(ctx context.Context, nc *nats.Conn) error {
 			scfg := scheduler.DefaultConfig()
-			scfg.Retention, scfg.HostLostAfter = c.streamRetention(), c.hostLost
+			scfg.HostLostAfter = c.hostLost
 			return scheduler.Run(ctx, scfg, scheduler.Deps{NATS: nc, Logger: log})
 		}); err != nil {
 			return err
@@ -207,8 +207,8 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 			lcfg := launcher.Config{HostID: hid, HostName: name, VCPUs: c.hostVCPUs, MemoryMiB: c.hostMemMiB,
 				GPUs: max(c.hostGPUs, 0), DiscoverGPUs: c.hostGPUs < 0 && c.runtime == launcher.RuntimePodman,
 				Network: c.network, HostAddress: c.hostAddr, Runtime: c.runtime, PodmanURI: uri, SimImages: c.simImages, InsecureRegistries: c.insecure,
-				Retention: c.streamRetention(), StopGrace: c.stopGrace,
-				CPULimit: c.cpuLimit, EFSVolumes: c.efsVolumes}
+				StopGrace: c.stopGrace,
+				CPULimit:  c.cpuLimit, EFSVolumes: c.efsVolumes}
 			if err := startAs("launcher", natsauth.LauncherUser(hid), func(ctx context.Context, nc *nats.Conn) error {
 				return launcher.Run(ctx, lcfg, launcher.Deps{NATS: nc, Logger: log})
 			}); err != nil {
@@ -218,7 +218,7 @@ func run(ctx context.Context, c config, log *slog.Logger, metrics http.Handler) 
 	}
 	if c.runs("notifier") {
 		ncfg := notifier.DefaultConfig()
-		ncfg.Retention, ncfg.Attempts, ncfg.Backoff, ncfg.MaxBackoff = c.streamRetention(), c.notifyAttempts, c.notifyBackoff, c.notifyBackoffMax
+		ncfg.Attempts, ncfg.Backoff, ncfg.MaxBackoff = c.notifyAttempts, c.notifyBackoff, c.notifyBackoffMax
 		ncfg.Timeout, ncfg.Concurrency = c.notifyTimeout, c.notifyConcurrency
 		if err := start("notifier", func(ctx context.Context, nc *nats.Conn) error {
 			return notifier.Run(ctx, ncfg, notifier.Deps{NATS: nc, Logger: log})

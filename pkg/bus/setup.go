@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/batchd/batchd/pkg/events"
@@ -47,8 +48,56 @@ func dupWindow(maxAge time.Duration) time.Duration {
 }
 
 // EnsureStreams creates or updates every stream and bucket of the wire
-// contract. Every service calls it at start, so no start order is needed.
+// contract. The api does it at start (it is the only service whose NATS
+// user may create and change streams, pkg/natsauth); the other services
+// wait for them with AwaitStreams, so no start order is needed.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) error {
+	for _, sc := range streamConfigs(r) {
+		if err := retryJS(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
+			return fmt.Errorf("ensure %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// AwaitStreams waits until every stream and bucket of the wire contract
+// exists (EnsureStreams, by the api, makes them), saying every
+// awaitNotice what it waits for. It changes nothing.
+func AwaitStreams(ctx context.Context, js jetstream.JetStream, log *slog.Logger) error {
+	noticed := time.Now()
+	for _, sc := range streamConfigs(Retention{}) {
+		wait := 50 * time.Millisecond
+		for {
+			actx, cancel := context.WithTimeout(ctx, jsAttemptTimeout)
+			_, err := js.Stream(actx, sc.Name)
+			cancel()
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrStreamNotFound) && !Transient(err) {
+				return fmt.Errorf("look up %s: %w", sc.Name, err)
+			}
+			if time.Since(noticed) >= awaitNotice {
+				log.WarnContext(ctx, "waiting for the api to create the streams", "stream", sc.Name, "err", err)
+				noticed = time.Now()
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("await %s: %w", sc.Name, ctx.Err())
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, time.Second)
+		}
+	}
+	return nil
+}
+
+// awaitNotice is how often AwaitStreams says it is still waiting.
+const awaitNotice = 10 * time.Second
+
+// streamConfigs are the streams of the wire contract and those of its
+// buckets, with r's retention and copies.
+func streamConfigs(r Retention) []jetstream.StreamConfig {
 	replicas := max(r.Replicas, 1)
 	streams := []jetstream.StreamConfig{
 		{Name: events.StreamJobs, Subjects: []string{events.SubjectJobs}, Storage: jetstream.FileStorage,
@@ -62,11 +111,8 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 		{Name: events.StreamDeadLetters, Subjects: []string{events.SubjectDeadAll}, Storage: jetstream.FileStorage,
 			MaxAge: r.DeadLetters, Duplicates: dupWindow(r.DeadLetters), Description: "undeliverable notifications"},
 	}
-	for _, sc := range streams {
-		sc.Replicas = replicas
-		if err := retryJS(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
-		}
+	for i := range streams {
+		streams[i].Replicas = replicas
 	}
 	buckets := []jetstream.KeyValueConfig{
 		{Bucket: events.BucketJobs, Storage: jetstream.FileStorage, Description: "job records (writer: monitor)"},
@@ -83,12 +129,9 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, r Retention) err
 			Description: "scheduler lease and fair-share usage (writer: scheduler)"},
 	}
 	for _, kc := range buckets {
-		sc := bucketStream(kc, replicas)
-		if err := retryJS(ctx, func(ctx context.Context) error { _, err := js.CreateOrUpdateStream(ctx, sc); return err }); err != nil {
-			return fmt.Errorf("ensure bucket %s: %w", kc.Bucket, err)
-		}
+		streams = append(streams, bucketStream(kc, replicas))
 	}
-	return nil
+	return streams
 }
 
 // bucketStream is the stream of a KV bucket, as jetstream.CreateKeyValue

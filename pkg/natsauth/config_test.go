@@ -3,6 +3,7 @@ package natsauth
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -173,6 +174,30 @@ func TestClosedServer(t *testing.T) {
 	lV.waitFor(t, "batch.job.exited.h2.job-1")
 	lV.waitFor(t, "batch.job.started.job-1")
 	lV.waitFor(t, "$KV.batch_hosts.h2")
+	// Only the api creates or changes streams: the others look them up.
+	ljs, err := jetstream.New(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.AwaitStreams(ctx, ljs, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("a launcher cannot look the streams up: %v", err)
+	}
+	for _, svc := range []string{"monitor", "scheduler", "notifier"} {
+		var v violations
+		nc := connect(t, ns, svc, svc+"-pw", &v)
+		sjs, _ := jetstream.New(nc)
+		uctx, ucancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := sjs.UpdateStream(uctx, jetstream.StreamConfig{Name: "BATCH_JOBS", Subjects: []string{"batch.job.>", "x.>"}})
+		ucancel()
+		if err == nil {
+			t.Fatalf("%s changed a stream", svc)
+		}
+		v.waitFor(t, "$JS.API.STREAM.UPDATE.BATCH_JOBS")
+	}
+	cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+	_, _ = ljs.CreateStream(cctx, jetstream.StreamConfig{Name: "STOLEN", Subjects: []string{"stolen.>"}})
+	ccancel()
+	lV.waitFor(t, "$JS.API.STREAM.CREATE.STOLEN")
 	// Nobody outside the batchd account reaches its streams.
 	_ = user.Publish("$KV.batch_jobs.job-1", []byte("{}"))
 	_ = user.Flush()

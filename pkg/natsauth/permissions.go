@@ -31,11 +31,15 @@ type Permissions struct {
 }
 
 // jetStreamClient is what every service needs of JetStream: the API
-// (stream and bucket set-up, consumers, reads), acknowledgements and its
-// inboxes, but none of the calls that destroy data.
+// (consumers, reads, stream lookups), acknowledgements and its inboxes,
+// but none of the calls that destroy data and none that create or change
+// a stream: only the api sets the streams and buckets up
+// (bus.EnsureStreams), so a stolen password of another service cannot
+// add sources or republishing to a stream and copy messages onto subjects
+// it may not publish on.
 var jetStreamClient = Permissions{
 	Publish: []string{"$JS.API.>", "$JS.ACK.>", "$JS.FC.>"},
-	PublishDeny: []string{"$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>",
+	PublishDeny: []string{"$JS.API.STREAM.CREATE.>", "$JS.API.STREAM.UPDATE.>", "$JS.API.STREAM.DELETE.>", "$JS.API.STREAM.PURGE.>", "$JS.API.STREAM.MSG.DELETE.>",
 		"$JS.API.STREAM.SNAPSHOT.>", "$JS.API.STREAM.RESTORE.>", "$JS.API.ACCOUNT.PURGE.>", "$JS.API.META.>", "$JS.API.SERVER.>"},
 	Subscribe: []string{"_INBOX.>"},
 }
@@ -63,6 +67,8 @@ func ServicePermissions(service, hostID string) Permissions {
 			kv(events.BucketEnvs), kv(events.BucketQueues), kv(events.BucketDefinitions), kv(events.BucketPolicies),
 			kv(events.BucketResources), kv(events.BucketRules), kv(events.BucketSettings))
 		undeny("$JS.API.STREAM.MSG.DELETE.>") // a replayed dead letter leaves BATCH_DLQ
+		undeny("$JS.API.STREAM.CREATE.>")     // it sets the streams and buckets up
+		undeny("$JS.API.STREAM.UPDATE.>")
 		p.Subscribe = append(p.Subscribe, events.SubjectAPIPrefix+".>", "$SRV.>")
 		p.AllowResponses = true
 	case "scheduler":

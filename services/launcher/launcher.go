@@ -68,7 +68,6 @@ type Config struct {
 	PodmanURI string
 	// SimImages are the images RuntimeSim has; empty: every image.
 	SimImages []string
-	Retention bus.Retention
 }
 
 // Validate checks the configuration.
@@ -189,7 +188,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("launcher: jetstream: %w", err)
 	}
-	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
+	if err := bus.AwaitStreams(ctx, js, d.Logger); err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	l := &launcher{cfg: cfg, log: d.Logger.With("service", "launcher", "host", cfg.HostID), clock: d.Clock, js: js,

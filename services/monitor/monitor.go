@@ -21,8 +21,6 @@ import (
 type Config struct {
 	// Consumer is the durable consumer name shared by all replicas.
 	Consumer string
-	// Retention of the streams, passed to bus.EnsureStreams.
-	Retention bus.Retention
 	// JobRetention is how long the records of finished jobs are kept; 0
 	// keeps them for ever.
 	JobRetention time.Duration
@@ -46,7 +44,7 @@ const DefaultWorkers = 32
 
 // DefaultConfig returns the configuration used by batchd.
 func DefaultConfig() Config {
-	return Config{Consumer: "monitor", Retention: bus.DefaultRetention, BlockedAfter: 10 * time.Minute, Workers: DefaultWorkers}
+	return Config{Consumer: "monitor", BlockedAfter: 10 * time.Minute, Workers: DefaultWorkers}
 }
 
 // Deps are the monitor's connections.
@@ -87,7 +85,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("monitor: jetstream: %w", err)
 	}
-	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
+	if err := bus.AwaitStreams(ctx, js, d.Logger); err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
 	jobs, err := js.KeyValue(ctx, events.BucketJobs)

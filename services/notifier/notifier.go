@@ -35,14 +35,12 @@ type Config struct {
 	// at once, across replicas. 1 (the default) delivers each target's
 	// notifications one after the other, in event order.
 	Concurrency int
-	// Retention of the streams, passed to bus.EnsureStreams.
-	Retention bus.Retention
 }
 
 // DefaultConfig returns the configuration used by batchd.
 func DefaultConfig() Config {
 	return Config{Consumer: "notifier", Attempts: 5, Backoff: time.Second, MaxBackoff: time.Minute,
-		Timeout: 10 * time.Second, Concurrency: 1, Retention: bus.DefaultRetention}
+		Timeout: 10 * time.Second, Concurrency: 1}
 }
 
 // Deps are the notifier's connections.
@@ -118,7 +116,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("notifier: jetstream: %w", err)
 	}
-	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
+	if err := bus.AwaitStreams(ctx, js, d.Logger); err != nil {
 		return fmt.Errorf("notifier: %w", err)
 	}
 	m, err := newMetrics()

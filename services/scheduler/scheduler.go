@@ -26,7 +26,6 @@ import (
 
 // Config configures the scheduler.
 type Config struct {
-	Retention bus.Retention
 	// ReplicaID names this replica in the lease (default: host, process
 	// id and a random part).
 	ReplicaID string
@@ -37,7 +36,7 @@ type Config struct {
 
 // DefaultConfig returns the configuration used by batchd.
 func DefaultConfig() Config {
-	return Config{Retention: bus.DefaultRetention, HostLostAfter: DefaultHostLostAfter}
+	return Config{HostLostAfter: DefaultHostLostAfter}
 }
 
 // Deps are the scheduler's connections.
@@ -86,7 +85,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if err != nil {
 		return fmt.Errorf("scheduler: jetstream: %w", err)
 	}
-	if err := bus.EnsureStreams(ctx, js, cfg.Retention); err != nil {
+	if err := bus.AwaitStreams(ctx, js, d.Logger); err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
 	kvs, err := bus.Buckets(ctx, js, events.BucketJobs, events.BucketQueues, events.BucketEnvs, events.BucketHosts,
