@@ -150,7 +150,7 @@ func TestDashboardBrowser(t *testing.T) {
 		if !evalJS[bool](p, "window.__sameDocument === true") {
 			t.Fatal("the page was reloaded")
 		}
-		waitFinal(t, c, 30*time.Second, id)
+		waitFinal(t, c, 2*time.Minute, id)
 		p.waitJS("the throughput plot counts it", `/[1-9]\d* in the last hour/.test(document.querySelector('#throughput-total').textContent)`, 30*time.Second)
 		p.shoot("overview-1400")
 	})

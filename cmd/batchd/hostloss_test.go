@@ -117,7 +117,7 @@ func TestHostLost(t *testing.T) {
 		t.Errorf("retried job's first attempt: %q exit %v, want the host-terminated reason and no exit code",
 			aws.ToString(a.StatusReason), a.Container.ExitCode)
 	}
-	if j := waitFinal(t, c, 20*time.Second, terminated)[terminated]; j.Status != types.JobStatusFailed || aws.ToString(j.StatusReason) != "stop it" {
+	if j := waitFinal(t, c, 2*time.Minute, terminated)[terminated]; j.Status != types.JobStatusFailed || aws.ToString(j.StatusReason) != "stop it" {
 		t.Errorf("terminated job on the lost host: %s (%q), want FAILED with the termination's reason", j.Status, aws.ToString(j.StatusReason))
 	}
 	cancel()

@@ -284,7 +284,7 @@ func TestMultiNodeCrash(t *testing.T) {
 			}
 		}
 	})
-	j := waitFinal(t, c, 40*time.Second, id)[id]
+	j := waitFinal(t, c, 2*time.Minute, id)[id]
 	if j.Status != types.JobStatusSucceeded || len(j.Attempts) != 1 {
 		t.Fatalf("job %s: %s with %d attempts (%s)", id, j.Status, len(j.Attempts), aws.ToString(j.StatusReason))
 	}

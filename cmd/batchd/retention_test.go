@@ -29,7 +29,7 @@ func TestRetentionForgetsFinishedJobs(t *testing.T) {
 	if _, err := c.CancelJob(ctx, &batch.CancelJobInput{JobId: aws.String(id), Reason: aws.String("done with it")}); err != nil {
 		t.Fatal(err)
 	}
-	j := waitFinal(t, c, 30*time.Second, id)[id]
+	j := waitFinal(t, c, 2*time.Minute, id)[id]
 	if j.Status != types.JobStatusFailed || !aws.ToBool(j.IsCancelled) || aws.ToString(j.StatusReason) != "done with it" {
 		t.Fatalf("%s cancelled=%v %q", j.Status, aws.ToBool(j.IsCancelled), aws.ToString(j.StatusReason))
 	}
