@@ -24,16 +24,23 @@ import (
 // gang that never starts a node, and a kill -9 of batchd during a running
 // 3-node job.
 
-// mainScript listens on Ref::port for one connection from each other node
-// and prints what it got; nodeScript connects to the main node's address.
+// mainScript serves Ref::port (busybox nc as a persistent server: a node
+// that connects while another's connection is handled waits in the
+// listen queue, never refused or dropped) until each other node has said
+// hello, and prints what it heard; nodeScript says hello to the main
+// node's address until the main node answers "ack" (a connection the
+// kernel accepted but no server read gets no answer and is tried again).
 // The main node lingers Ref::mainextra s longer than the others: when it
 // ends, the nodes still running are stopped.
 const (
 	mainScript = `echo "start $AWS_BATCH_JOB_ID index=$AWS_BATCH_JOB_NODE_INDEX nodes=$AWS_BATCH_JOB_NUM_NODES main=$AWS_BATCH_JOB_MAIN_NODE_INDEX addr=${AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS:-none}"
-i=1; while [ $i -lt $AWS_BATCH_JOB_NUM_NODES ]; do nc -l -p Ref::port </dev/null; i=$((i+1)); done
+printf '#!/bin/sh\nread l; echo "$l" >> /tmp/heard; echo ack\n' > /tmp/hello.sh; chmod +x /tmp/hello.sh
+nc -ll -p Ref::port -e /tmp/hello.sh & server=$!
+while [ "$(cat /tmp/heard 2>/dev/null | wc -l)" -lt $((AWS_BATCH_JOB_NUM_NODES - 1)) ]; do sleep 0.1; done
+kill $server; cat /tmp/heard
 sleep $((Ref::linger + Ref::mainextra)); echo "end $AWS_BATCH_JOB_ID"`
 	nodeScript = `echo "start $AWS_BATCH_JOB_ID index=$AWS_BATCH_JOB_NODE_INDEX nodes=$AWS_BATCH_JOB_NUM_NODES main=$AWS_BATCH_JOB_MAIN_NODE_INDEX addr=$AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS"
-until echo "hello from node $AWS_BATCH_JOB_NODE_INDEX" | nc -w 1 $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS Ref::port; do sleep 0.2; done
+until echo "hello from node $AWS_BATCH_JOB_NODE_INDEX" | nc -w 2 $AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS Ref::port | grep -q ack; do sleep 0.2; done
 sleep Ref::linger; echo "end $AWS_BATCH_JOB_ID"`
 )
 
