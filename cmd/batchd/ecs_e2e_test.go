@@ -86,7 +86,7 @@ func TestMultiContainerJob(t *testing.T) {
 			{Name: aws.String("main"), Image: aws.String(sampleImage), MountPoints: mount,
 				DependsOn: []types.TaskContainerDependency{{ContainerName: aws.String("init"), Condition: aws.String("SUCCESS")},
 					{ContainerName: aws.String("side"), Condition: aws.String("START")}},
-				Command:              []string{"sh", "-c", `echo "main $AWS_BATCH_JOB_ID Ref::word"; cat /work/flag; for i in $(seq 100); do wget -q -O - http://127.0.0.1:` + portStr + `/ && exit 0; sleep 0.1; done; exit 1`},
+				Command:              []string{"sh", "-c", `echo "main $AWS_BATCH_JOB_ID Ref::word"; cat /work/flag; for i in $(seq 600); do wget -q -O - http://127.0.0.1:` + portStr + `/ && exit 0; sleep 0.1; done; exit 1`},
 				ResourceRequirements: res("1", "64")},
 		},
 	})
