@@ -100,6 +100,8 @@ type Server struct {
 	rules      *kvCache[batch.NotificationRule]
 	settings   jetstream.KeyValue
 	dlq        jetstream.Stream
+	logs       *logReader
+	logsOps    map[string]*logsOperation
 	index      *jobIndex
 	now        func() time.Time
 
@@ -199,6 +201,10 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: open stream %s: %w", events.StreamDeadLetters, err)
 	}
+	logs, err := js.Stream(ctx, events.StreamLogs)
+	if err != nil {
+		return nil, fmt.Errorf("api: open stream %s: %w", events.StreamLogs, err)
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{
 		cfg: cfg, log: log.With("service", "api"), nc: d.NATS, js: js, jobsKV: kvs[events.BucketJobs], jobsStream: stream,
@@ -210,6 +216,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 		defs:      newDefStore(kvs[events.BucketDefinitions]),
 		rules:     newKVCache[batch.NotificationRule](kvs[events.BucketRules]),
 		dlq:       dlq,
+		logs:      &logReader{stream: logs},
 		settings:  kvs[events.BucketSettings],
 		index:     newJobIndex(),
 		metrics:   d.Metrics,
@@ -233,6 +240,7 @@ func Start(ctx context.Context, cfg Config, d Deps) (_ *Server, err error) {
 		names = append(names, o.name)
 	}
 	s.opNames = strings.Join(names, ", ")
+	s.logsOps = s.logsOperations()
 
 	for _, w := range []interface {
 		watch(context.Context, *nats.Conn, *sync.WaitGroup, *slog.Logger) error

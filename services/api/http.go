@@ -15,7 +15,8 @@ import (
 )
 
 // Handler returns the HTTP API: every operation as POST /v1/<operation in
-// lower case> (restJson1, as the AWS SDKs and CLI call it), GET /healthz
+// lower case> (restJson1, as the AWS SDKs and CLI call it), the CloudWatch
+// Logs API of job output as POST / (AWS JSON 1.1, X-Amz-Target), GET /healthz
 // and, when Deps.Metrics is set, GET /metrics; unless Config.NoDashboard,
 // the web dashboard at GET / and /ui/ (docs/dashboard.md). Mount it at the root of a
 // server, or under a mux that passes /v1/, /healthz and /metrics through.
@@ -27,6 +28,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", s.metrics)
 	}
 	mux.HandleFunc("/v1/", s.serveOperation)
+	mux.HandleFunc("POST /{$}", s.serveLogs)
 	if s.dash != nil {
 		s.dash.Register(mux)
 	}

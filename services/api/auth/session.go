@@ -82,8 +82,14 @@ func (a *Authenticator) Logout(w http.ResponseWriter, r *http.Request) {
 // or else a session cookie sent with the SessionHeader. body is the
 // request body already read.
 func (a *Authenticator) Authenticate(r *http.Request, body []byte) (*Principal, error) {
+	return a.AuthenticateService(r, body, Service)
+}
+
+// AuthenticateService is Authenticate for a request signed for service
+// (Service, ServiceLogs).
+func (a *Authenticator) AuthenticateService(r *http.Request, body []byte, service string) (*Principal, error) {
 	if r.Header.Get("Authorization") == "" && r.Header.Get(SessionHeader) != "" {
 		return a.Session(r)
 	}
-	return a.Verify(r, body)
+	return a.VerifyService(r, body, service)
 }

@@ -18,6 +18,10 @@ import (
 // Service is the SigV4 signing name of the AWS Batch API.
 const Service = "batch"
 
+// ServiceLogs is the SigV4 signing name of the CloudWatch Logs API (the
+// job output that the api serves).
+const ServiceLogs = "logs"
+
 const (
 	algorithm  = "AWS4-HMAC-SHA256"
 	amzDate    = "X-Amz-Date"
@@ -98,11 +102,17 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// Verify checks the SigV4 signature of a request whose body has been read
-// into body, and returns who signed it. It rebuilds the request from the
-// signed headers alone, signs it again with the key's secret using the AWS
-// SDK's signer and compares the signatures in constant time.
+// Verify checks the SigV4 signature of an AWS Batch request (signed for
+// Service) whose body has been read into body, and returns who signed it.
 func (a *Authenticator) Verify(r *http.Request, body []byte) (*Principal, error) {
+	return a.VerifyService(r, body, Service)
+}
+
+// VerifyService checks the SigV4 signature of a request signed for service
+// (Service, ServiceLogs). It rebuilds the request from the signed headers
+// alone, signs it again with the key's secret using the AWS SDK's signer
+// and compares the signatures in constant time.
+func (a *Authenticator) VerifyService(r *http.Request, body []byte, service string) (*Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Has("X-Amz-Signature") {
@@ -122,8 +132,8 @@ func (a *Authenticator) Verify(r *http.Request, body []byte) (*Principal, error)
 		// batchd issues no temporary credentials.
 		return nil, errUnrecognized
 	}
-	if sig.Service != Service {
-		return nil, refuse(InvalidSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'.", Service))
+	if sig.Service != service {
+		return nil, refuse(InvalidSignature, fmt.Sprintf("Credential should be scoped to correct service: '%s'.", service))
 	}
 	if !slices.Contains(a.regions, sig.Region) {
 		return nil, refuse(InvalidSignature, fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. This server accepts %s.", truncate(sig.Region, 40), strings.Join(a.regions, ", ")))
