@@ -148,3 +148,91 @@ func TestGPUHeldAcrossRestart(t *testing.T) {
 		t.Logf("the jobs did not overlap (%+v, %+v): the restart check was not exercised", a, b)
 	}
 }
+
+// gpuContainer is a container of a task that needs gpus GPUs and prints
+// the fake GPU it sees and NVIDIA_VISIBLE_DEVICES, then sleeps.
+func gpuContainer(name, gpus string, sleep int) types.TaskContainerProperties {
+	r := append(res("1", "32"), types.ResourceRequirement{Type: types.ResourceTypeGpu, Value: aws.String(gpus)})
+	return types.TaskContainerProperties{Name: aws.String(name), Image: aws.String(sampleImage), ResourceRequirements: r,
+		Command: []string{"sh", "-c", fmt.Sprintf(`echo "gpu=$FAKE_GPU visible=$NVIDIA_VISIBLE_DEVICES"; sleep %d`, sleep)}}
+}
+
+// podGPUs waits until the stored log of a finished pod job has one line
+// of each of the containers a and b, and returns the fake GPU each saw
+// (checked to be its NVIDIA_VISIBLE_DEVICES too).
+func podGPUs(t *testing.T, nc *nats.Conn, id string) (a, b string) {
+	t.Helper()
+	line := regexp.MustCompile(`^(a|b) \| gpu=([01]) visible=([01])$`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		lines := containerLog(t, nc, id)
+		seen := map[string]string{}
+		ok := len(lines) == 2
+		for _, l := range lines {
+			m := line.FindStringSubmatch(l)
+			if m == nil || m[2] != m[3] || seen[m[1]] != "" {
+				ok = false
+				break
+			}
+			seen[m[1]] = m[2]
+		}
+		if ok && len(seen) == 2 {
+			return seen["a"], seen["b"]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s printed %q, want one line of a and one of b, each one fake GPU that is also its NVIDIA_VISIBLE_DEVICES", id, lines)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// GPUs for the containers of a multi-container job, on real Podman with
+// two fake CDI GPUs: a pod of two containers asking for one GPU each gets
+// both, one each; a second such job waits until the first has ended; a
+// kill -9 of batchd while the first runs keeps its devices its own (the
+// pod is re-adopted); a task asking for more GPUs than the host has says
+// so in its statusReason.
+func TestMultiContainerGPUs(t *testing.T) {
+	writeFakeCDI(t)
+	d := startDaemon(t, "--host-vcpus", "8", "--host-memory", "4096")
+	c := d.client()
+	setupQueue(t, c, "gpupod", 8, "1", "32", "true")
+	registerTask(t, c, "gpupod-two", types.EcsTaskProperties{Containers: []types.TaskContainerProperties{
+		gpuContainer("a", "1", 8), gpuContainer("b", "1", 8)}})
+	registerTask(t, c, "gpupod-three", types.EcsTaskProperties{Containers: []types.TaskContainerProperties{
+		gpuContainer("a", "2", 1), gpuContainer("b", "1", 1)}})
+	queue := aws.String("gpupod-queue")
+	first := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("first"), JobQueue: queue, JobDefinition: aws.String("gpupod-two")})
+	big := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("big"), JobQueue: queue, JobDefinition: aws.String("gpupod-three")})
+	waitStatus(t, c, first, types.JobStatusRunning)
+	second := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("second"), JobQueue: queue, JobDefinition: aws.String("gpupod-two")})
+	d.stop(syscall.SIGKILL)
+	d.start()
+	c = d.client()
+	ids := []string{first, second}
+	jobs := waitFinal(t, c, 3*time.Minute, ids...)
+	nc := d.nats(t)
+	for _, id := range ids {
+		j := jobs[id]
+		if j.Status != types.JobStatusSucceeded || len(j.Attempts) != 1 {
+			t.Fatalf("job %s: %s with %d attempts (%s)", id, j.Status, len(j.Attempts), aws.ToString(j.StatusReason))
+		}
+		if a, b := podGPUs(t, nc, id); a == b {
+			t.Fatalf("job %s: containers a and b both saw GPU %s", id, a)
+		}
+	}
+	f, s := jobs[first], jobs[second]
+	if aws.ToInt64(s.StartedAt) < aws.ToInt64(f.StoppedAt) {
+		t.Fatalf("the second job ran [%d, %d] while the first [%d, %d] held both GPUs",
+			aws.ToInt64(s.StartedAt), aws.ToInt64(s.StoppedAt), aws.ToInt64(f.StartedAt), aws.ToInt64(f.StoppedAt))
+	}
+	t.Logf("SubmitJob to RUNNING of a 2-container pod with a GPU each: %d ms", aws.ToInt64(f.StartedAt)-aws.ToInt64(f.CreatedAt))
+	j := describe(t, c, big)[big]
+	want := "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - no host of the compute environments of job queue gpupod-queue has 2 vCPUs, 64 MiB of memory and 3 GPUs."
+	if j.Status != types.JobStatusRunnable || aws.ToString(j.StatusReason) != want {
+		t.Fatalf("the 3-GPU task is %s with %q, want RUNNABLE with %q", j.Status, aws.ToString(j.StatusReason), want)
+	}
+	if _, err := c.CancelJob(ctxT(t, 30*time.Second), &batch.CancelJobInput{JobId: aws.String(big), Reason: aws.String("test over")}); err != nil {
+		t.Fatal(err)
+	}
+}

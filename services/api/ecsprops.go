@@ -273,8 +273,8 @@ func taskResources(cs []batch.TaskContainerProperties, fargate bool) (batch.Reso
 		if err != nil {
 			return sum, clientErr("%s: %v", field, err)
 		}
-		if r.GPUs > 0 {
-			return sum, clientErr("%s asks for GPU: GPUs for the containers of a multi-container job are not supported yet; use containerProperties for a GPU job", field)
+		if fargate && r.GPUs > 0 {
+			return sum, clientErr("%s asks for GPU, which is not available on FARGATE: use platformCapabilities EC2 for GPU jobs", field)
 		}
 		if r.MemoryMiB > 0 && r.MemoryMiB < 6 {
 			return sum, clientErr("%s MEMORY %d MiB is too small: a container of a task needs at least 6 MiB", field, r.MemoryMiB)

@@ -68,7 +68,8 @@ func TestCheckEcsProperties(t *testing.T) {
 		{"unknown volume", two(`,{"name":"b","image":"bb","mountPoints":[{"sourceVolume":"v","containerPath":"/v"}]}`), `sourceVolume "v", which is not one of the task's volumes`},
 		{"relative host path", `{"taskProperties":[{"volumes":[{"name":"v","host":{"sourcePath":"tmp"}}],"containers":[{"name":"a","image":"bb"}]}]}`, "must be an absolute path"},
 		{"ipc", `{"taskProperties":[{"ipcMode":"shared","containers":[{"name":"a","image":"bb"}]}]}`, `ipcMode "shared" is invalid`},
-		{"gpu", two(`,{"name":"b","image":"bb","resourceRequirements":[{"type":"GPU","value":"1"}]}`), "GPUs for the containers of a multi-container job are not supported yet"},
+		{"gpu", two(`,{"name":"b","image":"bb","resourceRequirements":[{"type":"GPU","value":"1"}]}`), ""},
+		{"bad gpu", two(`,{"name":"b","image":"bb","resourceRequirements":[{"type":"GPU","value":"1.5"}]}`), `containers[1] (b): resourceRequirements GPU value "1.5" must be a whole number`},
 		{"start timeout", two(`,{"name":"b","image":"bb","startTimeout":10}`), "startTimeout is not supported"},
 		{"stop timeout", two(`,{"name":"b","image":"bb","stopTimeout":-1}`), "stopTimeout -1 is out of range"},
 	} {
@@ -76,6 +77,35 @@ func TestCheckEcsProperties(t *testing.T) {
 			_, err := checkEcsProperties(json.RawMessage(tc.raw), false)
 			wantErr(t, err, tc.want)
 		})
+	}
+}
+
+// A container's GPUs: allowed on EC2, refused on FARGATE; the task holds
+// the sum of its containers' GPUs, and ecsPropertiesOverride changes one
+// container's.
+func TestEcsGPUs(t *testing.T) {
+	gpuTask := `{"taskProperties":[{"containers":[
+ {"name":"a","image":"bb","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"32"},{"type":"GPU","value":"1"}]},
+ {"name":"b","image":"bb","resourceRequirements":[{"type":"VCPU","value":"1"},{"type":"MEMORY","value":"32"},{"type":"GPU","value":"2"}]},
+ {"name":"c","image":"bb","essential":false,"resourceRequirements":[{"type":"MEMORY","value":"32"}]}]}]}`
+	_, err := checkEcsProperties(json.RawMessage(gpuTask), true)
+	wantErr(t, err, "containers[0] (a) asks for GPU, which is not available on FARGATE")
+	d, err := resolveTask(json.RawMessage(gpuTask), nil, nil, false)
+	wantErr(t, err, "")
+	job := batch.JobDetail{EcsProperties: d}
+	if r := job.Resources(); r.GPUs != 3 || r.VCPUs != 2 || r.MemoryMiB != 96 {
+		t.Fatalf("job resources = %+v, want 2 vCPUs, 96 MiB and 3 GPUs", r)
+	}
+	ov := `{"taskProperties":[{"containers":[{"name":"b","resourceRequirements":[{"type":"GPU","value":"0"}]},
+	 {"name":"c","resourceRequirements":[{"type":"GPU","value":"4"}]}]}]}`
+	d, err = resolveTask(json.RawMessage(gpuTask), json.RawMessage(ov), nil, false)
+	wantErr(t, err, "")
+	job = batch.JobDetail{EcsProperties: d}
+	if r := job.Resources(); r.GPUs != 5 {
+		t.Fatalf("job resources = %+v, want 1 + 0 + 4 GPUs after the override", r)
+	}
+	if got := d.Task().Containers[2].ResourceRequirements; len(got) != 2 || got[1].Type != batch.ResourceGPU || got[1].Value != "4" {
+		t.Fatalf("container c's resourceRequirements = %+v, want MEMORY and the override's GPU", got)
 	}
 }
 

@@ -87,6 +87,70 @@ func (g *gpuSet) take(key string, n int) ([]string, error) {
 	return free, nil
 }
 
+// takeEach gives the containers of one attempt (a task) the GPUs each
+// needs: needs[i] distinct devices for container i, no device given to two
+// containers or held by another attempt. have[i], when it has needs[i]
+// devices, are the ones container i was created with (a pod found after a
+// restart) and stay its own. Every device of the attempt is held under the
+// one key, so release and a restarted launcher's hold (of the union of its
+// containers' labels) treat the attempt as a whole. Nothing is taken when
+// it fails: an error wrapping runtime.ErrCannotStart when the host has
+// fewer GPUs than the task's total, errGPUsBusy when fewer are free.
+func (g *gpuSet) takeEach(key string, needs []int, have [][]string) ([][]string, error) {
+	total := 0
+	for _, n := range needs {
+		total += max(n, 0)
+	}
+	out := make([][]string, len(needs))
+	if total == 0 {
+		return out, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if total > len(g.devices) {
+		return nil, refusal(fmt.Sprintf("CannotStartContainerError: the job's containers need %d GPUs together, this host has %d", total, len(g.devices)))
+	}
+	mine := map[string]bool{} // devices given to a container of the attempt
+	for i, n := range needs {
+		if i >= len(have) || n <= 0 || len(have[i]) != n {
+			continue
+		}
+		for _, d := range have[i] {
+			if k, busy := g.holder[d]; (busy && k != key) || mine[d] || !slices.Contains(g.devices, d) {
+				return nil, fmt.Errorf("%w: container %d was created with %s, which is not free", errGPUsBusy, i, d)
+			}
+		}
+		for _, d := range have[i] {
+			mine[d] = true
+		}
+		out[i] = slices.Clone(have[i])
+	}
+	var free []string
+	for _, d := range g.devices {
+		if k, busy := g.holder[d]; !mine[d] && (!busy || k == key) {
+			free = append(free, d)
+		}
+	}
+	available := len(free) + len(mine)
+	for i, n := range needs {
+		if n <= 0 || out[i] != nil {
+			continue
+		}
+		if len(free) < n {
+			return nil, fmt.Errorf("%w: %d needed, %d free", errGPUsBusy, total, available)
+		}
+		out[i], free = slices.Clone(free[:n]), free[n:]
+		for _, d := range out[i] {
+			mine[d] = true
+		}
+	}
+	g.releaseLocked(key)
+	for d := range mine {
+		g.holder[d] = key
+	}
+	return out, nil
+}
+
 // hold records that attempt key holds devices (a container found running),
 // instead of any it held before.
 func (g *gpuSet) hold(key string, devices []string) {
@@ -143,8 +207,7 @@ func gpusOfLabel(labels map[string]string) []string {
 }
 
 // startWithGPUs gives the attempt the GPUs it needs, then starts its
-// container with them: the CDI devices, NVIDIA_VISIBLE_DEVICES (their
-// names, comma separated, as AWS Batch sets it) and labelGPUs. When the
+// container with them (withGPUs). When the
 // container already existed (a start redelivered after a crash), the
 // devices it was created with are the ones held. The devices are freed if
 // the container cannot start.
@@ -154,16 +217,7 @@ func (l *launcher) startWithGPUs(ctx context.Context, job string, attempt, n int
 	if err != nil {
 		return runtime.Container{}, err
 	}
-	if len(devices) > 0 {
-		spec.GPUDevices = devices
-		spec.Env = cloneEnv(spec.Env)
-		names := make([]string, len(devices))
-		for i, d := range devices {
-			names[i] = cdi.Name(d)
-		}
-		spec.Env[envVisibleDevices] = strings.Join(names, ",")
-		spec.Labels[labelGPUs] = gpuLabel(devices)
-	}
+	withGPUs(&spec, devices)
 	c, err := l.rt.Start(ctx, spec)
 	if err != nil {
 		l.gpus.release(key)
@@ -173,6 +227,23 @@ func (l *launcher) startWithGPUs(ctx context.Context, job string, attempt, n int
 		l.gpus.hold(key, got)
 	}
 	return c, nil
+}
+
+// withGPUs gives a container's spec its devices: the CDI devices,
+// NVIDIA_VISIBLE_DEVICES (their names, comma separated, as AWS Batch sets
+// it) and labelGPUs.
+func withGPUs(spec *runtime.Spec, devices []string) {
+	if len(devices) == 0 {
+		return
+	}
+	spec.GPUDevices = devices
+	spec.Env = cloneEnv(spec.Env)
+	names := make([]string, len(devices))
+	for i, d := range devices {
+		names[i] = cdi.Name(d)
+	}
+	spec.Env[envVisibleDevices] = strings.Join(names, ",")
+	spec.Labels[labelGPUs] = gpuLabel(devices)
 }
 
 func cloneEnv(env map[string]string) map[string]string {

@@ -63,6 +63,11 @@ func (l *launcher) runTask(ctx context.Context, p events.JobPlaced, run *attempt
 	t := p.Task
 	labels := map[string]string{labelJob: p.JobID, labelAttempt: strconv.Itoa(p.Attempt), labelHost: l.cfg.HostID,
 		labelQueue: p.JobQueue, labelTimeout: strconv.Itoa(t.TimeoutSeconds)}
+	gpus, err := l.taskGPUs(ctx, p, pod)
+	if err != nil {
+		l.taskStartFailed(ctx, p, pod, err, d, span)
+		return
+	}
 	podInfo, err := l.rt.CreatePod(ctx, runtime.PodSpec{Name: pod, Labels: labels, Network: l.cfg.Network,
 		IpcMode: t.IpcMode, PidMode: t.PidMode})
 	if err != nil {
@@ -71,7 +76,7 @@ func (l *launcher) runTask(ctx context.Context, p events.JobPlaced, run *attempt
 	}
 	ms := make([]*member, len(t.Containers))
 	for i, tc := range t.Containers {
-		spec, err := l.memberSpec(p, pod, i, tc, labels)
+		spec, err := l.memberSpec(p, pod, i, tc, labels, gpus[i])
 		var c runtime.Container
 		if err == nil {
 			c, err = l.rt.Create(ctx, spec)
@@ -94,7 +99,7 @@ func (l *launcher) runTask(ctx context.Context, p events.JobPlaced, run *attempt
 // mapping as a single-container job's (runtimeSpec: every setting, the
 // attempt volumes named per attempt, so the containers that mount one
 // share it), in the pod, with what a restarted launcher needs in labels.
-func (l *launcher) memberSpec(p events.JobPlaced, pod string, index int, tc events.TaskContainerSpec, base map[string]string) (runtime.Spec, error) {
+func (l *launcher) memberSpec(p events.JobPlaced, pod string, index int, tc events.TaskContainerSpec, base map[string]string, gpus []string) (runtime.Spec, error) {
 	t := p.Task
 	labels := make(map[string]string, len(base)+7)
 	for k, v := range base {
@@ -111,15 +116,43 @@ func (l *launcher) memberSpec(p events.JobPlaced, pod string, index int, tc even
 	labels[labelStopTimeout] = strconv.Itoa(tc.StopTimeoutSeconds)
 	labels[labelMembers] = strconv.Itoa(len(t.Containers))
 	labels[labelIndex] = strconv.Itoa(index)
-	if tc.Container.GPUs > 0 {
-		return runtime.Spec{}, &errSpec{"GPUs for the containers of a multi-container job are not supported yet"}
-	}
 	s, err := l.runtimeSpec(p.JobID, p.Attempt, pod+"-"+tc.Name, labels, tc.Container)
 	if err != nil {
 		return s, err
 	}
 	s.Pod, s.IpcMode, s.PidMode = pod, t.IpcMode, t.PidMode
+	withGPUs(&s, gpus)
 	return s, nil
+}
+
+// taskGPUs gives each container of a placed task the GPUs it asks for
+// (gpuSet.takeEach), all held under the attempt's key until the task has
+// ended. Containers of the pod that exist already (a placement redelivered
+// after a restart) keep the devices their labels name.
+func (l *launcher) taskGPUs(ctx context.Context, p events.JobPlaced, pod string) ([][]string, error) {
+	needs := make([]int, len(p.Task.Containers))
+	total := 0
+	for i, tc := range p.Task.Containers {
+		needs[i] = tc.Container.GPUs
+		total += tc.Container.GPUs
+	}
+	have := make([][]string, len(needs))
+	if total == 0 {
+		return have, nil
+	}
+	cs, err := l.rt.List(ctx, map[string]string{labelHost: l.cfg.HostID, labelJob: p.JobID, labelAttempt: strconv.Itoa(p.Attempt)})
+	if err != nil {
+		return nil, fmt.Errorf("list the pod's containers: %w", err)
+	}
+	for _, c := range cs {
+		if c.Labels[labelPod] != pod {
+			continue
+		}
+		if i := slices.IndexFunc(p.Task.Containers, func(tc events.TaskContainerSpec) bool { return tc.Name == c.Labels[labelContainer] }); i >= 0 {
+			have[i] = gpusOfLabel(c.Labels)
+		}
+	}
+	return l.gpus.takeEach(attemptKey(p.JobID, p.Attempt), needs, have)
 }
 
 func memberState(c runtime.Container) taskplan.State {
@@ -322,6 +355,10 @@ func (l *launcher) superviseTask(ctx context.Context, job string, attempt int, r
 			return
 		}
 	}
+	// No container runs any more: the task's GPUs are free before its
+	// exit is reported, so a job the scheduler places on them next finds
+	// them free.
+	l.gpus.release(attemptKey(job, attempt))
 	logs.Wait()
 	close(logErrs)
 	for err := range logErrs {
@@ -428,6 +465,9 @@ func (l *launcher) recoverTasks(ctx context.Context, cs []runtime.Container) {
 		g := groups[k]
 		n, _ := strconv.Atoi(g[0].Labels[labelMembers])
 		if n != len(g) {
+			// Its placement's redelivery finds the containers with their
+			// devices (taskGPUs); until then they are not given away.
+			l.gpus.hold(attemptKey(k.job, k.attempt), podGPUs(g))
 			l.log.InfoContext(ctx, "pod incomplete, left to its placement", telemetry.LogJobID, k.job, "attempt", k.attempt)
 			continue
 		}
@@ -435,6 +475,9 @@ func (l *launcher) recoverTasks(ctx context.Context, cs []runtime.Container) {
 		if run == nil {
 			continue
 		}
+		// The pod's GPUs stay its own until it has ended: every
+		// container's, under the attempt's one key.
+		l.gpus.hold(attemptKey(k.job, k.attempt), podGPUs(g))
 		pod := runtime.Pod{ID: g[0].Labels[labelPod], Name: g[0].Labels[labelPod]}
 		timeout, _ := strconv.Atoi(g[0].Labels[labelTimeout])
 		slices.SortFunc(g, func(a, b runtime.Container) int {
@@ -466,4 +509,13 @@ func (l *launcher) recoverTasks(ctx context.Context, cs []runtime.Container) {
 			l.superviseTask(jctx, k.job, k.attempt, run, pod, ms, timeout, nil, nil)
 		}()
 	}
+}
+
+// podGPUs is every device the containers of one pod were created with.
+func podGPUs(cs []runtime.Container) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, gpusOfLabel(c.Labels)...)
+	}
+	return out
 }

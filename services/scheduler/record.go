@@ -33,6 +33,16 @@ type schedRecord struct {
 		ResourceRequirements []batch.ResourceRequirement `json:"resourceRequirements,omitempty"`
 	} `json:"container,omitempty"`
 
+	// A multi-container job's task: what its containers need (their sum
+	// is the job's, batch.JobDetail.Resources).
+	EcsProperties *struct {
+		TaskProperties []struct {
+			Containers []struct {
+				ResourceRequirements []batch.ResourceRequirement `json:"resourceRequirements,omitempty"`
+			} `json:"containers"`
+		} `json:"taskProperties"`
+	} `json:"ecsProperties,omitempty"`
+
 	// A multi-node job's nodes (gang.go), or a node's place in one.
 	NodeProperties *batch.NodeProperties `json:"nodeProperties,omitempty"`
 	NodeDetails    *batch.NodeDetails    `json:"nodeDetails,omitempty"`
@@ -53,6 +63,14 @@ func decodeRecord(data []byte) (batch.JobDetail, error) {
 		HostID: r.HostID, TraceParent: r.TraceParent, Seq: r.Seq, NodeProperties: r.NodeProperties, NodeDetails: r.NodeDetails}
 	if c := r.Container; c != nil {
 		rec.Container = &batch.ContainerDetail{Vcpus: c.Vcpus, Memory: c.Memory, ResourceRequirements: c.ResourceRequirements}
+	}
+	if e := r.EcsProperties; e != nil && len(e.TaskProperties) > 0 {
+		var task batch.EcsTaskDetails
+		for _, c := range e.TaskProperties[0].Containers {
+			task.Containers = append(task.Containers, batch.TaskContainerDetails{
+				TaskContainerProperties: batch.TaskContainerProperties{ResourceRequirements: c.ResourceRequirements}})
+		}
+		rec.EcsProperties = &batch.EcsPropertiesDetail{TaskProperties: []batch.EcsTaskDetails{task}}
 	}
 	return rec, nil
 }

@@ -43,6 +43,33 @@ func TestDecodeRecordMatchesFullRecord(t *testing.T) {
 	if got, want := planJob(&part), planJob(&legacy); !reflect.DeepEqual(got, want) {
 		t.Errorf("legacy vcpus/memory: %+v, want %+v", got, want)
 	}
+	// A multi-container job needs the sum of its containers' VCPU,
+	// MEMORY and GPU.
+	req := func(v, m, g string) []batch.ResourceRequirement {
+		out := []batch.ResourceRequirement{{Type: "MEMORY", Value: m}}
+		if v != "" {
+			out = append(out, batch.ResourceRequirement{Type: "VCPU", Value: v})
+		}
+		if g != "" {
+			out = append(out, batch.ResourceRequirement{Type: "GPU", Value: g})
+		}
+		return out
+	}
+	task := batch.JobDetail{JobID: "t", JobQueueName: "q", Status: batch.StatusRunnable, Attempts: []batch.AttemptDetail{},
+		EcsProperties: &batch.EcsPropertiesDetail{TaskProperties: []batch.EcsTaskDetails{{Containers: []batch.TaskContainerDetails{
+			{TaskContainerProperties: batch.TaskContainerProperties{Name: "a", Image: "img", ResourceRequirements: req("1", "64", "1")}},
+			{TaskContainerProperties: batch.TaskContainerProperties{Name: "b", Image: "img", ResourceRequirements: req("2", "32", "1")}},
+			{TaskContainerProperties: batch.TaskContainerProperties{Name: "c", Image: "img", ResourceRequirements: req("", "16", "")}},
+		}}}}}
+	data, _ = json.Marshal(task)
+	part, _ = decodeRecord(data)
+	got, want := planJob(&part), planJob(&task)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("task: %+v, want %+v", got, want)
+	}
+	if got.VCPU != 3000 || got.MemoryMiB != 112 || got.GPUs != 2 {
+		t.Errorf("task needs %d milli-vCPUs, %d MiB, %d GPUs; want the sum of its containers: 3000, 112, 2", got.VCPU, got.MemoryMiB, got.GPUs)
+	}
 }
 
 // BenchmarkDecodeRecord compares the planner's decoding of a finished

@@ -301,10 +301,8 @@ func (s *scheduler) apply(u update) (loaded bool) {
 func planJob(rec *batch.JobDetail) plan.Job {
 	j := plan.Job{ID: rec.JobID, Trace: rec.TraceParent, Queue: rec.QueueName(), Seq: rec.Seq, Status: rec.Status,
 		Attempts: len(rec.Attempts), Host: rec.HostID, Env: rec.ComputeEnvironmentName}
-	if rec.Container != nil {
-		r := rec.Container.Resources()
-		j.VCPU, j.MemoryMiB, j.GPUs = plan.ToMilli(r.VCPUs), r.MemoryMiB, r.GPUs
-	}
+	r := rec.Resources() // a container's, or the sum of a task's containers
+	j.VCPU, j.MemoryMiB, j.GPUs = plan.ToMilli(r.VCPUs), r.MemoryMiB, r.GPUs
 	j.DependsOn, j.DependsAny = plan.ResolveDependencies(rec.JobID, rec.ArrayProperties, rec.DependsOn)
 	if rec.IsArrayParent() {
 		j.ArraySize = rec.ArrayProperties.Size
