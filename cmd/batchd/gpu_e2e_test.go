@@ -157,33 +157,23 @@ func gpuContainer(name, gpus string, sleep int) types.TaskContainerProperties {
 		Command: []string{"sh", "-c", fmt.Sprintf(`echo "gpu=$FAKE_GPU visible=$NVIDIA_VISIBLE_DEVICES"; sleep %d`, sleep)}}
 }
 
-// podGPUs waits until the stored log of a finished pod job has one line
-// of each of the containers a and b, and returns the fake GPU each saw
-// (checked to be its NVIDIA_VISIBLE_DEVICES too).
+// podGPUs reads the stored log of a finished pod job, which must be one
+// line of each of the containers a and b, and returns the fake GPU each
+// saw (checked to be its NVIDIA_VISIBLE_DEVICES too).
 func podGPUs(t *testing.T, nc *nats.Conn, id string) (a, b string) {
 	t.Helper()
 	line := regexp.MustCompile(`^(a|b) \| gpu=([01]) visible=([01])$`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		lines := containerLog(t, nc, id)
-		seen := map[string]string{}
-		ok := len(lines) == 2
-		for _, l := range lines {
-			m := line.FindStringSubmatch(l)
-			if m == nil || m[2] != m[3] || seen[m[1]] != "" {
-				ok = false
-				break
-			}
+	lines := containerLog(t, nc, id)
+	seen := map[string]string{}
+	for _, l := range lines {
+		if m := line.FindStringSubmatch(l); m != nil && m[2] == m[3] && seen[m[1]] == "" {
 			seen[m[1]] = m[2]
 		}
-		if ok && len(seen) == 2 {
-			return seen["a"], seen["b"]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job %s printed %q, want one line of a and one of b, each one fake GPU that is also its NVIDIA_VISIBLE_DEVICES", id, lines)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
+	if len(lines) != 2 || len(seen) != 2 {
+		t.Fatalf("job %s printed %q, want one line of a and one of b, each one fake GPU that is also its NVIDIA_VISIBLE_DEVICES", id, lines)
+	}
+	return seen["a"], seen["b"]
 }
 
 // GPUs for the containers of a multi-container job, on real Podman with
