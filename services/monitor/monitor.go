@@ -254,7 +254,8 @@ func (m *monitor) create(ctx context.Context, job batch.JobDetail, f *fact) erro
 	}
 	rev, err := m.jobs.Create(ctx, events.Token(job.JobID), data)
 	if err == nil {
-		m.records.put(events.Token(job.JobID), rev, job.Status, data)
+		kept := job
+		m.records.put(events.Token(job.JobID), rev, &kept)
 	}
 	if err != nil {
 		if !errors.Is(err, jetstream.ErrKeyExists) {
@@ -289,8 +290,10 @@ func (m *monitor) update(ctx context.Context, f *fact, jobID string, fn func(*ba
 	key := events.Token(jobID)
 	for try := 0; try < 10; try++ {
 		var job batch.JobDetail
-		rev, cached := m.records.get(key, &job)
-		if !cached {
+		held, rev, cached := m.records.take(key)
+		if cached {
+			job = *held
+		} else {
 			var err error
 			rev, err = bus.GetJSON(ctx, m.jobs, key, &job)
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -303,8 +306,8 @@ func (m *monitor) update(ctx context.Context, f *fact, jobID string, fn func(*ba
 		before := job.Status
 		if !fn(&job) {
 			if cached {
-				// Perhaps it applies to a newer record than the cached one.
-				m.records.forget(key)
+				// Perhaps it applies to a newer record than the cached
+				// one (taken out of the cache: the stored one is read).
 				continue
 			}
 			if redelivered {
@@ -333,7 +336,11 @@ func (m *monitor) update(ctx context.Context, f *fact, jobID string, fn func(*ba
 			}
 			return job, fmt.Errorf("write job %s: %w", jobID, err)
 		}
-		m.records.put(key, newRev, job.Status, data)
+		// The cache keeps its own copy of the top level; what the record
+		// points to is shared with the caller's, which reads it only
+		// while it handles this fact (the next fact of the job takes it).
+		kept := job
+		m.records.put(key, newRev, &kept)
 		if job.Status == before {
 			return job, nil
 		}

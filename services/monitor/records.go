@@ -1,21 +1,26 @@
 package monitor
 
 import (
-	"encoding/json"
 	"sync"
 
 	"github.com/batchd/batchd/pkg/batch"
 )
 
-// recordCache keeps the records this monitor wrote last (encoded, with
+// recordCache keeps the records this monitor wrote last (decoded, with
 // their revision), so that the next fact of a job (the next step of its
-// lifecycle follows within seconds) starts from it instead of reading the
-// record again. The monitor is the records' only writer, but not the only
-// process that writes them: another replica, the array tally of a parent,
-// the history sweep. So a cached record is only a guess: the write is a
-// compare-and-set on its revision (a stale one fails and the record is
-// read), and a fact that does not apply to the cached record is tried
-// again on the stored one before it is dropped.
+// lifecycle follows within seconds) starts from it instead of reading and
+// decoding the record again. The monitor is the records' only writer, but
+// not the only process that writes them: another replica, the array tally
+// of a parent, the history sweep. So a cached record is only a guess: the
+// write is a compare-and-set on its revision (a stale one fails and the
+// record is read), and a fact that does not apply to the cached record is
+// tried again on the stored one before it is dropped.
+//
+// An entry is taken out by the fact that uses it (take) and put back by
+// the write that follows, so a record is never shared between two facts:
+// the facts of one job are applied one after the other (the consume loop's
+// workers are keyed by job), and a fact that takes no entry reads the
+// stored record.
 type recordCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedRecord
@@ -23,8 +28,8 @@ type recordCache struct {
 }
 
 type cachedRecord struct {
-	rev  uint64
-	data []byte
+	rev uint64
+	job *batch.JobDetail
 }
 
 // defaultCachedRecords bounds the cache (a few KB a record).
@@ -34,23 +39,26 @@ func newRecordCache(max int) *recordCache {
 	return &recordCache{entries: map[string]cachedRecord{}, max: max}
 }
 
-// get decodes the cached record of key into job.
-func (c *recordCache) get(key string, job *batch.JobDetail) (uint64, bool) {
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
-	if !ok || json.Unmarshal(e.data, job) != nil {
-		return 0, false
-	}
-	return e.rev, true
-}
-
-// put remembers the record written at rev; a final record is forgotten
-// (its job has no more lifecycle facts).
-func (c *recordCache) put(key string, rev uint64, status batch.JobStatus, data []byte) {
+// take removes the cached record of key and returns it with its revision;
+// the caller owns it (it may change it and put it back).
+func (c *recordCache) take(key string) (*batch.JobDetail, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if status.Final() {
+	e, ok := c.entries[key]
+	if !ok {
+		return nil, 0, false
+	}
+	delete(c.entries, key)
+	return e.job, e.rev, true
+}
+
+// put remembers the record written at rev (the cache owns job from then
+// on: the caller must not change it); a final record is forgotten (its
+// job has no more lifecycle facts).
+func (c *recordCache) put(key string, rev uint64, job *batch.JobDetail) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if job.Status.Final() {
 		delete(c.entries, key)
 		return
 	}
@@ -64,7 +72,7 @@ func (c *recordCache) put(key string, rev uint64, status batch.JobStatus, data [
 			}
 		}
 	}
-	c.entries[key] = cachedRecord{rev: rev, data: data}
+	c.entries[key] = cachedRecord{rev: rev, job: job}
 }
 
 // forget drops key (its cached revision proved stale).
