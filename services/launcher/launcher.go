@@ -345,7 +345,7 @@ const (
 // placement redelivered after its attempt ran shows the attempt over. A
 // record that still shows the job waiting (the monitor has not applied the
 // placement yet) is read again for a short while.
-func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placementVerdict, batch.JobDetail, error) {
+func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placementVerdict, placementRecord, error) {
 	wait := time.Millisecond
 	received := time.Now()
 	deadline := l.clock().Add(2 * time.Second)
@@ -353,13 +353,13 @@ func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placeme
 	if first > 0 {
 		select {
 		case <-ctx.Done():
-			return 0, batch.JobDetail{}, ctx.Err()
+			return 0, placementRecord{}, ctx.Err()
 		case <-time.After(first):
 		}
 		wait = max(first/4, time.Millisecond)
 	}
 	for reads := 1; ; reads++ {
-		var rec batch.JobDetail
+		var rec placementRecord
 		if _, err := bus.GetJSON(ctx, l.jobs, events.Token(p.JobID), &rec); err != nil {
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
 				return placementUnwanted, rec, nil
@@ -390,10 +390,26 @@ func (l *launcher) stillWanted(ctx context.Context, p events.JobPlaced) (placeme
 	}
 }
 
+// placementRecord is the part of a job record that decides about a
+// placement (decoding only it spares the launcher the whole record, read
+// at least once for every placement).
+type placementRecord struct {
+	Status       batch.JobStatus `json:"status"`
+	StatusReason string          `json:"statusReason"`
+	HostID       string          `json:"hostId"`
+	IsTerminated bool            `json:"isTerminated"`
+	// Attempts are the ended attempts; only their number matters here.
+	Attempts []struct{} `json:"attempts"`
+}
+
+// currentAttempt is the attempt the record is at (batch.JobDetail's
+// CurrentAttempt: the ended ones plus one).
+func (r *placementRecord) currentAttempt() int { return len(r.Attempts) + 1 }
+
 // verdictOf is what a job record says of a placement of attempt on host;
 // settled is false while the record does not show the placement yet.
-func verdictOf(rec batch.JobDetail, attempt int, host string) (v placementVerdict, settled bool) {
-	current := len(rec.Attempts)+1 == attempt
+func verdictOf(rec placementRecord, attempt int, host string) (v placementVerdict, settled bool) {
+	current := rec.currentAttempt() == attempt
 	switch {
 	case len(rec.Attempts) >= attempt || rec.Status.Final():
 		return placementUnwanted, true

@@ -89,7 +89,7 @@ func (l *launcher) recover(ctx context.Context) error {
 func (l *launcher) recoverCreated(ctx context.Context, job string, attempt int, run *attemptRun, c runtime.Container) {
 	jctx := l.jobTrace(ctx, job)
 	log := l.log.With(telemetry.LogJobID, job, "attempt", attempt, "container", c.ID)
-	var rec batch.JobDetail
+	var rec placementRecord
 	verdict := placementUnwanted
 	if _, err := bus.GetJSON(ctx, l.jobs, events.Token(job), &rec); err == nil {
 		verdict, _ = verdictOf(rec, attempt, l.cfg.HostID)
