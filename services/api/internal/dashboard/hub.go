@@ -151,18 +151,16 @@ func (h *hub) run(ctx context.Context, js jetstream.JetStream) error {
 
 // handle takes one event.
 func (h *hub) handle(data []byte, now time.Time) {
+	// One pass decodes the head; the record as published is cut out
+	// only for a browser that wants it (most events have none).
 	var ev struct {
-		Detail json.RawMessage `json:"detail"`
+		Detail eventHead `json:"detail"`
 	}
-	if err := json.Unmarshal(data, &ev); err != nil || len(ev.Detail) == 0 {
+	if err := json.Unmarshal(data, &ev); err != nil || ev.Detail.JobID == "" {
 		h.log.Debug("dashboard: skipping an undecodable job event", "err", err)
 		return
 	}
-	c := change{detail: ev.Detail}
-	if err := json.Unmarshal(ev.Detail, &c.head); err != nil || c.head.JobID == "" {
-		h.log.Debug("dashboard: skipping an undecodable job event", "err", err)
-		return
-	}
+	c := change{head: ev.Detail}
 	at := c.head.StatusChangedAt
 	if at == 0 {
 		at = now.UnixMilli()
@@ -183,6 +181,15 @@ func (h *hub) handle(data []byte, now time.Time) {
 	for s := range h.subs {
 		if !s.wants(&c.head) {
 			continue
+		}
+		if c.detail == nil {
+			var raw struct {
+				Detail json.RawMessage `json:"detail"`
+			}
+			if err := json.Unmarshal(data, &raw); err != nil {
+				return
+			}
+			c.detail = raw.Detail
 		}
 		select {
 		case s.ch <- c:
