@@ -30,7 +30,9 @@ type JobSubmitted struct {
 func (e JobSubmitted) MsgID() string { return "submit/" + e.Job.JobID }
 
 // JobGated moves a SUBMITTED or PENDING job to Status (PENDING, RUNNABLE or
-// FAILED when a dependency failed).
+// FAILED when a dependency failed). Reason becomes the record's
+// statusReason: why a dependency failed, or why a job gated RUNNABLE that
+// the scheduler's pass did not place waits (its JobWaiting, in one fact).
 type JobGated struct {
 	JobID  string          `json:"jobId"`
 	Status batch.JobStatus `json:"status"`

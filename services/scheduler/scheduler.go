@@ -384,12 +384,43 @@ func (s *scheduler) pass(ctx context.Context) {
 		sent = append(sent, sentDecision{f, undo})
 	}
 	gates := s.state.Gates()
+	// The placement part runs before the gates are published (it sees the
+	// jobs they make RUNNABLE), so that a job gated RUNNABLE and not
+	// placed carries its wait reason in its gate: one fact and one record
+	// write instead of two.
+	var places []plan.Placement
+	var waits []plan.Wait
+	if !s.state.Settled() {
+		places, waits = s.state.Place()
+	}
+	reasons := map[*plan.Job]string{}
+	for _, g := range gates {
+		if g.Status == batch.StatusRunnable {
+			reasons[g.Job] = ""
+		}
+	}
+	if len(reasons) > 0 {
+		kept := waits[:0]
+		for _, w := range waits {
+			if _, gated := reasons[w.Job]; gated {
+				reasons[w.Job] = w.Reason
+				continue
+			}
+			kept = append(kept, w)
+		}
+		waits = kept
+	}
+	var ungated []plan.Gate
 	for _, g := range gates {
 		jctx, span := s.tracer.Start(telemetry.WithTraceParent(ctx, g.Job.Trace), "scheduler.gate",
 			trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(telemetry.JobID(g.Job.ID),
 				attribute.String("batch.status", string(g.Status))))
-		ev := events.JobGated{JobID: g.Job.ID, Status: g.Status, Reason: g.Reason, Time: now}
-		publish(jctx, ev, func() { s.state.Ungate(g) })
+		reason := g.Reason
+		if g.Status == batch.StatusRunnable {
+			reason = reasons[g.Job]
+		}
+		ev := events.JobGated{JobID: g.Job.ID, Status: g.Status, Reason: reason, Time: now}
+		publish(jctx, ev, func() { ungated = append(ungated, g) })
 		span.End()
 	}
 	if len(gates) > 0 {
@@ -398,11 +429,27 @@ func (s *scheduler) pass(ctx context.Context) {
 		s.flush(ctx, sent)
 		sent = sent[:0]
 	}
-	if s.state.Settled() {
-		// Nothing changed since the last decisions: none would differ.
-		return
+	for _, g := range ungated {
+		// Not stored: neither the gate nor what the pass decided after it
+		// (its placement, its wait reason) stands; the next pass decides
+		// again.
+		if g.Job.Placed != 0 {
+			s.state.Unplace(g.Job)
+		}
+		if _, ok := reasons[g.Job]; ok {
+			g.Job.Reason = ""
+		}
+		s.state.Ungate(g)
 	}
-	places, waits := s.state.Place()
+	if len(ungated) > 0 {
+		kept := places[:0]
+		for _, p := range places {
+			if p.Job.Placed != 0 {
+				kept = append(kept, p)
+			}
+		}
+		places = kept
+	}
 	recs := s.fetchRecords(ctx, places)
 	for i, p := range places {
 		if !s.leaseValid() {
