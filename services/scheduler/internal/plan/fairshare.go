@@ -86,9 +86,33 @@ func (l *shareList) compare(a, b *Job) int {
 	return cmp.Compare(a.Seq, b.Seq)
 }
 
+// sort orders the list (stably). Jobs mostly arrive in order, a few
+// late: the longest ordered prefix is kept, only the rest is sorted and
+// then merged into it from the back, the prefix's jobs first among equals
+// (the order a stable sort of the whole list gives), so a pass over a
+// large queue costs a scan, not a sort of every job.
 func (l *shareList) sort() {
-	slices.SortStableFunc(l.jobs, l.compare)
+	jobs := l.jobs
 	l.unsorted = false
+	n := 1
+	for n < len(jobs) && l.compare(jobs[n-1], jobs[n]) <= 0 {
+		n++
+	}
+	if n >= len(jobs) {
+		return
+	}
+	tail := slices.Clone(jobs[n:])
+	slices.SortStableFunc(tail, l.compare)
+	i, k := n-1, len(jobs)-1
+	for t := len(tail) - 1; t >= 0; k-- {
+		if i >= 0 && l.compare(jobs[i], tail[t]) > 0 {
+			jobs[k] = jobs[i]
+			i--
+		} else {
+			jobs[k] = tail[t]
+			t--
+		}
+	}
 }
 
 // decay is the policy's usage time constant.

@@ -102,3 +102,24 @@ func (w *world) startAllPlacements() []Placement {
 	}
 	return places
 }
+
+// shareList.sort (an ordered prefix, the rest sorted and merged) orders a
+// list as a stable sort of the whole list does.
+func TestShareListSortIsStable(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(0, 60).Draw(t, "n")
+		l := &shareList{fair: rapid.Bool().Draw(t, "fair")}
+		for i := range n {
+			l.jobs = append(l.jobs, &Job{ID: fmt.Sprint(i), Seq: uint64(rapid.IntRange(0, 20).Draw(t, "seq")),
+				Priority: rapid.IntRange(0, 3).Draw(t, "priority")})
+		}
+		want := slices.Clone(l.jobs)
+		slices.SortStableFunc(want, l.compare)
+		l.sort()
+		for i := range want {
+			if l.jobs[i] != want[i] {
+				t.Fatalf("at %d: %s, want %s", i, l.jobs[i].ID, want[i].ID)
+			}
+		}
+	})
+}
