@@ -19,7 +19,10 @@ import (
 //     host, policy or resource that frees nothing: every reason is
 //     worked out again, the worst case;
 //   - NewJobWhileFull: a pass after a job arrives to a full queue: the
-//     waiting jobs whose reasons cannot have changed are skipped.
+//     waiting jobs whose reasons cannot have changed are skipped;
+//   - LateJobsWhileFull: the same with 10 jobs a pass, two of them
+//     submitted before jobs already waiting (records reach the scheduler
+//     out of submit order when the monitor creates them concurrently).
 //
 // Each runs on a FIFO queue and on a fair-share queue with 100 share
 // identifiers.
@@ -122,7 +125,26 @@ func benchNewJobWhileFull(b *testing.B, fair bool) {
 func BenchmarkPassNewJobWhileFullFIFO(b *testing.B)      { benchNewJobWhileFull(b, false) }
 func BenchmarkPassNewJobWhileFullFairShare(b *testing.B) { benchNewJobWhileFull(b, true) }
 
+func BenchmarkPassLateJobsWhileFullFIFO(b *testing.B)     { benchLateJobsWhileFull(b) }
 func BenchmarkPlaceOneSlotFIFO(b *testing.B)              { benchOneSlot(b, false) }
 func BenchmarkPlaceOneSlotFairShare(b *testing.B)         { benchOneSlot(b, true) }
 func BenchmarkPassNothingPlaceableFIFO(b *testing.B)      { benchNothingPlaceable(b, false) }
 func BenchmarkPassNothingPlaceableFairShare(b *testing.B) { benchNothingPlaceable(b, true) }
+
+func benchLateJobsWhileFull(b *testing.B) {
+	bw := newBenchWorld(b, false, 100)
+	bw.mustPlace(0)
+	measure(b, "passes/s", func() {
+		for i := range 10 {
+			bw.add()
+			if i%5 == 0 {
+				j := bw.s.Jobs[fmt.Sprintf("j%06d", bw.next)]
+				rec := *j
+				rec.Seq -= 50 // submitted before jobs already waiting
+				bw.s.Remove(j.ID)
+				bw.upsert(rec)
+			}
+		}
+		bw.mustPlace(0)
+	})
+}

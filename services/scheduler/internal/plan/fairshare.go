@@ -57,8 +57,41 @@ type shareList struct {
 	left         int   // jobs marked as left since the last full compaction (an upper bound)
 	min          shape // no job of the list is smaller in any dimension
 	// clean: every job of the list has its reason worked out under this
-	// signature (zero: not known).
+	// signature (zero: not known), but those added since (added).
 	clean tailSig
+	added []*Job
+}
+
+// unexplained is what of the list may lack its reason under sig: the jobs
+// added since the list was explained under sig, else every job from
+// index from on.
+func (l *shareList) unexplained(sig tailSig, from int) []*Job {
+	if l.clean == sig {
+		return l.added
+	}
+	return l.jobs[from:]
+}
+
+// explained notes that every job of the list has its reason under sig.
+func (l *shareList) explained(sig tailSig) {
+	l.clean = sig
+	l.added = nil
+}
+
+// add appends a job that waits in the list.
+func (l *shareList) add(j *Job) {
+	if n := len(l.jobs); n > 0 && !l.before(l.jobs[n-1], j) {
+		l.unsorted = true
+	}
+	l.jobs = append(l.jobs, j)
+	l.min = l.min.least(shapeOf(j))
+	if l.clean != (tailSig{}) {
+		l.added = append(l.added, j)
+		if len(l.added) > len(l.jobs)/2 {
+			l.clean, l.added = tailSig{}, nil // as cheap to explain them all
+		}
+	}
+	j.list = l
 }
 
 // leave notes that j, in the list, no longer waits in it (placed, moved,

@@ -178,16 +178,13 @@ func (s *State) Place() ([]Placement, []Wait) {
 		r := reasonNoQueue(name)
 		sig := tailSig{epoch: s.epoch, limit: -3}
 		for _, l := range s.compact(name, false) {
-			if l.clean == sig {
-				continue
-			}
-			for _, j := range l.jobs {
+			for _, j := range l.unexplained(sig, 0) {
 				if j.sig != sig && l.member(j) {
 					p.wait(j, r)
 					j.sig = sig
 				}
 			}
-			l.clean = sig
+			l.explained(sig)
 		}
 	}
 	s.dirty = false
@@ -225,16 +222,13 @@ func (s *State) placeQueue(p *pass, q *Queue) *walk {
 		r := reasonQueueDisabled(q.Name)
 		sig := tailSig{epoch: s.epoch, limit: -2}
 		for _, l := range lists {
-			if l.clean == sig {
-				continue
-			}
-			for _, j := range l.jobs {
+			for _, j := range l.unexplained(sig, 0) {
 				if j.sig != sig && l.member(j) {
 					p.wait(j, r)
 					j.sig = sig
 				}
 			}
-			l.clean = sig
+			l.explained(sig)
 		}
 		return nil
 	}
@@ -327,24 +321,23 @@ func (s *State) explain(p *pass, w *walk) {
 	}
 	for _, c := range w.rest {
 		sig.shareFull = shareFull(c)
-		if c.l.clean == sig {
-			continue // the whole list is explained under sig
-		}
-		for _, j := range c.l.jobs[c.i:] {
+		// A list explained under sig: only the jobs added since (those
+		// the walk reached are placed or passed over, explained above).
+		for _, j := range c.l.unexplained(sig, c.i) {
 			if j.sig == sig || !c.l.member(j) {
 				continue
 			}
 			s.consider(p, q, c, j, limit, true)
 			j.sig = sig
 		}
-		c.l.clean = sig
+		c.l.explained(sig)
 	}
 	// Lists the ordered walk went through to the end: their jobs are
 	// placed or were passed over and explained above.
 	for _, pw := range w.passed {
 		if pw.c.i >= len(pw.c.l.jobs) {
 			sig.shareFull = shareFull(pw.c)
-			pw.c.l.clean = sig
+			pw.c.l.explained(sig)
 		}
 	}
 }

@@ -351,13 +351,7 @@ func (s *State) addRunnable(j *Job) {
 		l = &shareList{queue: j.Queue, share: j.Share, min: shapeOf(j)}
 		byShare[j.Share] = l
 	}
-	if n := len(l.jobs); n > 0 && !l.before(l.jobs[n-1], j) {
-		l.unsorted = true
-	}
-	l.jobs = append(l.jobs, j)
-	l.min = l.min.least(shapeOf(j))
-	l.clean = tailSig{}
-	j.list = l
+	l.add(j)
 }
 
 // Ungate takes back a gate that could not be published: the job is back in
@@ -383,7 +377,7 @@ func (s *State) Unplace(j *Job) {
 	j.Placed = 0
 	j.sig = tailSig{}
 	if j.list != nil {
-		j.list.clean = tailSig{}
+		j.list.explained(tailSig{})
 	}
 	s.track(j)
 	if j.Status == batch.StatusRunnable {
