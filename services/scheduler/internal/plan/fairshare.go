@@ -52,6 +52,7 @@ type shareList struct {
 	queue, share string
 	jobs         []*Job
 	unsorted     bool
+	sorted       int   // the first sorted jobs are in order (all of them unless unsorted)
 	fair         bool  // sorted by priority first
 	stale        bool  // holds jobs that left it
 	left         int   // jobs marked as left since the last full compaction (an upper bound)
@@ -84,6 +85,9 @@ func (l *shareList) add(j *Job) {
 		l.unsorted = true
 	}
 	l.jobs = append(l.jobs, j)
+	if !l.unsorted {
+		l.sorted = len(l.jobs)
+	}
 	l.min = l.min.least(shapeOf(j))
 	if l.clean != (tailSig{}) {
 		l.added = append(l.added, j)
@@ -120,18 +124,20 @@ func (l *shareList) compare(a, b *Job) int {
 }
 
 // sort orders the list (stably). Jobs mostly arrive in order, a few
-// late: the longest ordered prefix is kept, only the rest is sorted and
-// then merged into it from the back, the prefix's jobs first among equals
-// (the order a stable sort of the whole list gives), so a pass over a
-// large queue costs a scan, not a sort of every job.
+// late: the ordered prefix (sorted) is kept, only the jobs after it are
+// sorted and then merged into it from the back, the prefix's jobs first
+// among equals (the order a stable sort of the whole list gives). A late
+// job is seldom much earlier than the last ones, so a pass over a large
+// queue costs about the late jobs, not a sort or a scan of every job.
 func (l *shareList) sort() {
 	jobs := l.jobs
-	l.unsorted = false
-	n := 1
-	for n < len(jobs) && l.compare(jobs[n-1], jobs[n]) <= 0 {
-		n++
+	n := min(l.sorted, len(jobs))
+	l.unsorted, l.sorted = false, len(jobs)
+	if n == 0 {
+		slices.SortStableFunc(jobs, l.compare)
+		return
 	}
-	if n >= len(jobs) {
+	if n == len(jobs) {
 		return
 	}
 	tail := slices.Clone(jobs[n:])

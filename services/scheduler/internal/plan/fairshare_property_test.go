@@ -103,22 +103,34 @@ func (w *world) startAllPlacements() []Placement {
 	return places
 }
 
-// shareList.sort (an ordered prefix, the rest sorted and merged) orders a
-// list as a stable sort of the whole list does.
+// shareList.sort (an ordered prefix, the jobs after it sorted and merged
+// in) orders a list as a stable sort of the whole list does, whatever the
+// jobs that arrived in between and the sorts before.
 func TestShareListSortIsStable(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		n := rapid.IntRange(0, 60).Draw(t, "n")
 		l := &shareList{fair: rapid.Bool().Draw(t, "fair")}
-		for i := range n {
-			l.jobs = append(l.jobs, &Job{ID: fmt.Sprint(i), Seq: uint64(rapid.IntRange(0, 20).Draw(t, "seq")),
+		ops := rapid.IntRange(0, 80).Draw(t, "ops")
+		for i := range ops {
+			if rapid.IntRange(0, 9).Draw(t, "op") == 0 {
+				want := slices.Clone(l.jobs)
+				slices.SortStableFunc(want, l.compare)
+				l.sort()
+				for k := range want {
+					if l.jobs[k] != want[k] {
+						t.Fatalf("after op %d, at %d: %s, want %s", i, k, l.jobs[k].ID, want[k].ID)
+					}
+				}
+				continue
+			}
+			l.add(&Job{ID: fmt.Sprint(i), Seq: uint64(rapid.IntRange(0, 20).Draw(t, "seq")),
 				Priority: rapid.IntRange(0, 3).Draw(t, "priority")})
 		}
 		want := slices.Clone(l.jobs)
 		slices.SortStableFunc(want, l.compare)
 		l.sort()
-		for i := range want {
-			if l.jobs[i] != want[i] {
-				t.Fatalf("at %d: %s, want %s", i, l.jobs[i].ID, want[i].ID)
+		for k := range want {
+			if l.jobs[k] != want[k] {
+				t.Fatalf("at %d: %s, want %s", k, l.jobs[k].ID, want[k].ID)
 			}
 		}
 	})

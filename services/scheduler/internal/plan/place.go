@@ -476,6 +476,7 @@ func (l *shareList) trim() {
 	if n > 0 {
 		clear(l.jobs[:n])
 		l.jobs = l.jobs[n:]
+		l.sorted = max(0, l.sorted-n)
 		l.left = max(0, l.left-n)
 	}
 	if l.left == 0 || l.left*4 < len(l.jobs) {
@@ -497,6 +498,11 @@ func (l *shareList) trim() {
 	}
 	clear(l.jobs[len(kept):])
 	l.jobs = kept
+	if l.unsorted {
+		l.sorted = 0 // where the ordered prefix ends is not known: sort it all
+	} else {
+		l.sorted = len(kept)
+	}
 	l.left = 0
 }
 
@@ -516,6 +522,9 @@ func (s *State) compact(queue string, fair bool) []*shareList {
 			continue
 		}
 		if l.unsorted || l.fair != fair {
+			if l.fair != fair {
+				l.sorted = 0 // ordered by another rule
+			}
 			l.fair = fair
 			l.sort()
 		}
