@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/batchd/batchd/pkg/events"
@@ -72,6 +73,7 @@ type logReader struct {
 // cursor is an ephemeral consumer of some subjects from a start.
 type cursor struct {
 	r       *logReader
+	start   uint64
 	cons    jetstream.Consumer
 	pending uint64 // matching lines at or after the start when it was made
 }
@@ -104,7 +106,7 @@ func (r *logReader) open(ctx context.Context, filters []string, start uint64, si
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", events.StreamLogs, err)
 	}
-	return &cursor{r: r, cons: cons, pending: cons.CachedInfo().NumPending}, nil
+	return &cursor{r: r, start: start, cons: cons, pending: cons.CachedInfo().NumPending}, nil
 }
 
 // close deletes the consumer (the server would after a minute anyway).
@@ -187,19 +189,14 @@ func (r *logReader) backward(ctx context.Context, filters []string, hi uint64, s
 	if hi == 0 || need <= 0 {
 		return nil, true, nil
 	}
-	count := func(start uint64) (uint64, error) {
-		c, err := r.open(ctx, filters, start, time.Time{})
-		if err != nil {
-			return 0, err
-		}
-		c.close()
-		return c.pending, nil
-	}
 	above := uint64(0) // lines after hi
 	if hi < math.MaxUint64 {
-		if above, err = count(hi + 1); err != nil {
+		c, err := r.open(ctx, filters, hi+1, time.Time{})
+		if err != nil {
 			return nil, false, err
 		}
+		c.close()
+		above = c.pending
 	}
 	for need > 0 {
 		// All lines from the floor: few enough to scan them all?
@@ -213,26 +210,12 @@ func (r *logReader) backward(ctx context.Context, filters []string, hi uint64, s
 			return out, true, nil
 		}
 		start, c := uint64(1), base
-		if total > uint64(need) {
+		if total > tolerance(uint64(need)) {
 			base.close()
-			// The largest start with at least need lines in [start, hi].
-			lo, up := uint64(1), hi
-			for lo < up {
-				mid := lo + (up-lo+1)/2
-				n, err := count(mid)
-				if err != nil {
-					return nil, false, err
-				}
-				if sub(n, above) >= uint64(need) {
-					lo = mid
-				} else {
-					up = mid - 1
-				}
-			}
-			start = lo
-			if c, err = r.open(ctx, filters, start, time.Time{}); err != nil {
+			if c, err = r.seek(ctx, filters, hi, above, uint64(need), total); err != nil {
 				return nil, false, err
 			}
+			start = c.start
 		}
 		var chunk []logLine
 		n := sub(c.pending, above)
@@ -261,6 +244,63 @@ func (r *logReader) backward(ctx context.Context, filters []string, hi uint64, s
 		hi, above = start-1, pendingAtStart
 	}
 	return out, false, nil
+}
+
+// tolerance is how many lines a scan for the last need may read: a little
+// more, rather than another probe.
+func tolerance(need uint64) uint64 { return need + need/4 + 64 }
+
+// seek opens a cursor where about the last need lines up to hi begin (at
+// least need, at most tolerance(need), unless lines are single steps
+// apart): a search over start sequences by the lines counted from each
+// (a consumer's NumPending less above, the lines after hi), alternately
+// interpolating (one or two probes when a job's lines are spread evenly)
+// and halving the range (a bound of twice log2 of it). total (more than
+// tolerance(need)) is the count from the first sequence searched.
+func (r *logReader) seek(ctx context.Context, filters []string, hi, above, need, total uint64) (*cursor, error) {
+	lo, cLo := uint64(1), total
+	if len(filters) == 1 && !strings.ContainsAny(filters[0], "*>") {
+		if f, err := r.first(ctx, filters[0]); err != nil {
+			return nil, err
+		} else if f != nil {
+			lo = f.seq
+		}
+	}
+	up, cUp := hi+1, uint64(0)
+	target := (need + tolerance(need)) / 2
+	var best *cursor
+	for i := 0; up-lo > 1; i++ {
+		mid := lo + (up-lo)/2
+		if i%2 == 0 && cLo > cUp {
+			frac := float64(sub(cLo, target)) / float64(cLo-cUp)
+			mid = lo + uint64(frac*float64(up-lo))
+		}
+		mid = min(max(mid, lo+1), up-1)
+		c, err := r.open(ctx, filters, mid, time.Time{})
+		if err != nil {
+			if best != nil {
+				best.close()
+			}
+			return nil, err
+		}
+		n := sub(c.pending, above)
+		if n < need {
+			c.close()
+			up, cUp = mid, n
+			continue
+		}
+		if best != nil {
+			best.close()
+		}
+		best, lo, cLo = c, mid, n
+		if n <= tolerance(need) {
+			break
+		}
+	}
+	if best != nil {
+		return best, nil
+	}
+	return r.open(ctx, filters, lo, time.Time{})
 }
 
 func sub(a, b uint64) uint64 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -503,5 +504,110 @@ func TestPrefixFilter(t *testing.T) {
 		if ok != c.ok || ok && (f != c.filter || exact != c.exact) {
 			t.Errorf("%q: %q %v %v, want %q %v %v", c.prefix, f, exact, ok, c.filter, c.exact, c.ok)
 		}
+	}
+}
+
+// TestGetLogEventsBackwardsOverLongOutput pages backwards over a long
+// output whose lines come in bursts between other jobs' (the search for
+// where the last lines begin), and reads a time range from the end.
+func TestGetLogEventsBackwardsOverLongOutput(t *testing.T) {
+	a := startAPI(t, nil, Config{})
+	c := logsClient(a.http.URL, "AKID", "SECRET")
+	job := events.LogSubject("job-long", 1)
+	at := 0
+	for i, burst := range []int{700, 3, 50, 1, 400, 846} {
+		a.storeLines(t, job, "l", at, burst)
+		at += burst
+		a.storeLines(t, events.LogSubject("job-other", 1), "o", i*300, 300*(i%3))
+	}
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		in := &cwl.GetLogEventsInput{LogGroupName: logGroup(), LogStreamName: aws.String(job), Limit: aws.Int32(150)}
+		if token != "" {
+			in.NextToken = aws.String(token)
+		}
+		out, err := c.GetLogEvents(ctx(t), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Events) > 150 || pages > 20 {
+			t.Fatalf("page %d: %d events", pages, len(out.Events))
+		}
+		got = append(messages(out.Events), got...)
+		if aws.ToString(out.NextBackwardToken) == token {
+			break
+		}
+		token = aws.ToString(out.NextBackwardToken)
+	}
+	sameLines(t, "backwards by 150", got, want("l", 0, 2000))
+
+	start, end := logBase.Add(100*time.Second).UnixMilli(), logBase.Add(1500*time.Second).UnixMilli()
+	out, err := c.GetLogEvents(ctx(t), &cwl.GetLogEventsInput{LogGroupName: logGroup(), LogStreamName: aws.String(job), Limit: aws.Int32(100),
+		StartTime: aws.Int64(start), EndTime: aws.Int64(end)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, "the latest 100 of a time range", messages(out.Events), want("l", 1400, 1500))
+}
+
+// TestGetLogEventsRandomLayouts: for random layouts of one job's lines
+// among others', paging backwards and forwards with random limits and time
+// ranges returns exactly the lines of the range, in order.
+func TestGetLogEventsRandomLayouts(t *testing.T) {
+	a := startAPI(t, nil, Config{})
+	c := logsClient(a.http.URL, "AKID", "SECRET")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 6 {
+		job := events.LogSubject(fmt.Sprintf("job-r%d", round), 1)
+		total := 0
+		for range 1 + rng.IntN(8) {
+			burst := rng.IntN(400)
+			a.storeLines(t, job, "r", total, burst)
+			total += burst
+			a.storeLines(t, events.LogSubject("job-noise", 1), "n", 0, rng.IntN(500))
+		}
+		if total == 0 {
+			continue
+		}
+		from, to := rng.IntN(total), total
+		if rng.IntN(2) == 0 {
+			to = from + rng.IntN(total-from+1)
+		}
+		limit := int32(1 + rng.IntN(300))
+		win := func(in *cwl.GetLogEventsInput) *cwl.GetLogEventsInput {
+			in.LogGroupName, in.LogStreamName, in.Limit = logGroup(), aws.String(job), aws.Int32(limit)
+			in.StartTime, in.EndTime = aws.Int64(logBase.Add(time.Duration(from)*time.Second).UnixMilli()), aws.Int64(logBase.Add(time.Duration(to)*time.Second).UnixMilli())
+			return in
+		}
+		var back []string
+		token := ""
+		for pages := 0; ; pages++ {
+			in := win(&cwl.GetLogEventsInput{})
+			if token != "" {
+				in.NextToken = aws.String(token)
+			}
+			out, err := c.GetLogEvents(ctx(t), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back = append(messages(out.Events), back...)
+			if aws.ToString(out.NextBackwardToken) == token || pages > 1000 {
+				break
+			}
+			token = aws.ToString(out.NextBackwardToken)
+		}
+		sameLines(t, fmt.Sprintf("round %d backwards (%d lines, range %d-%d, limit %d)", round, total, from, to, limit), back, want("r", from, to))
+		p := cwl.NewGetLogEventsPaginator(c, win(&cwl.GetLogEventsInput{StartFromHead: aws.Bool(true)}),
+			func(o *cwl.GetLogEventsPaginatorOptions) { o.StopOnDuplicateToken = true })
+		var fwd []string
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctx(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fwd = append(fwd, messages(out.Events)...)
+		}
+		sameLines(t, fmt.Sprintf("round %d forwards", round), fwd, want("r", from, to))
 	}
 }
