@@ -34,7 +34,8 @@ const logsE2ECredentials = `[
 // its output through the CloudWatch Logs API with the AWS SDK for Go v2
 // (GetLogEvents paginated until the token repeats, the latest lines first,
 // FilterLogEvents) and with Debian's AWS CLI (aws logs get-log-events,
-// filter-log-events), signed requests allowed and denied by policy.
+// filter-log-events) and batchctl logs --api, signed requests allowed and
+// denied by policy.
 func TestLogsAPI(t *testing.T) {
 	const awsCLI = "/usr/bin/aws"
 	if out, err := exec.Command(awsCLI, "--version").CombinedOutput(); err != nil {
@@ -130,6 +131,22 @@ func TestLogsAPI(t *testing.T) {
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" || !strings.Contains(ae.ErrorMessage(), "logs:FilterLogEvents") {
 		t.Fatalf("reader FilterLogEvents: %v", err)
+	}
+
+	// batchctl logs --api: the same lines over HTTP with an API key; the
+	// reader's policy does not allow the search it makes.
+	batchctl := buildBatchctl(t)
+	ctl := func(key, secret string) (string, error) {
+		cmd := exec.Command(batchctl, "logs", "--api", id)
+		cmd.Env = append(os.Environ(), "BATCH_ENDPOINT="+endpoint, "AWS_ACCESS_KEY_ID="+key, "AWS_SECRET_ACCESS_KEY="+secret, "AWS_SESSION_TOKEN=")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := ctl("ADMINKEY00000001", "admin-secret-0000000001"); err != nil || out != strings.Join(want, "\n")+"\n" {
+		t.Fatalf("batchctl logs --api: %v, %d bytes\n%.500s", err, len(out), out)
+	}
+	if out, err := ctl("READERKEY0000001", "reader-secret-000000001"); err == nil || !strings.Contains(out, "AccessDeniedException") {
+		t.Fatalf("batchctl logs --api as the reader: %v\n%.500s", err, out)
 	}
 
 	// Debian's AWS CLI.

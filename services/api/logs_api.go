@@ -77,6 +77,13 @@ func logsOp[In any, Out any](s *Server, name string, resources func(*In) []strin
 			if err := p.Authorize("logs:"+name, resources(in)...); err != nil {
 				return nil, err
 			}
+			// unmask: true needs logs:Unmask too, as in IAM (nothing is
+			// masked in batchd, but a policy that withholds it is kept).
+			if u, ok := any(in).(interface{ unmasked() bool }); ok && u.unmasked() {
+				if err := p.Authorize("logs:Unmask", logGroupARN()); err != nil {
+					return nil, err
+				}
+			}
 		}
 		return fn(ctx, in)
 	}}

@@ -39,6 +39,8 @@ type getLogEventsInput struct {
 	Unmask             bool   `json:"unmask,omitempty"` // nothing is masked: every line is shown as written
 }
 
+func (in *getLogEventsInput) unmasked() bool { return in.Unmask }
+
 type outputLogEvent struct {
 	Timestamp     int64  `json:"timestamp"`
 	Message       string `json:"message"`

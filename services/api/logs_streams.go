@@ -29,6 +29,8 @@ type filterLogEventsInput struct {
 	Unmask              bool     `json:"unmask,omitempty"`      // nothing is masked
 }
 
+func (in *filterLogEventsInput) unmasked() bool { return in.Unmask }
+
 type filteredLogEvent struct {
 	LogStreamName string `json:"logStreamName"`
 	Timestamp     int64  `json:"timestamp"`

@@ -436,6 +436,11 @@ func TestLogsAuth(t *testing.T) {
 	if _, err := reader.FilterLogEvents(ctx(t), &cwl.FilterLogEventsInput{LogGroupName: logGroup()}); err != nil {
 		t.Fatalf("reader filters: %v", err)
 	}
+	_, err = reader.GetLogEvents(ctx(t), &cwl.GetLogEventsInput{LogGroupName: logGroup(), LogStreamName: aws.String(mine), Unmask: true})
+	awsError(t, err, auth.AccessDenied, "logs:Unmask")
+	if _, err := admin.GetLogEvents(ctx(t), &cwl.GetLogEventsInput{LogGroupName: logGroup(), LogStreamName: aws.String(mine), Unmask: true}); err != nil {
+		t.Fatalf("admin unmask: %v", err)
+	}
 	_, err = reader.DescribeLogStreams(ctx(t), &cwl.DescribeLogStreamsInput{LogGroupName: logGroup()})
 	awsError(t, err, auth.AccessDenied, "logs:DescribeLogStreams")
 	awsError(t, get(logsClient(a.http.URL, "ADMINKEY00000001", "wrong-secret-0000000001"), mine), auth.InvalidSignature, "signature we calculated does not match")

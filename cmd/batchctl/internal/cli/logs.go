@@ -22,6 +22,7 @@ type logsOptions struct {
 	attempt    int
 	container  string
 	timestamps bool
+	api        bool
 }
 
 func (a *app) logsCommand() *cobra.Command {
@@ -37,9 +38,22 @@ and every line it wrote is printed, then exit 0.
 
 The lines of a multi-container job (ecsProperties) are printed
 interleaved, each prefixed with its container's name ("main | ..."); with
---container NAME only that container's, without the prefix.`,
+--container NAME only that container's, without the prefix.
+
+With --api, read them through batchd's CloudWatch Logs API on --endpoint-url
+instead, signed with your API credentials (AWS_ACCESS_KEY_ID ..., as for
+every other command): under batchd --auth an API key reaches no JetStream
+over NATS, and its policy needs logs:FilterLogEvents on
+arn:aws:logs:us-east-1:000000000000:log-group:/aws/batch/job:*. --api
+prints what is stored and does not follow (-f).`,
 		Args: cobra.ExactArgs(1),
 		RunE: run(func(cmd *cobra.Command, args []string) error {
+			if o.api {
+				if o.follow {
+					return usagef(cmd, "--api does not follow: leave out -f, or follow over NATS (--nats-url)")
+				}
+				return a.runLogsAPI(cmd.Context(), batch.NameFromRef(batch.KindJob, args[0]), o)
+			}
 			return a.runLogs(cmd.Context(), args[0], o)
 		}),
 	}
@@ -47,6 +61,7 @@ interleaved, each prefixed with its container's name ("main | ..."); with
 	cmd.Flags().IntVar(&o.attempt, "attempt", -1, "print only this attempt's lines (default: every attempt)")
 	cmd.Flags().StringVar(&o.container, "container", "", "print only this container's lines (a multi-container job; default: every container, each line prefixed with its name)")
 	cmd.Flags().BoolVar(&o.timestamps, "timestamps", false, "start each line with the time it was written")
+	cmd.Flags().BoolVar(&o.api, "api", false, "read through the CloudWatch Logs API on --endpoint-url (API credentials) instead of NATS; not with -f")
 	return cmd
 }
 
