@@ -34,7 +34,7 @@ const logsE2ECredentials = `[
 // its output through the CloudWatch Logs API with the AWS SDK for Go v2
 // (GetLogEvents paginated until the token repeats, the latest lines first,
 // FilterLogEvents) and with Debian's AWS CLI (aws logs get-log-events,
-// filter-log-events) and batchctl logs --api, signed requests allowed and
+// filter-log-events, tail) and batchctl logs --api, signed requests allowed and
 // denied by policy.
 func TestLogsAPI(t *testing.T) {
 	const awsCLI = "/usr/bin/aws"
@@ -183,6 +183,11 @@ func TestLogsAPI(t *testing.T) {
 		"--log-stream-names", stream, "--filter-pattern", "ERROR")
 	if err != nil || !strings.Contains(out, `"message": "ERROR: disk full"`) || strings.Count(out, `"message"`) != 1 {
 		t.Fatalf("aws logs filter-log-events: %v\n%.2000s", err, out)
+	}
+	out, err = cli("ADMINKEY00000001", "admin-secret-0000000001", "tail", "/aws/batch/job", "--log-stream-name-prefix", "batch.logs."+id+".",
+		"--since", "1h", "--format", "short")
+	if err != nil || strings.Count(out, "\n") != n+1 || !strings.Contains(out, " line 1\n") || !strings.HasSuffix(out, " ERROR: disk full\n") {
+		t.Fatalf("aws logs tail: %v, %d lines\n%.2000s", err, strings.Count(out, "\n"), out)
 	}
 	out, err = cli("READERKEY0000001", "reader-secret-000000001", "describe-log-streams", "--log-group-name", "/aws/batch/job")
 	if err == nil || !strings.Contains(out, "AccessDeniedException") || !strings.Contains(out, "logs:DescribeLogStreams") {
