@@ -615,4 +615,12 @@ func TestGetLogEventsRandomLayouts(t *testing.T) {
 		}
 		sameLines(t, fmt.Sprintf("round %d forwards", round), fwd, want("r", from, to))
 	}
+	// Every read deleted its consumers.
+	st, err := a.js.Stream(ctx(t), events.StreamLogs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Info(ctx(t)); err != nil || info.State.Consumers != 0 {
+		t.Fatalf("consumers left on %s: %v %+v", events.StreamLogs, err, info.State)
+	}
 }
