@@ -624,3 +624,37 @@ func TestGetLogEventsRandomLayouts(t *testing.T) {
 		t.Fatalf("consumers left on %s: %v %+v", events.StreamLogs, err, info.State)
 	}
 }
+
+// TestLogsExamplePolicy: the log reader policy of docs/operations.md
+// allows what it says and nothing else.
+func TestLogsExamplePolicy(t *testing.T) {
+	a, err := auth.Parse([]byte(`[{"accessKeyId": "LOGREADERKEY0001", "secretAccessKey": "log-reader-secret-0001", "policy":
+{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["batch:DescribeJobs", "batch:ListJobs"], "Resource": "*"},
+  {"Effect": "Allow", "Action": "logs:GetLogEvents",
+   "Resource": "arn:aws:logs:us-east-1:000000000000:log-group:/aws/batch/job:log-stream:*"},
+  {"Effect": "Allow", "Action": ["logs:FilterLogEvents", "logs:DescribeLogStreams"],
+   "Resource": "arn:aws:logs:us-east-1:000000000000:log-group:/aws/batch/job:*"},
+  {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "arn:aws:logs:us-east-1:000000000000:log-group:*"}]}}]`),
+		auth.Options{Known: KnownAction})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := a.Lookup("LOGREADERKEY0001")
+	stream := logStreamARN(events.LogSubject("job-1", 1))
+	for _, c := range []struct {
+		action, resource string
+		want             bool
+	}{
+		{"logs:GetLogEvents", stream, true},
+		{"logs:FilterLogEvents", logGroupARN(), true},
+		{"logs:DescribeLogStreams", logGroupARN(), true},
+		{"logs:DescribeLogGroups", "arn:aws:logs:us-east-1:000000000000:log-group:*", true},
+		{"logs:Unmask", logGroupARN(), false},
+		{"batch:SubmitJob", "*", false},
+	} {
+		if got := p.Allowed(c.action, c.resource); got != c.want {
+			t.Errorf("%s on %s: %v, want %v", c.action, c.resource, got, c.want)
+		}
+	}
+}
