@@ -26,3 +26,16 @@ func TestParseLogSubject(t *testing.T) {
 		}
 	}
 }
+
+func TestLogAttempt(t *testing.T) {
+	for subject, want := range map[string]int{
+		LogSubject("abc", 3):                  3,
+		LogContainerSubject("abc", 2, "main"): 2,
+		"batch.logs.abc":                      0,
+		"batch.job.submit.abc":                0,
+	} {
+		if got := LogAttempt(subject); got != want {
+			t.Errorf("%s: %d, want %d", subject, got, want)
+		}
+	}
+}
