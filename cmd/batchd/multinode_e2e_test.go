@@ -317,3 +317,73 @@ func TestMultiNodeCrash(t *testing.T) {
 		}
 	}
 }
+
+// A 2-node job whose node ranges are 2-container pods (ecsProperties):
+// each node runs as one pod; every container has the node variables; the
+// other node's main container reaches the main node's server at
+// AWS_BATCH_JOB_MAIN_NODE_PRIVATE_IPV4_ADDRESS; a sidecar of each pod is
+// stopped when its essential container ends; nodeOverrides'
+// ecsPropertiesOverride changes one node's container; DescribeJobs shows
+// each node's task with per-container results.
+func TestMultiNodePods(t *testing.T) {
+	d := startDaemon(t, "--host-vcpus", "4", "--host-memory", "2048", "--host-address", "127.0.0.1")
+	c := d.client()
+	setupQueue(t, c, "mnpod", 16, "1", "32", "sh", "-c", "echo single")
+	task := func(script string) *types.EcsProperties {
+		return &types.EcsProperties{TaskProperties: []types.EcsTaskProperties{{Containers: []types.TaskContainerProperties{
+			{Name: aws.String("side"), Image: aws.String(sampleImage), Essential: aws.Bool(false), StopTimeout: aws.Int32(2),
+				Command:              []string{"sh", "-c", `echo "side index=$AWS_BATCH_JOB_NODE_INDEX nodes=$AWS_BATCH_JOB_NUM_NODES"; exec sleep 3600`},
+				ResourceRequirements: res("", "32")},
+			{Name: aws.String("main"), Image: aws.String(sampleImage), Command: []string{"sh", "-c", `echo "word=${WORD:-none}"; ` + script},
+				DependsOn:            []types.TaskContainerDependency{{ContainerName: aws.String("side"), Condition: aws.String("START")}},
+				ResourceRequirements: res("1", "32")},
+		}}}}
+	}
+	if _, err := c.RegisterJobDefinition(ctxT(t, 30*time.Second), &batch.RegisterJobDefinitionInput{
+		JobDefinitionName: aws.String("mnpod-nodes"), Type: types.JobDefinitionTypeMultinode,
+		Parameters: map[string]string{"port": "0", "linger": "0", "mainextra": "3"},
+		NodeProperties: &types.NodeProperties{NumNodes: aws.Int32(2), MainNode: aws.Int32(0),
+			NodeRangeProperties: []types.NodeRangeProperty{
+				{TargetNodes: aws.String("0:"), EcsProperties: task(nodeScript)},
+				{TargetNodes: aws.String("0"), EcsProperties: task(mainScript)},
+			}},
+	}); err != nil {
+		t.Fatalf("register multinode definition: %v", err)
+	}
+	id := submit(t, c, &batch.SubmitJobInput{JobName: aws.String("mnpod"), JobQueue: aws.String("mnpod-queue"),
+		JobDefinition: aws.String("mnpod-nodes"), Parameters: map[string]string{"port": freeTCPPort(t)},
+		NodeOverrides: &types.NodeOverrides{NodePropertyOverrides: []types.NodePropertyOverride{{TargetNodes: aws.String("1"),
+			EcsPropertiesOverride: &types.EcsPropertiesOverride{TaskProperties: []types.TaskPropertiesOverride{{Containers: []types.TaskContainerOverrides{
+				{Name: aws.String("main"), Environment: []types.KeyValuePair{{Name: aws.String("WORD"), Value: aws.String("overridden")}}}}}}}}}}})
+	j := waitFinal(t, c, 2*time.Minute, id)[id]
+	if j.Status != types.JobStatusSucceeded || len(j.Attempts) != 1 || j.NodeProperties == nil ||
+		len(j.NodeProperties.NodeRangeProperties) != 2 || j.NodeProperties.NodeRangeProperties[0].EcsProperties == nil {
+		t.Fatalf("job %s: %s, %d attempts, nodeProperties %+v (%s)", id, j.Status, len(j.Attempts), j.NodeProperties, aws.ToString(j.StatusReason))
+	}
+	t.Logf("SubmitJob to RUNNING of a 2-node job of 2-container pods: %d ms", aws.ToInt64(j.StartedAt)-aws.ToInt64(j.CreatedAt))
+	nc := d.nats(t)
+	for i, nid := range nodeIDs(id, 2) {
+		n := describe(t, c, nid)[nid]
+		if n.Status != types.JobStatusSucceeded || n.NodeDetails == nil || aws.ToBool(n.NodeDetails.IsMainNode) != (i == 0) {
+			t.Fatalf("node %s: %s %+v (%s)", nid, n.Status, n.NodeDetails, aws.ToString(n.StatusReason))
+		}
+		if n.EcsProperties == nil || len(n.EcsProperties.TaskProperties) != 1 || len(n.Attempts) != 1 || len(n.Attempts[0].TaskProperties) != 1 {
+			t.Fatalf("node %s: ecsProperties %+v, attempts %+v", nid, n.EcsProperties, n.Attempts)
+		}
+		if codes := exitCodes(n.Attempts[0].TaskProperties[0].Containers); codes["main"] != "0" || codes["side"] == "0" || codes["side"] == "-" {
+			t.Fatalf("node %s exit codes %v: want main 0, the sidecar stopped", nid, codes)
+		}
+		lines := containerLog(t, nc, nid)
+		want := []string{fmt.Sprintf("side | side index=%d nodes=2", i), "main | end " + nid}
+		if i == 0 {
+			want = append(want, "main | word=none", "main | hello from node 1", fmt.Sprintf("main | start %s index=0 nodes=2 main=0 addr=none", nid))
+		} else {
+			want = append(want, "main | word=overridden", fmt.Sprintf("main | start %s index=1 nodes=2 main=0 addr=127.0.0.1", nid))
+		}
+		for _, w := range want {
+			if !slices.Contains(lines, w) {
+				t.Fatalf("node %s log %q: missing %q", nid, lines, w)
+			}
+		}
+	}
+}

@@ -118,6 +118,9 @@ type TaskContainerDetails struct {
 	ExitCode      *int   `json:"exitCode,omitempty"`
 	Reason        string `json:"reason,omitempty"`
 	LogStreamName string `json:"logStreamName,omitempty"`
+	// NetworkInterfaces is, on a node of a multi-node job, the address of
+	// its host (as ContainerDetail's).
+	NetworkInterfaces []NetworkInterface `json:"networkInterfaces,omitempty"`
 }
 
 // EcsTaskDetails is the task of a job record.
@@ -203,6 +206,44 @@ func ParseEcsPropertiesOverride(raw json.RawMessage) (*EcsPropertiesOverride, er
 	return &p, nil
 }
 
+// Detail is the task as a job record holds it, before any attempt.
+func (t *EcsTaskProperties) Detail() EcsTaskDetails {
+	d := EcsTaskDetails{
+		IpcMode: t.IpcMode, PidMode: t.PidMode, Volumes: t.Volumes, ExecutionRoleArn: t.ExecutionRoleArn,
+		TaskRoleArn: t.TaskRoleArn, PlatformVersion: t.PlatformVersion, EnableExecuteCommand: t.EnableExecuteCommand,
+		EphemeralStorage: t.EphemeralStorage, NetworkConfiguration: t.NetworkConfiguration, RuntimePlatform: t.RuntimePlatform,
+	}
+	for _, c := range t.Containers {
+		d.Containers = append(d.Containers, TaskContainerDetails{TaskContainerProperties: c})
+	}
+	return d
+}
+
+// Properties is the inverse of Detail: the task's properties without any
+// attempt's results (as a node range of a multi-node job stores it).
+func (d *EcsTaskDetails) Properties() EcsTaskProperties {
+	t := EcsTaskProperties{
+		IpcMode: d.IpcMode, PidMode: d.PidMode, Volumes: d.Volumes, ExecutionRoleArn: d.ExecutionRoleArn,
+		TaskRoleArn: d.TaskRoleArn, PlatformVersion: d.PlatformVersion, EnableExecuteCommand: d.EnableExecuteCommand,
+		EphemeralStorage: d.EphemeralStorage, NetworkConfiguration: d.NetworkConfiguration, RuntimePlatform: d.RuntimePlatform,
+	}
+	for _, c := range d.Containers {
+		t.Containers = append(t.Containers, c.TaskContainerProperties)
+	}
+	return t
+}
+
+// Resources returns what the task needs of a host: the sum of its
+// containers' VCPU, MEMORY and GPU (they run together on one host).
+func (t *EcsTaskProperties) Resources() Resources {
+	var sum Resources
+	for i := range t.Containers {
+		r, _ := ParseResources(t.Containers[i].ResourceRequirements, 0, 0)
+		sum = sum.Add(r)
+	}
+	return sum
+}
+
 // Resources returns what the job needs of a host: for a multi-container
 // job the sum of its containers' VCPU, MEMORY and GPU (they run together on
 // one host), else its container's.
@@ -211,9 +252,7 @@ func (j *JobDetail) Resources() Resources {
 		var sum Resources
 		for i := range t.Containers {
 			r, _ := ParseResources(t.Containers[i].ResourceRequirements, 0, 0)
-			sum.VCPUs += r.VCPUs
-			sum.MemoryMiB += r.MemoryMiB
-			sum.GPUs += r.GPUs
+			sum = sum.Add(r)
 		}
 		return sum
 	}

@@ -27,13 +27,14 @@ type NodeProperties struct {
 	NodeRangeProperties []NodeRangeProperty `json:"nodeRangeProperties"`
 }
 
-// NodeRangeProperty is the container of a range of nodes.
+// NodeRangeProperty is what a range of nodes runs: a container, or a task
+// of several containers (ecsProperties: each node a pod).
 type NodeRangeProperty struct {
 	TargetNodes   string               `json:"targetNodes"`
 	Container     *ContainerProperties `json:"container,omitempty"`
+	EcsProperties *EcsProperties       `json:"ecsProperties,omitempty"`
 	InstanceTypes []string             `json:"instanceTypes,omitempty"`
 	// Refused at registration for now (a clear ClientException).
-	EcsProperties                json.RawMessage               `json:"ecsProperties,omitempty"`
 	EksProperties                json.RawMessage               `json:"eksProperties,omitempty"`
 	ConsumableResourceProperties *ConsumableResourceProperties `json:"consumableResourceProperties,omitempty"`
 }
@@ -46,13 +47,14 @@ type NodeOverrides struct {
 	NodePropertyOverrides []NodePropertyOverride `json:"nodePropertyOverrides,omitempty"`
 }
 
-// NodePropertyOverride changes the container of a range of nodes.
+// NodePropertyOverride changes the container (containerOverrides) or the
+// task (ecsPropertiesOverride) of a range of nodes.
 type NodePropertyOverride struct {
-	TargetNodes        string              `json:"targetNodes"`
-	ContainerOverrides *ContainerOverrides `json:"containerOverrides,omitempty"`
-	InstanceTypes      []string            `json:"instanceTypes,omitempty"`
+	TargetNodes           string                 `json:"targetNodes"`
+	ContainerOverrides    *ContainerOverrides    `json:"containerOverrides,omitempty"`
+	EcsPropertiesOverride *EcsPropertiesOverride `json:"ecsPropertiesOverride,omitempty"`
+	InstanceTypes         []string               `json:"instanceTypes,omitempty"`
 	// Refused at submit for now.
-	EcsPropertiesOverride                json.RawMessage               `json:"ecsPropertiesOverride,omitempty"`
 	EksPropertiesOverride                json.RawMessage               `json:"eksPropertiesOverride,omitempty"`
 	ConsumableResourcePropertiesOverride *ConsumableResourceProperties `json:"consumableResourcePropertiesOverride,omitempty"`
 }
@@ -177,14 +179,32 @@ func ResolveNodeRanges(numNodes int, targets []string) ([]int, error) {
 	return owner, nil
 }
 
-// NodeContainer returns the container of node i: that of the last range
-// that contains it, nil when none does.
-func (np *NodeProperties) NodeContainer(i int) *ContainerProperties {
+// NodeRange returns the range that governs node i: the last one that
+// contains it, nil when none does.
+func (np *NodeProperties) NodeRange(i int) *NodeRangeProperty {
 	for k := len(np.NodeRangeProperties) - 1; k >= 0; k-- {
 		r, err := ParseTargetNodes(np.NodeRangeProperties[k].TargetNodes, np.NumNodes)
 		if err == nil && r.Contains(i) {
-			return np.NodeRangeProperties[k].Container
+			return &np.NodeRangeProperties[k]
 		}
+	}
+	return nil
+}
+
+// NodeContainer returns the container of node i (nil when its range runs
+// a task, or no range contains it).
+func (np *NodeProperties) NodeContainer(i int) *ContainerProperties {
+	if r := np.NodeRange(i); r != nil {
+		return r.Container
+	}
+	return nil
+}
+
+// NodeTask returns the task of node i when its range runs one
+// (ecsProperties), else nil.
+func (np *NodeProperties) NodeTask(i int) *EcsTaskProperties {
+	if r := np.NodeRange(i); r != nil && r.EcsProperties != nil && len(r.EcsProperties.TaskProperties) > 0 {
+		return &r.EcsProperties.TaskProperties[0]
 	}
 	return nil
 }
@@ -253,12 +273,18 @@ func (c *ContainerDetail) Properties() ContainerProperties {
 	}
 }
 
-// NodeResources returns what each node of a multi-node job needs.
+// NodeResources returns what each node of a multi-node job needs: its
+// container's, or the sum of its task's containers'.
 func (np *NodeProperties) NodeResources() []Resources {
 	out := make([]Resources, np.NumNodes)
 	for i := range out {
-		if c := np.NodeContainer(i); c != nil {
-			out[i], _ = ParseResources(c.ResourceRequirements, c.Vcpus, c.Memory)
+		r := np.NodeRange(i)
+		switch {
+		case r == nil:
+		case r.Container != nil:
+			out[i], _ = ParseResources(r.Container.ResourceRequirements, r.Container.Vcpus, r.Container.Memory)
+		case np.NodeTask(i) != nil:
+			out[i] = np.NodeTask(i).Resources()
 		}
 	}
 	return out

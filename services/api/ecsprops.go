@@ -328,49 +328,67 @@ func checkEcsOverride(raw json.RawMessage) (*batch.EcsPropertiesOverride, error)
 // parameters substituted in each command. It checks the task's resources
 // again, as the overrides may change them.
 func resolveTask(defRaw, ovRaw json.RawMessage, params map[string]string, fargate bool) (*batch.EcsPropertiesDetail, error) {
-	p, err := checkEcsProperties(defRaw, fargate)
-	if err != nil {
-		return nil, err
-	}
-	t := p.TaskProperties[0]
+	var ovs []*batch.EcsPropertiesOverride
 	if present(ovRaw) {
 		ov, err := checkEcsOverride(ovRaw)
 		if err != nil {
 			return nil, err
 		}
-		if len(ov.TaskProperties) == 1 {
-			for i, o := range ov.TaskProperties[0].Containers {
-				name := o.Name
-				if name == "" && len(t.Containers) == 1 {
-					name = t.Containers[0].Name
-				}
-				k := slices.IndexFunc(t.Containers, func(c batch.TaskContainerProperties) bool { return c.Name == name })
-				switch {
-				case name == "":
-					return nil, clientErr("ecsPropertiesOverride.taskProperties[0].containers[%d].name is required: name the container of the task it changes", i)
-				case k < 0:
-					return nil, clientErr("ecsPropertiesOverride.taskProperties[0].containers[%d] names %q, which is not a container of the job definition's task", i, name)
-				}
-				c := &t.Containers[k]
-				if o.Command != nil {
-					c.Command = o.Command
-				}
-				c.Environment = mergeEnvironment(c.Environment, o.Environment)
-				c.ResourceRequirements = mergeResources(c.ResourceRequirements, o.ResourceRequirements)
-			}
+		ovs = append(ovs, ov)
+	}
+	return resolveTaskWith(defRaw, ovs, "ecsPropertiesOverride", params, fargate)
+}
+
+// resolveTaskWith is resolveTask with overrides already validated
+// (checkEcsOverride), applied in order; field names them in errors.
+func resolveTaskWith(defRaw json.RawMessage, ovs []*batch.EcsPropertiesOverride, field string, params map[string]string, fargate bool) (*batch.EcsPropertiesDetail, error) {
+	p, err := checkEcsProperties(defRaw, fargate)
+	if err != nil {
+		return nil, err
+	}
+	t := p.TaskProperties[0]
+	for _, ov := range ovs {
+		if err := overrideTask(&t, ov, field); err != nil {
+			return nil, err
 		}
+	}
+	if len(ovs) > 0 {
 		if _, err := taskResources(t.Containers, fargate); err != nil {
 			return nil, err
 		}
 	}
-	d := batch.EcsTaskDetails{
-		IpcMode: t.IpcMode, PidMode: t.PidMode, Volumes: t.Volumes, ExecutionRoleArn: t.ExecutionRoleArn,
-		TaskRoleArn: t.TaskRoleArn, PlatformVersion: t.PlatformVersion, EnableExecuteCommand: t.EnableExecuteCommand,
-		EphemeralStorage: t.EphemeralStorage, NetworkConfiguration: t.NetworkConfiguration, RuntimePlatform: t.RuntimePlatform,
+	for i := range t.Containers {
+		t.Containers[i].Command = substituteRefs(t.Containers[i].Command, params)
 	}
-	for _, c := range t.Containers {
-		c.Command = substituteRefs(c.Command, params)
-		d.Containers = append(d.Containers, batch.TaskContainerDetails{TaskContainerProperties: c})
+	return &batch.EcsPropertiesDetail{TaskProperties: []batch.EcsTaskDetails{t.Detail()}}, nil
+}
+
+// overrideTask applies one ecsPropertiesOverride to the task t (its
+// containers are t's own copies: a command is replaced, environment and
+// resources merged into new slices).
+func overrideTask(t *batch.EcsTaskProperties, ov *batch.EcsPropertiesOverride, field string) error {
+	if len(ov.TaskProperties) != 1 {
+		return nil
 	}
-	return &batch.EcsPropertiesDetail{TaskProperties: []batch.EcsTaskDetails{d}}, nil
+	t.Containers = slices.Clone(t.Containers)
+	for i, o := range ov.TaskProperties[0].Containers {
+		name := o.Name
+		if name == "" && len(t.Containers) == 1 {
+			name = t.Containers[0].Name
+		}
+		k := slices.IndexFunc(t.Containers, func(c batch.TaskContainerProperties) bool { return c.Name == name })
+		switch {
+		case name == "":
+			return clientErr("%s.taskProperties[0].containers[%d].name is required: name the container of the job definition's task it changes", field, i)
+		case k < 0:
+			return clientErr("%s.taskProperties[0].containers[%d] names %q, which is not a container of the job definition's task", field, i, name)
+		}
+		c := &t.Containers[k]
+		if o.Command != nil {
+			c.Command = o.Command
+		}
+		c.Environment = mergeEnvironment(c.Environment, o.Environment)
+		c.ResourceRequirements = mergeResources(c.ResourceRequirements, o.ResourceRequirements)
+	}
+	return nil
 }

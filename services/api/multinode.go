@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -56,16 +57,21 @@ func checkNodeRanges(np *batch.NodeProperties, numNodes int) ([]int, error) {
 			return nil, clientErr("%s: %v", field, err)
 		}
 		switch {
-		case present(r.EcsProperties):
-			return nil, clientErr("%s uses ecsProperties: multi-container node ranges are not supported yet; give a container", field)
 		case present(r.EksProperties):
-			return nil, clientErr("%s uses eksProperties: EKS node ranges are not supported; give a container", field)
+			return nil, clientErr("%s uses eksProperties: EKS node ranges are not supported; give a container or ecsProperties", field)
 		case r.ConsumableResourceProperties != nil && len(r.ConsumableResourceProperties.ConsumableResourceList) > 0:
 			return nil, clientErr("%s has consumableResourceProperties: per-range consumable resources are not supported yet; give them for the whole job in the definition's consumableResourceProperties", field)
 		case len(r.InstanceTypes) > 1:
 			return nil, clientErr("%s.instanceTypes has %d entries: at most one is allowed", field, len(r.InstanceTypes))
+		case r.Container != nil && r.EcsProperties != nil:
+			return nil, clientErr("%s gives both container and ecsProperties: give one, the container or the task its nodes run", field)
+		case r.EcsProperties != nil:
+			if _, err := checkRangeTask(field, r.EcsProperties); err != nil {
+				return nil, err
+			}
+			continue
 		case r.Container == nil:
-			return nil, clientErr("%s has no container: give the container its nodes run", field)
+			return nil, clientErr("%s has no container: give the container its nodes run (or ecsProperties, a task of several containers)", field)
 		}
 		c := cleanContainer(*r.Container)
 		if c.Image == "" {
@@ -83,6 +89,33 @@ func checkNodeRanges(np *batch.NodeProperties, numNodes int) ([]int, error) {
 		return nil, clientErr("nodeProperties: %v", err)
 	}
 	return owner, nil
+}
+
+// checkRangeTask validates the ecsProperties of a node range as a
+// multi-container job's (on EC2: multi-node jobs do not run on FARGATE)
+// and returns them normalized; errors name the range.
+func checkRangeTask(field string, p *batch.EcsProperties) (*batch.EcsProperties, error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, clientErr("%s.ecsProperties: %v", field, err)
+	}
+	out, err := checkEcsProperties(raw, false)
+	if err != nil {
+		return nil, withField(field, err)
+	}
+	return out, nil
+}
+
+// withField prefixes a ClientException's message with the field it is
+// about.
+func withField(field string, err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		c := *ae
+		c.Message = field + ": " + ae.Message
+		return &c
+	}
+	return err
 }
 
 // checkMultiNodeSubmit refuses what a multi-node job cannot take at
@@ -151,8 +184,20 @@ func resolveNodeProperties(def *batch.JobDefinition, rawOverrides json.RawMessag
 		}
 		rng := batch.NodeRange{From: start, To: i - 1}
 		src := np.NodeRangeProperties[owner[start]]
+		if src.EcsProperties != nil {
+			r, err := resolveRangeTask(rng, src, overrides, applies[start], params)
+			if err != nil {
+				return nil, err
+			}
+			out.NodeRangeProperties = append(out.NodeRangeProperties, r)
+			start = i
+			continue
+		}
 		var merged *batch.ContainerOverrides
 		for _, k := range applies[start] {
+			if overrides[k].EcsPropertiesOverride != nil {
+				return nil, clientErr("nodeOverrides.nodePropertyOverrides[%d].ecsPropertiesOverride: nodes %s run a container, not ecsProperties: use containerOverrides", k, rng)
+			}
 			merged = mergeContainerOverrides(merged, overrides[k].ContainerOverrides)
 		}
 		p := cleanContainer(*src.Container)
@@ -168,6 +213,34 @@ func resolveNodeProperties(def *batch.JobDefinition, rawOverrides json.RawMessag
 		start = i
 	}
 	return out, nil
+}
+
+// resolveRangeTask resolves the task of the nodes rng: the range's
+// ecsProperties with the ecsPropertiesOverride of each override that
+// applies (in order) and the parameters, resources checked again.
+func resolveRangeTask(rng batch.NodeRange, src batch.NodeRangeProperty, overrides []batch.NodePropertyOverride, applies []int,
+	params map[string]string) (batch.NodeRangeProperty, error) {
+	var ovs []*batch.EcsPropertiesOverride
+	for _, k := range applies {
+		o := overrides[k]
+		if o.ContainerOverrides != nil {
+			return batch.NodeRangeProperty{}, clientErr("nodeOverrides.nodePropertyOverrides[%d].containerOverrides: nodes %s run ecsProperties (a task), not a container: use ecsPropertiesOverride", k, rng)
+		}
+		if o.EcsPropertiesOverride != nil {
+			ovs = append(ovs, o.EcsPropertiesOverride)
+		}
+	}
+	raw, err := json.Marshal(src.EcsProperties)
+	if err != nil {
+		return batch.NodeRangeProperty{}, fmt.Errorf("encode the task of nodes %s: %w", rng, err)
+	}
+	d, err := resolveTaskWith(raw, ovs, "nodeOverrides ecsPropertiesOverride", params, false)
+	if err != nil {
+		return batch.NodeRangeProperty{}, withField("nodes "+rng.String(), err)
+	}
+	task := d.TaskProperties[0].Properties()
+	return batch.NodeRangeProperty{TargetNodes: rng.String(), EcsProperties: &batch.EcsProperties{TaskProperties: []batch.EcsTaskProperties{task}},
+		InstanceTypes: slices.Clone(src.InstanceTypes)}, nil
 }
 
 // overrideNumNodes checks nodeOverrides.numNodes the way AWS does: the
@@ -202,11 +275,21 @@ func overrideNumNodes(np *batch.NodeProperties, n int) (int, error) {
 
 // checkNodeOverride validates one nodePropertyOverrides entry.
 func checkNodeOverride(field string, o batch.NodePropertyOverride) error {
+	if o.EcsPropertiesOverride != nil {
+		if o.ContainerOverrides != nil {
+			return clientErr("%s gives both containerOverrides and ecsPropertiesOverride: give the one that fits what its nodes run", field)
+		}
+		raw, err := json.Marshal(o.EcsPropertiesOverride)
+		if err != nil {
+			return clientErr("%s.ecsPropertiesOverride: %v", field, err)
+		}
+		if _, err := checkEcsOverride(raw); err != nil {
+			return withField(field, err)
+		}
+	}
 	switch {
-	case present(o.EcsPropertiesOverride):
-		return clientErr("%s.ecsPropertiesOverride: multi-container node ranges are not supported yet; use containerOverrides", field)
 	case present(o.EksPropertiesOverride):
-		return clientErr("%s.eksPropertiesOverride: EKS node ranges are not supported; use containerOverrides", field)
+		return clientErr("%s.eksPropertiesOverride: EKS node ranges are not supported; use containerOverrides or ecsPropertiesOverride", field)
 	case o.ConsumableResourcePropertiesOverride != nil:
 		return clientErr("%s.consumableResourcePropertiesOverride: per-range consumable resources are not supported yet; use the job's consumableResourcePropertiesOverride", field)
 	case len(o.InstanceTypes) > 0:
@@ -264,6 +347,12 @@ func mergeContainerOverrides(a, b *batch.ContainerOverrides) *batch.ContainerOve
 // container as a single job's container is checked.
 func (s *Server) checkNodeContainers(np *batch.NodeProperties) error {
 	for _, r := range np.NodeRangeProperties {
+		if r.EcsProperties != nil {
+			if err := s.checkTaskSettings(fmt.Sprintf("nodes %s (definition and nodeOverrides)", r.TargetNodes), r.EcsProperties); err != nil {
+				return err
+			}
+			continue
+		}
 		c := r.Container.Detail()
 		if _, err := s.containerSpec(fmt.Sprintf("the container of nodes %s (definition and nodeOverrides)", r.TargetNodes), c.Settings()); err != nil {
 			return err
@@ -280,10 +369,33 @@ func (s *Server) checkNodeRangeSettings(raw json.RawMessage) error {
 		return err
 	}
 	for k, r := range np.NodeRangeProperties {
+		if r.EcsProperties != nil {
+			if err := s.checkTaskSettings(fmt.Sprintf("nodeProperties.nodeRangeProperties[%d]", k), r.EcsProperties); err != nil {
+				return err
+			}
+			continue
+		}
 		if r.Container == nil {
 			continue
 		}
 		if _, err := s.containerSpec(fmt.Sprintf("nodeProperties.nodeRangeProperties[%d].container", k), r.Container.Settings()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTaskSettings checks the settings of each container of a node
+// range's task as a single job's container is checked (with the task's
+// volumes).
+func (s *Server) checkTaskSettings(field string, p *batch.EcsProperties) error {
+	if len(p.TaskProperties) == 0 {
+		return nil
+	}
+	t := &p.TaskProperties[0]
+	for i := range t.Containers {
+		c := &t.Containers[i]
+		if _, err := s.containerSpec(fmt.Sprintf("%s: the task's container %s", field, c.Name), c.Settings(t.Volumes, t.RuntimePlatform)); err != nil {
 			return err
 		}
 	}

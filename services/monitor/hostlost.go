@@ -23,7 +23,7 @@ func (m *monitor) hostLost(ctx context.Context, f events.JobHostLost, fa *fact) 
 	}
 	if job.IsNode() {
 		// The main node's loss ends its job's attempt.
-		if err := m.onNodeExited(ctx, job, f.Attempt, false, fa); err != nil {
+		if err := m.onNodeExited(ctx, job, f.Attempt, false, nil, fa); err != nil {
 			return err
 		}
 	}

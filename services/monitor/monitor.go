@@ -189,7 +189,7 @@ func (m *monitor) handlers() *bus.Handlers {
 		if err != nil || !job.IsNode() {
 			return err
 		}
-		return m.onNodeExited(ctx, job, ev.Attempt, ev.NoRetry, f)
+		return m.onNodeExited(ctx, job, ev.Attempt, ev.NoRetry, ev.ExitCode, f)
 	})
 	on(m, h, "monitor.gang", func(ctx context.Context, ev events.JobNodesPlaced, f *fact) error {
 		return m.onGang(ctx, ev, f)

@@ -118,19 +118,32 @@ func (m *monitor) placeNode(ctx context.Context, parent *batch.JobDetail, f even
 // attempt, STARTING on its host.
 func newNodeRecord(parent *batch.JobDetail, p events.NodePlacement, f events.JobNodesPlaced, now int64) batch.JobDetail {
 	np := parent.NodeProperties
-	var c batch.ContainerDetail
-	if props := np.NodeContainer(p.Index); props != nil {
-		c = props.Detail()
-	}
+	var ifs []batch.NetworkInterface
 	if p.HostAddress != "" {
-		c.NetworkInterfaces = []batch.NetworkInterface{{PrivateIpv4Address: p.HostAddress}}
+		ifs = []batch.NetworkInterface{{PrivateIpv4Address: p.HostAddress}}
+	}
+	// A node runs its range's container, or its task (a pod).
+	var c *batch.ContainerDetail
+	var task *batch.EcsPropertiesDetail
+	if t := np.NodeTask(p.Index); t != nil {
+		d := t.Detail()
+		for i := range d.Containers {
+			d.Containers[i].NetworkInterfaces = ifs
+		}
+		task = &batch.EcsPropertiesDetail{TaskProperties: []batch.EcsTaskDetails{d}}
+	} else {
+		c = &batch.ContainerDetail{}
+		if props := np.NodeContainer(p.Index); props != nil {
+			*c = props.Detail()
+		}
+		c.NetworkInterfaces = ifs
 	}
 	id := batch.NodeID(parent.JobID, p.Index)
 	rec := batch.JobDetail{
 		JobArn: batch.ARN(batch.KindJob, id), JobName: parent.JobName, JobID: id, JobQueue: parent.JobQueue,
 		JobQueueName: parent.JobQueueName, Status: batch.StatusStarting, ShareIdentifier: parent.ShareIdentifier,
 		Attempts: []batch.AttemptDetail{}, CreatedAt: now, StatusChangedAt: now, DependsOn: []batch.JobDependency{},
-		JobDefinition: parent.JobDefinition, Parameters: parent.Parameters, Container: &c, Timeout: parent.Timeout,
+		JobDefinition: parent.JobDefinition, Parameters: parent.Parameters, Container: c, EcsProperties: task, Timeout: parent.Timeout,
 		PlatformCapabilities: parent.PlatformCapabilities, NodeDetails: &batch.NodeDetails{NodeIndex: p.Index, IsMainNode: p.Index == np.MainNode},
 		HostID: p.HostID, ComputeEnvironmentName: f.ComputeEnvironment, TraceID: parent.TraceID,
 		TraceParent: parent.TraceParent, Seq: parent.Seq,
@@ -193,7 +206,10 @@ func (m *monitor) onNodeStarted(ctx context.Context, node batch.JobDetail, f eve
 		if !applyStarted(j, pf) {
 			return false
 		}
-		j.Container.LogStreamName = node.Container.LogStreamName
+		j.Container.LogStreamName = "" // a task's containers each have theirs, on the node
+		if node.Container != nil {
+			j.Container.LogStreamName = node.Container.LogStreamName
+		}
 		return true
 	})
 	if err != nil {
@@ -202,10 +218,7 @@ func (m *monitor) onNodeStarted(ctx context.Context, node batch.JobDetail, f eve
 	if parent.Status != batch.StatusRunning || currentAttempt(&parent) != f.Attempt || parent.IsTerminated {
 		return nil
 	}
-	address := ""
-	if ifs := node.Container.NetworkInterfaces; len(ifs) > 0 {
-		address = ifs[0].PrivateIpv4Address
-	}
+	address := nodeAddress(&node)
 	for i := 0; i < parent.NodeProperties.NumNodes; i++ {
 		if i == node.NodeDetails.NodeIndex {
 			continue
@@ -221,11 +234,28 @@ func (m *monitor) onNodeStarted(ctx context.Context, node batch.JobDetail, f eve
 	return nil
 }
 
+// nodeAddress is the address of a node's host that the other nodes reach
+// it at: on its container, or on its task's containers.
+func nodeAddress(node *batch.JobDetail) string {
+	var ifs []batch.NetworkInterface
+	if node.Container != nil {
+		ifs = node.Container.NetworkInterfaces
+	} else if t := node.EcsProperties.Task(); t != nil && len(t.Containers) > 0 {
+		ifs = t.Containers[0].NetworkInterfaces
+	}
+	if len(ifs) > 0 {
+		return ifs[0].PrivateIpv4Address
+	}
+	return ""
+}
+
 // onNodeExited follows the end of attempt attempt of a node (its exit, or
 // the loss of its host): the main node's ends the parent's attempt with its
 // result and stops the other nodes. noRetry carries the exit's (a timeout
-// or a termination is not retried).
-func (m *monitor) onNodeExited(ctx context.Context, node batch.JobDetail, attempt int, noRetry bool, fa *fact) error {
+// or a termination is not retried); exitCode is the exit's (nil for a lost
+// host), the job's result when the node ran a task (a container's is in
+// its attempt).
+func (m *monitor) onNodeExited(ctx context.Context, node batch.JobDetail, attempt int, noRetry bool, exitCode *int, fa *fact) error {
 	parentID, _, _ := batch.MultiNodeParentOf(node.JobID)
 	if !node.NodeDetails.IsMainNode || len(node.Attempts) < attempt {
 		return nil
@@ -236,18 +266,24 @@ func (m *monitor) onNodeExited(ctx context.Context, node batch.JobDetail, attemp
 		StartedAt: a.StartedAt, StoppedAt: a.StoppedAt, NoRetry: noRetry}
 	if c := a.Container; c != nil {
 		ended.ContainerID, ended.ExitCode, ended.Reason = c.TaskArn, c.ExitCode, c.Reason
-		if ended.StatusReason == reasonEssentialExited {
-			ended.StatusReason = "" // applyExited says it again
-		}
+	} else if len(a.TaskProperties) > 0 {
+		ended.ContainerID, ended.ExitCode = a.TaskProperties[0].TaskArn, exitCode
+	}
+	if ended.ExitCode != nil && ended.StatusReason == reasonEssentialExited {
+		ended.StatusReason = "" // applyExited says it again
 	}
 	parent, err := m.update(ctx, fa, parentID, func(j *batch.JobDetail) bool {
 		if !applyExited(j, ended) {
 			return false
 		}
+		// The main node's output: its container's stream; a task's
+		// containers each have theirs, on the node.
+		stream := ""
 		if c := a.Container; c != nil {
-			j.Attempts[len(j.Attempts)-1].Container.LogStreamName = c.LogStreamName
-			j.Container.LogStreamName = c.LogStreamName
+			stream = c.LogStreamName
 		}
+		j.Attempts[len(j.Attempts)-1].Container.LogStreamName = stream
+		j.Container.LogStreamName = stream
 		return true
 	})
 	if err != nil {

@@ -36,6 +36,28 @@ func TestNewNodeRecord(t *testing.T) {
 	}
 }
 
+// A node whose range runs a task gets the task (each container with the
+// host's address), no container of its own.
+func TestNewNodeRecordOfATask(t *testing.T) {
+	parent := multiNodeParent()
+	task := batch.EcsTaskProperties{Containers: []batch.TaskContainerProperties{{Name: "side", Image: "s"}, {Name: "main", Image: "m"}}}
+	parent.NodeProperties.NodeRangeProperties[1] = batch.NodeRangeProperty{TargetNodes: "1",
+		EcsProperties: &batch.EcsProperties{TaskProperties: []batch.EcsTaskProperties{task}}}
+	f := events.JobNodesPlaced{JobID: "p", Attempt: 1, ComputeEnvironment: "ce"}
+	rec := newNodeRecord(&parent, events.NodePlacement{Index: 1, HostID: "h2", HostAddress: "10.0.0.2"}, f, 5)
+	tk := rec.EcsProperties.Task()
+	if rec.Container != nil || tk == nil || len(tk.Containers) != 2 || tk.Containers[1].Image != "m" {
+		t.Fatalf("record container %+v task %+v", rec.Container, tk)
+	}
+	if a := nodeAddress(&rec); a != "10.0.0.2" {
+		t.Fatalf("address %q", a)
+	}
+	if other := newNodeRecord(&parent, events.NodePlacement{Index: 2, HostID: "h1", HostAddress: "10.0.0.1"}, f, 5); other.EcsProperties != nil ||
+		other.Container.Image != "worker" || nodeAddress(&other) != "10.0.0.1" {
+		t.Fatalf("node 2 %+v", other)
+	}
+}
+
 func TestApplyGangParent(t *testing.T) {
 	j := multiNodeParent()
 	f := events.JobNodesPlaced{JobID: "p", Attempt: 2, ComputeEnvironment: "ce"}
