@@ -21,10 +21,13 @@ const (
 	logsMaxBytes      = 1 << 20 // 1 MB of events (message bytes + 26 each)
 	logsMaxStreams    = 50      // DescribeLogStreams / DescribeLogGroups page size
 	logsMaxNames      = 100     // FilterLogEvents logStreamNames
-	logsScanBudget    = 200000  // lines one call scans at most (a page may then be partial, as AWS's are)
 	logsMaxLiteral    = 256     // a prefix matching more streams is scanned through its wildcard
 	logsSubjectPrefix = "batch.logs."
 )
+
+// logsScanBudget is how many lines one call scans at most: a page may then
+// be partial or empty with a token to go on, as AWS's may.
+var logsScanBudget uint64 = 200000
 
 // getLogEventsInput is GetLogEvents' request.
 type getLogEventsInput struct {
@@ -259,7 +262,7 @@ func (s *Server) getLogEvents(ctx context.Context, in *getLogEventsInput) (*getL
 		return out, nil
 	}
 	hi := min(sub(pos, 1), last)
-	lines, _, err := s.logs.backward(ctx, []string{name}, hi, win.since(), limit, func(l *logLine) bool { return win.has(l.time) })
+	lines, floor, lowest, err := s.logs.backward(ctx, []string{name}, hi, win.since(), limit, logsScanBudget, func(l *logLine) bool { return win.has(l.time) })
 	if err != nil {
 		return nil, err
 	}
@@ -274,6 +277,9 @@ func (s *Server) getLogEvents(ctx context.Context, in *getLogEventsInput) (*getL
 	}
 	out.NextBackwardToken = logToken('b', pos)
 	out.NextForwardToken = logToken('f', sub(pos, 1))
+	if !floor && len(lines) == 0 { // the scan budget ran out: go on from where it stopped
+		out.NextBackwardToken = logToken('b', lowest)
+	}
 	if len(lines) > 0 {
 		out.NextBackwardToken = logToken('b', lines[0].seq)
 		out.NextForwardToken = logToken('f', lines[len(lines)-1].seq)

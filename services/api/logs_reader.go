@@ -183,43 +183,46 @@ func (r *logReader) forward(ctx context.Context, filters []string, from uint64, 
 // or after since), oldest first. It counts lines with consumers'
 // NumPending to begin its scan where the last need lines begin, so it reads
 // about need lines however long the output is; when keep refuses some, it
-// scans the range before, and so on. floor says it reached the first line.
-func (r *logReader) backward(ctx context.Context, filters []string, hi uint64, since time.Time, need int,
-	keep func(*logLine) bool) (out []logLine, floor bool, err error) {
+// scans the range before, and so on, until it has scanned budget lines.
+// floor says it reached the first line; when it did not, lowest is the
+// sequence its last scan began at (nothing below it was read).
+func (r *logReader) backward(ctx context.Context, filters []string, hi uint64, since time.Time, need int, budget uint64,
+	keep func(*logLine) bool) (out []logLine, floor bool, lowest uint64, err error) {
 	if hi == 0 || need <= 0 {
-		return nil, true, nil
+		return nil, true, 0, nil
 	}
 	above := uint64(0) // lines after hi
 	if hi < math.MaxUint64 {
 		c, err := r.open(ctx, filters, hi+1, time.Time{})
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
 		c.close()
 		above = c.pending
 	}
+	var scanned uint64
 	for need > 0 {
 		// All lines from the floor: few enough to scan them all?
 		base, err := r.open(ctx, filters, 1, since)
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
 		total := sub(base.pending, above)
 		if total == 0 {
 			base.close()
-			return out, true, nil
+			return out, true, 0, nil
 		}
 		start, c := uint64(1), base
 		if total > tolerance(uint64(need)) {
 			base.close()
 			if c, err = r.seek(ctx, filters, hi, above, uint64(need), total); err != nil {
-				return nil, false, err
+				return nil, false, 0, err
 			}
 			start = c.start
 		}
 		var chunk []logLine
 		n := sub(c.pending, above)
-		_, err = c.read(ctx, n, func(l *logLine) bool {
+		read, err := c.read(ctx, n, func(l *logLine) bool {
 			if l.seq > hi {
 				return false
 			}
@@ -231,19 +234,23 @@ func (r *logReader) backward(ctx context.Context, filters []string, hi uint64, s
 		pendingAtStart := c.pending
 		c.close()
 		if err != nil {
-			return nil, false, err
+			return nil, false, 0, err
 		}
+		scanned += read
 		if len(chunk) > need {
 			chunk = chunk[len(chunk)-need:]
 		}
 		out = append(chunk, out...)
 		need -= len(chunk)
 		if c == base || start <= 1 {
-			return out, true, nil
+			return out, true, 0, nil
+		}
+		if need > 0 && scanned >= budget {
+			return out, false, start, nil
 		}
 		hi, above = start-1, pendingAtStart
 	}
-	return out, false, nil
+	return out, false, 0, nil
 }
 
 // tolerance is how many lines a scan for the last need may read: a little

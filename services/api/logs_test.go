@@ -658,3 +658,40 @@ func TestLogsExamplePolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestGetLogEventsScanBudget: a backward read that scans its budget
+// without finding the range's lines answers an empty page whose token goes
+// on from where it stopped, so paging still reaches every line.
+func TestGetLogEventsScanBudget(t *testing.T) {
+	defer func(b uint64) { logsScanBudget = b }(logsScanBudget)
+	logsScanBudget = 50
+	a := startAPI(t, nil, Config{})
+	c := logsClient(a.http.URL, "AKID", "SECRET")
+	job := events.LogSubject("job-budget", 1)
+	a.storeLines(t, job, "b", 0, 600)
+	var got []string
+	token, empty := "", 0
+	for pages := 0; ; pages++ {
+		in := &cwl.GetLogEventsInput{LogGroupName: logGroup(), LogStreamName: aws.String(job), Limit: aws.Int32(10),
+			EndTime: aws.Int64(logBase.Add(20 * time.Second).UnixMilli())}
+		if token != "" {
+			in.NextToken = aws.String(token)
+		}
+		out, err := c.GetLogEvents(ctx(t), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Events) == 0 {
+			empty++
+		}
+		got = append(messages(out.Events), got...)
+		if aws.ToString(out.NextBackwardToken) == token || pages > 100 {
+			break
+		}
+		token = aws.ToString(out.NextBackwardToken)
+	}
+	sameLines(t, "backwards with a small budget", got, want("b", 0, 20))
+	if empty < 2 {
+		t.Fatalf("%d empty pages: the budget did not stop a scan", empty)
+	}
+}
