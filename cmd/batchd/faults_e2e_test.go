@@ -608,7 +608,7 @@ func (c *faultCluster) exits(t *testing.T, js jetstream.JetStream, id string) []
 	t.Helper()
 	ctx := ctxT(t, 20*time.Second)
 	cons, err := js.OrderedConsumer(ctx, events.StreamJobs, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"batch.job.exited.>"}})
+		FilterSubjects: []string{events.HostFactFilter("exited", "*")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,15 @@ type ConsumerSpec struct {
 	// Workers handle messages concurrently (default 1). Events of one key
 	// (events.Keyed: a job) always go to the same worker, in stream order.
 	Workers int
+	// Bind uses a consumer its caller made (with the same name) instead of
+	// making it: when it is gone, Consume returns ErrConsumerGone rather
+	// than making it again (the caller decides where a new one starts).
+	Bind bool
+	// RedeliveredUpTo counts the deliveries of messages up to this stream
+	// sequence as redelivered (NumDelivered at least 2): for a consumer
+	// made again from an earlier position, whose first messages another
+	// consumer delivered already.
+	RedeliveredUpTo uint64
 	// OnGiveUp runs when the last allowed delivery of a message failed,
 	// before the message is terminated: the place to leave a visible
 	// reason. ev is nil when the message could not be decoded.
@@ -84,6 +93,13 @@ func DefaultBackoff(delivery int) time.Duration {
 	return min(d, 10*time.Second)
 }
 
+// Config is the consumer the spec describes (delivering from the start of
+// the stream), for a caller that makes it itself (Bind).
+func (s ConsumerSpec) Config() jetstream.ConsumerConfig {
+	s.defaults()
+	return s.config()
+}
+
 func (s *ConsumerSpec) config() jetstream.ConsumerConfig {
 	c := jetstream.ConsumerConfig{
 		Durable: s.Durable, Description: s.Description, Metadata: s.Metadata,
@@ -100,6 +116,9 @@ func (s *ConsumerSpec) config() jetstream.ConsumerConfig {
 	}
 	return c
 }
+
+// ErrConsumerGone: the consumer of a ConsumerSpec with Bind is gone.
+var ErrConsumerGone = errors.New("consumer gone")
 
 // ErrPermanent marks a handler error that no redelivery can fix: the
 // message is terminated.
@@ -300,6 +319,9 @@ func Consume(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec, h *
 		if ctx.Err() != nil {
 			return nil
 		}
+		if spec.Bind && errors.Is(err, ErrConsumerGone) {
+			return err
+		}
 		c.log.Warn("consumer stopped; making it again", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
@@ -318,7 +340,16 @@ type consumer struct {
 // run makes the consumer and feeds its messages to dispatch until ctx ends
 // or the consumer is gone.
 func (c *consumer) run(ctx context.Context, js jetstream.JetStream, dispatch func(item)) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.config())
+	var cons jetstream.Consumer
+	var err error
+	if c.spec.Bind {
+		cons, err = js.Consumer(ctx, c.spec.Stream, c.spec.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			err = fmt.Errorf("%w: %w", ErrConsumerGone, err)
+		}
+	} else {
+		cons, err = js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.config())
+	}
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
 	}
@@ -336,6 +367,9 @@ func (c *consumer) run(ctx context.Context, js jetstream.JetStream, dispatch fun
 			case ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed):
 				return nil
 			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+				if c.spec.Bind {
+					return fmt.Errorf("%w: %w", ErrConsumerGone, err)
+				}
 				return err
 			}
 			c.log.Debug("next message", "err", err)
@@ -349,6 +383,9 @@ func (c *consumer) decode(msg jetstream.Msg) item {
 	d := &Delivery{Msg: msg, NumDelivered: 1}
 	if md, err := msg.Metadata(); err == nil {
 		d.NumDelivered, d.StreamSeq, d.Timestamp = int(md.NumDelivered), md.Sequence.Stream, md.Timestamp
+		if d.StreamSeq <= c.spec.RedeliveredUpTo {
+			d.NumDelivered = max(d.NumDelivered, 2)
+		}
 	}
 	d.Last = c.spec.MaxDeliver > 0 && d.NumDelivered >= c.spec.MaxDeliver
 	h := c.h.byType[msg.Headers().Get(events.HeaderType)]
