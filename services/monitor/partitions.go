@@ -71,6 +71,11 @@ func (m *monitor) runPartitions(ctx context.Context, h *bus.Handlers) error {
 	}
 	ps := &partitions{m: m, kv: kv, h: h, runs: map[int]*partitionRun{}, stopped: make(chan int, 4*events.JobPartitions)}
 	ps.claims = partition.NewClaims(kvPartitions{js: m.js, kv: kv}, m.replica, events.JobPartitions, time.Now)
+	// The one consumer of every fact that monitors before the partitions
+	// shared, should this deployment have it.
+	if err := m.js.DeleteConsumer(ctx, events.StreamJobs, m.cfg.Consumer); err == nil {
+		m.log.Info("deleted the consumer of the monitor before partitions", "consumer", m.cfg.Consumer)
+	}
 	tick := time.NewTicker(partition.Renew)
 	defer tick.Stop()
 	for {
