@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,7 +41,9 @@ type ConsumerSpec struct {
 	// 500).
 	Pull int
 	// Workers handle messages concurrently (default 1). Events of one key
-	// (events.Keyed: a job) always go to the same worker, in stream order.
+	// (events.Keyed: a job) are handled one after the other, in stream
+	// order; a key whose handler takes long holds one worker and delays
+	// only the events of its own key.
 	Workers int
 	// Bind uses a consumer its caller made (with the same name) instead of
 	// making it: when it is gone, Consume returns ErrConsumerGone rather
@@ -280,41 +282,29 @@ type item struct {
 func Consume(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec, h *Handlers) error {
 	spec.defaults()
 	c := &consumer{spec: spec, h: h, log: spec.Logger.With("consumer", spec.Durable)}
-	queues := make([]chan item, spec.Workers)
-	var wg sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan item, 64)
-		wg.Go(func() {
-			for it := range queues[i] {
-				c.handle(ctx, it)
-			}
-		})
-	}
-	defer func() {
-		for _, q := range queues {
-			close(q)
+	r := newKeyedRunner(spec.Workers, func(it item) {
+		if ctx.Err() != nil {
+			_ = it.d.Nak(0) // stopping: for whoever consumes next
+			return
 		}
-		wg.Wait()
-	}()
-	var next uint32
+		c.handle(ctx, it)
+	})
+	defer r.wait()
+	var next uint64
 	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 2*time.Second) {
 		err := c.run(ctx, js, func(it item) {
-			q := queues[0]
-			if len(queues) > 1 {
-				if k, ok := it.ev.(events.Keyed); ok {
-					f := fnv.New32a()
-					_, _ = f.Write([]byte(k.Key()))
-					q = queues[f.Sum32()%uint32(len(queues))]
-				} else {
-					next++
-					q = queues[next%uint32(len(queues))]
-				}
+			if spec.Workers == 1 {
+				r.add("", it) // one worker: every event in stream order
+				return
 			}
-			select {
-			case q <- it:
-			case <-ctx.Done():
-				_ = it.d.Nak(0)
+			if k, ok := it.ev.(events.Keyed); ok {
+				r.add(k.Key(), it)
+				return
 			}
+			// Unkeyed events spread over Workers lanes, in order within
+			// each (one worker: in stream order).
+			next++
+			r.add("\x00"+strconv.FormatUint(next%uint64(spec.Workers), 10), it)
 		})
 		if ctx.Err() != nil {
 			return nil
@@ -465,3 +455,57 @@ func (c *consumer) handle(ctx context.Context, it item) {
 		_ = d.Nak(wait)
 	}
 }
+
+// keyedRunner handles items concurrently, at most n at once, and those of
+// one key one after the other in the order they were added. Adding never
+// blocks: how many items wait is bounded by the consumer's MaxAckPending,
+// so a key whose handler takes long (an array's expansion) delays only
+// its own key's items, not the consumer.
+type keyedRunner struct {
+	handle func(item)
+	slots  chan struct{}
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	// queues holds the items of each key with a drainer; the first is
+	// being handled (or waits for a slot).
+	queues map[string][]item
+}
+
+func newKeyedRunner(n int, handle func(item)) *keyedRunner {
+	return &keyedRunner{handle: handle, slots: make(chan struct{}, max(n, 1)), queues: map[string][]item{}}
+}
+
+func (r *keyedRunner) add(key string, it item) {
+	r.mu.Lock()
+	q, busy := r.queues[key]
+	r.queues[key] = append(q, it)
+	r.mu.Unlock()
+	if !busy {
+		r.wg.Go(func() { r.drain(key) })
+	}
+}
+
+// drain handles key's items until none is left, in one slot.
+func (r *keyedRunner) drain(key string) {
+	r.slots <- struct{}{}
+	defer func() { <-r.slots }()
+	for {
+		r.mu.Lock()
+		it := r.queues[key][0]
+		r.mu.Unlock()
+		r.handle(it)
+		r.mu.Lock()
+		q := r.queues[key]
+		q[0] = item{}
+		if len(q) == 1 {
+			delete(r.queues, key)
+			r.mu.Unlock()
+			return
+		}
+		r.queues[key] = q[1:]
+		r.mu.Unlock()
+	}
+}
+
+// wait returns once every item added was handled.
+func (r *keyedRunner) wait() { r.wg.Wait() }
