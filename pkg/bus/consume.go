@@ -456,56 +456,78 @@ func (c *consumer) handle(ctx context.Context, it item) {
 	}
 }
 
-// keyedRunner handles items concurrently, at most n at once, and those of
-// one key one after the other in the order they were added. Adding never
+// keyedRunner handles items concurrently, in n workers, and those of one
+// key one after the other in the order they were added. Adding never
 // blocks: how many items wait is bounded by the consumer's MaxAckPending,
 // so a key whose handler takes long (an array's expansion) delays only
 // its own key's items, not the consumer.
 type keyedRunner struct {
 	handle func(item)
-	slots  chan struct{}
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	// queues holds the items of each key with a drainer; the first is
-	// being handled (or waits for a slot).
+	ready  *sync.Cond
+	// queues holds the items of each key that has some; the first is
+	// being handled, or the key waits in keys for a worker.
 	queues map[string][]item
+	keys   []string // keys waiting for a worker, in the order they came
+	closed bool
 }
 
 func newKeyedRunner(n int, handle func(item)) *keyedRunner {
-	return &keyedRunner{handle: handle, slots: make(chan struct{}, max(n, 1)), queues: map[string][]item{}}
+	r := &keyedRunner{handle: handle, queues: map[string][]item{}}
+	r.ready = sync.NewCond(&r.mu)
+	for range max(n, 1) {
+		r.wg.Go(r.work)
+	}
+	return r
 }
 
 func (r *keyedRunner) add(key string, it item) {
 	r.mu.Lock()
 	q, busy := r.queues[key]
 	r.queues[key] = append(q, it)
-	r.mu.Unlock()
 	if !busy {
-		r.wg.Go(func() { r.drain(key) })
+		r.keys = append(r.keys, key)
+		r.ready.Signal()
 	}
+	r.mu.Unlock()
 }
 
-// drain handles key's items until none is left, in one slot.
-func (r *keyedRunner) drain(key string) {
-	r.slots <- struct{}{}
-	defer func() { <-r.slots }()
+// work handles the items of one waiting key after the other.
+func (r *keyedRunner) work() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for {
-		r.mu.Lock()
-		it := r.queues[key][0]
-		r.mu.Unlock()
-		r.handle(it)
-		r.mu.Lock()
-		q := r.queues[key]
-		q[0] = item{}
-		if len(q) == 1 {
-			delete(r.queues, key)
-			r.mu.Unlock()
-			return
+		for len(r.keys) == 0 {
+			if r.closed {
+				return
+			}
+			r.ready.Wait()
 		}
-		r.queues[key] = q[1:]
-		r.mu.Unlock()
+		key := r.keys[0]
+		r.keys[0] = ""
+		r.keys = r.keys[1:]
+		for {
+			it := r.queues[key][0]
+			r.mu.Unlock()
+			r.handle(it)
+			r.mu.Lock()
+			q := r.queues[key]
+			q[0] = item{}
+			if len(q) == 1 {
+				delete(r.queues, key)
+				break
+			}
+			r.queues[key] = q[1:]
+		}
 	}
 }
 
-// wait returns once every item added was handled.
-func (r *keyedRunner) wait() { r.wg.Wait() }
+// wait returns once every item added was handled (no more are added).
+func (r *keyedRunner) wait() {
+	r.mu.Lock()
+	r.closed = true
+	r.ready.Broadcast()
+	r.mu.Unlock()
+	r.wg.Wait()
+}
