@@ -49,9 +49,11 @@ type Config struct {
 
 // DefaultWorkers is how many facts a monitor applies at once in each
 // partition it holds: each waits mostly for JetStream (a read, a
-// compare-and-set, an event), so more workers than cores keep it busy
-// (one replica holding all 16 partitions: 32).
-const DefaultWorkers = 2
+// compare-and-set, an event), so more workers than cores keep it busy,
+// and the more facts of a partition are in flight, the more of them each
+// wake-up of its consumer carries (recording 30,000 submits on embedded
+// JetStream: 2 workers 7.3 s and 6.6 s of CPU, 16 workers 2.6 s and 4.7 s).
+const DefaultWorkers = 16
 
 // DefaultConfig returns the configuration used by batchd.
 func DefaultConfig() Config {
