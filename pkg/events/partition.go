@@ -3,6 +3,7 @@ package events
 import (
 	"hash/fnv"
 	"strconv"
+	"strings"
 
 	"github.com/batchd/batchd/pkg/batch"
 )
@@ -65,3 +66,34 @@ func FactFilter(verb string) string { return "batch.job.*." + verb + ".*" }
 // HostFactFilter matches the facts of one verb with a host token
 // ("placed", "started", "exited", "stop") of hostID ("*": any host).
 func HostFactFilter(verb, hostID string) string { return "batch.job.*." + verb + "." + hostID + ".*" }
+
+// PrePartitionFilter reports whether a consumer filter on BATCH_JOBS is
+// of a build before the partitions (batch.job.<verb>..., no partition
+// token): such a consumer's facts are on subjects no current filter
+// matches.
+func PrePartitionFilter(filter string) bool {
+	rest, ok := strings.CutPrefix(filter, "batch.job.")
+	if !ok {
+		return false
+	}
+	tok, _, _ := strings.Cut(rest, ".")
+	if tok == "*" || tok == ">" {
+		return false
+	}
+	_, err := strconv.Atoi(tok)
+	return err != nil
+}
+
+// factVerbs are the verbs of the job facts (the token before the host or
+// job in their subjects).
+var factVerbs = []string{"submit", "gate", "wait", "placed", "gang", "started", "exited", "cancel", "terminate", "stop", "tag", "hostlost"}
+
+// PrePartitionFilters match the facts a build before the partitions
+// stored (batch.job.<verb>...).
+func PrePartitionFilters() []string {
+	out := make([]string, len(factVerbs))
+	for i, v := range factVerbs {
+		out[i] = "batch.job." + v + ".>"
+	}
+	return out
+}

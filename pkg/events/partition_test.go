@@ -68,3 +68,14 @@ func matches(filter, subject string) bool {
 	}
 	return len(f) == len(s)
 }
+
+func TestPrePartitionFilter(t *testing.T) {
+	for f, want := range map[string]bool{
+		"batch.job.placed.h1.*": true, "batch.job.>": false, "batch.job.submit.*": true,
+		PlacedHostFilter("h1"): false, PartitionFilter(3): false, "batch.events.>": false,
+	} {
+		if got := PrePartitionFilter(f); got != want {
+			t.Errorf("PrePartitionFilter(%q) = %v, want %v", f, got, want)
+		}
+	}
+}

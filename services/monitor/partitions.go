@@ -72,7 +72,11 @@ func (m *monitor) runPartitions(ctx context.Context, h *bus.Handlers) error {
 	ps := &partitions{m: m, kv: kv, h: h, runs: map[int]*partitionRun{}, stopped: make(chan int, 4*events.JobPartitions)}
 	ps.claims = partition.NewClaims(kvPartitions{js: m.js, kv: kv}, m.replica, events.JobPartitions, time.Now)
 	// The one consumer of every fact that monitors before the partitions
-	// shared, should this deployment have it.
+	// shared, should this deployment have it: refuse to go on if it had
+	// not applied them all, else delete it.
+	if err := m.checkPrePartitionFacts(ctx); err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
 	if err := m.js.DeleteConsumer(ctx, events.StreamJobs, m.cfg.Consumer); err == nil {
 		m.log.Info("deleted the consumer of the monitor before partitions", "consumer", m.cfg.Consumer)
 	}
