@@ -153,11 +153,12 @@ func (ps *partitions) reap(ctx context.Context, p int) {
 	}
 }
 
-// start applies partition p, once a run of it that ended is done.
+// start applies partition p, once a run of it that ended is done (the
+// loop does not wait for it: the other leases are renewed meanwhile).
 func (ps *partitions) start(ctx context.Context, p int) {
-	if old := ps.runs[p]; old != nil {
+	old := ps.runs[p]
+	if old != nil {
 		old.cancel()
-		<-old.done
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	r := &partitionRun{cancel: cancel, done: make(chan struct{}), until: ps.claims.Until(p)}
@@ -174,6 +175,9 @@ func (ps *partitions) start(ctx context.Context, p int) {
 			close(r.done)
 			ps.stopped <- p
 		}()
+		if old != nil {
+			<-old.done
+		}
 		ps.apply(rctx, p, epoch)
 	}()
 }
