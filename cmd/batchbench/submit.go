@@ -7,7 +7,6 @@ import (
 	goruntime "runtime"
 	"time"
 
-	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -80,11 +79,12 @@ func (b *bench) settle(ctx context.Context) error {
 	}
 	quiet := 0
 	for quiet < 3 {
-		n, consumers, err := bus.Backlog(ctx, js, events.StreamJobs, "monitor-")
+		cons, err := js.Consumer(ctx, events.StreamJobs, "monitor")
 		if err != nil {
-			return fmt.Errorf("monitor consumers: %w", err)
+			return fmt.Errorf("monitor consumer: %w", err)
 		}
-		if consumers >= events.JobPartitions && n == 0 {
+		info := cons.CachedInfo()
+		if info.NumPending == 0 && info.NumAckPending == 0 {
 			quiet++
 		} else {
 			quiet = 0

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -88,7 +87,7 @@ func (r *rig) next(verb string, within time.Duration) *nats.Msg {
 	for {
 		select {
 		case m := <-r.facts:
-			if t := strings.Split(m.Subject, "."); len(t) > 3 && t[3] == verb {
+			if m.Subject[len("batch.job."):len("batch.job.")+len(verb)] == verb {
 				return m
 			}
 		case <-deadline:

@@ -3,6 +3,7 @@ package launcher
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,7 +114,7 @@ func TestGivenUpAttemptsAreRemoved(t *testing.T) {
 	for {
 		select {
 		case m := <-r.facts:
-			if m.Header.Get(events.HeaderType) == events.TypeJobExited {
+			if strings.HasPrefix(m.Subject, "batch.job.exited.") {
 				t.Fatalf("an abandoned attempt was reported: %s %s", m.Subject, m.Data)
 			}
 		case <-quiet:

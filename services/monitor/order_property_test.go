@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
-	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"pgregory.net/rapid"
 )
@@ -156,11 +155,13 @@ func (r *monRig) quiesce() {
 	defer cancel()
 	quiet := 0
 	for quiet < 2 {
-		n, consumers, err := bus.Backlog(ctx, r.js, events.StreamJobs, "monitor-")
-		if err != nil || consumers < events.JobPartitions || n > 0 {
-			quiet = 0 // not made yet, or facts left
-		} else {
+		cons, err := r.js.Consumer(ctx, events.StreamJobs, "monitor")
+		if err != nil {
+			quiet = 0 // not made yet
+		} else if info := cons.CachedInfo(); info.NumPending == 0 && info.NumAckPending == 0 {
 			quiet++
+		} else {
+			quiet = 0
 		}
 		select {
 		case <-ctx.Done():
