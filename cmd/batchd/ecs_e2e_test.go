@@ -176,7 +176,7 @@ func TestMultiContainerCrash(t *testing.T) {
 		JobDefinition: aws.String("ecscrash-pod")})
 	waitStatus(t, c, id, types.JobStatusRunning)
 	d.stop(syscall.SIGKILL)
-	time.Sleep(time.Second)
+	// d.stop waits for the process to have exited: start again at once.
 	d.start()
 	c = d.client()
 	j := waitFinal(t, c, 2*time.Minute, id)[id]

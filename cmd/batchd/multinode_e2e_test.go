@@ -281,7 +281,7 @@ func TestMultiNodeCrash(t *testing.T) {
 		waitStatus(t, c, nid, types.JobStatusRunning)
 	}
 	d.stop(syscall.SIGKILL)
-	time.Sleep(time.Second)
+	// d.stop waits for the process to have exited: start again at once.
 	d.start()
 	c = d.client()
 	t.Cleanup(func() {
