@@ -51,29 +51,7 @@ func (l *launcher) run(ctx context.Context, p events.JobPlaced, run *attemptRun,
 		stop()
 	}
 	if err != nil {
-		defer span.End()
-		span.SetStatus(codes.Error, err.Error())
-		if ctx.Err() != nil {
-			_ = d.Nak(0) // shutting down: the placement is redelivered to the next launcher
-			return
-		}
-		if !errors.Is(err, runtime.ErrCannotStart) && d != nil && d.NumDelivered < maxStartDeliveries {
-			l.log.WarnContext(ctx, "start failed, will retry", telemetry.LogJobID, p.JobID, "err", err)
-			_ = d.Nak(time.Duration(d.NumDelivered) * time.Second)
-			return
-		}
-		l.log.InfoContext(ctx, "container cannot start", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "err", err)
-		now := l.clock().UnixMilli()
-		reason := startFailureReason(err)
-		ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
-			StatusReason: reason, StoppedAt: now}
-		ev.PullStartedAt, ev.PullStoppedAt = pullTimes(failedPull(err))
-		if err := l.report(ctx, ev); err != nil {
-			l.log.ErrorContext(ctx, "report start failure", telemetry.LogJobID, p.JobID, "err", err)
-			_ = d.Nak(time.Second)
-			return
-		}
-		_ = d.Ack()
+		l.startFailed(ctx, p, err, failedPull(err), d, span, "container", nil)
 		return
 	}
 	l.supervise(ctx, p.JobID, p.Attempt, run, c, p.Container.TimeoutSeconds, resumePoint{}, d, span)
@@ -166,18 +144,6 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	if err := <-logsDone; err != nil && ctx.Err() == nil {
 		log.WarnContext(ctx, "logs", "err", err)
 	}
-	if ctx.Err() != nil {
-		return
-	}
-	if run.isAbandoned() {
-		// Given up while it ran (its host was lost): the attempt has its
-		// result already; this exit is none.
-		log.InfoContext(ctx, "abandoned attempt ended, removing its container")
-		if err := l.rt.Remove(ctx, c.ID); err != nil {
-			log.WarnContext(ctx, "remove container", "err", err)
-		}
-		return
-	}
 	code := exit.ExitCode
 	ev := events.JobExited{JobID: job, Attempt: attempt, HostID: l.cfg.HostID, ContainerID: c.ID, ExitCode: &code,
 		Reason: exit.Reason, StoppedAt: l.clock().UnixMilli()}
@@ -188,18 +154,9 @@ func (l *launcher) supervise(ctx context.Context, job string, attempt int, run *
 	if !exit.FinishedAt.IsZero() {
 		ev.StoppedAt = exit.FinishedAt.UnixMilli()
 	}
-	if timedOut.Load() {
-		ev.StatusReason, ev.NoRetry = reasonTimeout, true
+	end := attemptEnd{exit: ev, timedOut: timedOut.Load(), kind: "container",
+		remove: func(ctx context.Context) error { return l.rt.Remove(ctx, c.ID) }}
+	if l.finishAttempt(ctx, log, run, end) {
+		log.DebugContext(ctx, "attempt done", "exitCode", code)
 	}
-	if reason, stopped := run.stopped(); stopped {
-		ev.StatusReason, ev.NoRetry = reason, true
-	}
-	if err := l.report(ctx, ev); err != nil {
-		log.ErrorContext(ctx, "report exit", "err", err)
-		return // stopping: the container stays; the next launcher re-adopts and reports it
-	}
-	if err := l.rt.Remove(ctx, c.ID); err != nil {
-		log.WarnContext(ctx, "remove container", "err", err)
-	}
-	log.DebugContext(ctx, "attempt done", "exitCode", code)
 }

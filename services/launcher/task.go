@@ -2,7 +2,6 @@ package launcher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 	"github.com/batchd/batchd/services/launcher/internal/runtime"
 	"github.com/batchd/batchd/services/launcher/internal/taskplan"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -163,33 +161,14 @@ func memberState(c runtime.Container) taskplan.State {
 }
 
 // taskStartFailed handles a pod or container that could not be created:
-// a transient engine failure is retried through the placement; otherwise
-// the attempt ends, with nothing left behind.
+// the attempt ends with nothing left behind, unless it is retried
+// (startFailed).
 func (l *launcher) taskStartFailed(ctx context.Context, p events.JobPlaced, pod string, err error, d *bus.Delivery, span trace.Span) {
-	defer span.End()
-	span.SetStatus(codes.Error, err.Error())
-	if ctx.Err() != nil {
-		_ = d.Nak(0) // shutting down: the placement is redelivered to the next launcher
-		return
-	}
-	if !errors.Is(err, runtime.ErrCannotStart) && d != nil && d.NumDelivered < maxStartDeliveries {
-		l.log.WarnContext(ctx, "task start failed, will retry", telemetry.LogJobID, p.JobID, "err", err)
-		_ = d.Nak(time.Duration(d.NumDelivered) * time.Second)
-		return
-	}
-	l.log.InfoContext(ctx, "task cannot start", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "err", err)
-	if rmErr := l.rt.RemovePod(context.WithoutCancel(ctx), pod); rmErr != nil {
-		l.log.WarnContext(ctx, "remove pod", telemetry.LogJobID, p.JobID, "err", rmErr)
-	}
-	reason := startFailureReason(err)
-	ev := events.JobExited{JobID: p.JobID, Attempt: p.Attempt, HostID: l.cfg.HostID, Reason: reason,
-		StatusReason: reason, StoppedAt: l.clock().UnixMilli()}
-	if err := l.report(ctx, ev); err != nil {
-		l.log.ErrorContext(ctx, "report start failure", telemetry.LogJobID, p.JobID, "err", err)
-		_ = d.Nak(time.Second)
-		return
-	}
-	_ = d.Ack()
+	l.startFailed(ctx, p, err, nil, d, span, "task", func(ctx context.Context) {
+		if rmErr := l.rt.RemovePod(ctx, pod); rmErr != nil {
+			l.log.WarnContext(ctx, "remove pod", telemetry.LogJobID, p.JobID, "err", rmErr)
+		}
+	})
 }
 
 // plan is what taskplan sees of the members; exits are ordered by their
@@ -366,41 +345,17 @@ func (l *launcher) superviseTask(ctx context.Context, job string, attempt int, r
 			log.WarnContext(ctx, "logs", "err", err)
 		}
 	}
-	if ctx.Err() != nil {
-		return
-	}
-	if run.isAbandoned() {
-		// Given up while it ran (its host was lost): the attempt has its
-		// result already; this end is none.
-		log.InfoContext(ctx, "abandoned attempt ended, removing its pod")
-		if err := l.rt.RemovePod(ctx, pod.Name); err != nil {
-			log.WarnContext(ctx, "remove pod", "err", err)
-		}
-		return
-	}
-	ev := l.taskExited(job, attempt, pod, ms)
-	if reason, stopped := run.stopped(); stopped {
-		ev.StatusReason, ev.NoRetry = reason, true
-	} else if stopReason == reasonTimeout {
-		ev.StatusReason, ev.NoRetry = reasonTimeout, true
-	}
-	if span != nil && ev.ExitCode != nil {
-		span.SetAttributes(attribute.Int("container.exit_code", *ev.ExitCode))
-	}
-	if err := l.report(ctx, ev); err != nil {
-		log.ErrorContext(ctx, "report exit", "err", err)
-		return // the pod stays; the next launcher re-adopts and reports it
-	}
+	end := attemptEnd{exit: l.taskExited(job, attempt, pod, ms), timedOut: stopReason == reasonTimeout, kind: "pod",
+		remove: func(ctx context.Context) error { return l.rt.RemovePod(ctx, pod.Name) }}
 	if !startReported {
-		if placedSpan != nil {
-			placedSpan.End()
-		}
-		_ = placement.Ack()
+		end.placement, end.placedSpan = placement, placedSpan
 	}
-	if err := l.rt.RemovePod(ctx, pod.Name); err != nil {
-		log.WarnContext(ctx, "remove pod", "err", err)
+	if span != nil && end.exit.ExitCode != nil {
+		span.SetAttributes(attribute.Int("container.exit_code", *end.exit.ExitCode))
 	}
-	log.DebugContext(ctx, "task done")
+	if l.finishAttempt(ctx, log, run, end) {
+		log.DebugContext(ctx, "task done")
+	}
 }
 
 // taskExited is the exit report of a finished task: the job's result
