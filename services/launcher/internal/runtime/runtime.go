@@ -61,6 +61,17 @@ type Container struct {
 	ImagePull *ImagePull
 }
 
+// HasLabels reports whether the container's labels include all of want
+// (the match of Runtime.List).
+func (c Container) HasLabels(want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := c.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
 // Exit is how a container ended.
 type Exit struct {
 	ExitCode  int
@@ -127,3 +138,18 @@ var ErrNotStarted = errors.New("container was created but never started")
 
 // ErrCannotStart marks a start failure that retrying will not fix.
 var ErrCannotStart = errors.New("container cannot start")
+
+// CannotStart is a start failure that retrying will not fix. Its message
+// is meant for the job's status reason; it wraps ErrCannotStart and the
+// more specific causes given (such as ErrImageNotFound).
+func CannotStart(msg string, causes ...error) error {
+	return &startError{msg: msg, cause: append([]error{ErrCannotStart}, causes...)}
+}
+
+type startError struct {
+	msg   string
+	cause []error
+}
+
+func (e *startError) Error() string   { return e.msg }
+func (e *startError) Unwrap() []error { return e.cause }

@@ -91,17 +91,10 @@ func (r *Runtime) Create(_ context.Context, spec runtime.Spec) (runtime.Containe
 		return c.c, nil
 	}
 	if spec.Pod != "" && r.pods[spec.Pod] == nil {
-		return runtime.Container{}, &startError{msg: "CannotStartContainerError: no such pod " + spec.Pod,
-			cause: []error{runtime.ErrCannotStart}}
+		return runtime.Container{}, runtime.CannotStart("CannotStartContainerError: no such pod " + spec.Pod)
 	}
-	if script, ok := r.images[spec.Image]; !ok {
-		return runtime.Container{}, &startError{
-			msg:   fmt.Sprintf("CannotPullContainerError: image %q not found locally", spec.Image),
-			cause: []error{runtime.ErrImageNotFound, runtime.ErrCannotStart},
-		}
-	} else if script.StartError != "" {
-		return runtime.Container{}, &startError{msg: "CannotStartContainerError: " + script.StartError,
-			cause: []error{runtime.ErrCannotStart}}
+	if _, err := r.script(spec.Image); err != nil {
+		return runtime.Container{}, err
 	}
 	r.seq++
 	c := &container{
@@ -182,18 +175,9 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container
 		}
 		return c.c, nil
 	}
-	script, ok := r.images[spec.Image]
-	if !ok {
-		return runtime.Container{}, &startError{
-			msg:   fmt.Sprintf("CannotPullContainerError: image %q not found locally", spec.Image),
-			cause: []error{runtime.ErrImageNotFound, runtime.ErrCannotStart},
-		}
-	}
-	if script.StartError != "" {
-		return runtime.Container{}, &startError{
-			msg:   "CannotStartContainerError: " + script.StartError,
-			cause: []error{runtime.ErrCannotStart},
-		}
+	script, err := r.script(spec.Image)
+	if err != nil {
+		return runtime.Container{}, err
 	}
 	r.seq++
 	c := &container{
@@ -209,6 +193,20 @@ func (r *Runtime) Start(_ context.Context, spec runtime.Spec) (runtime.Container
 	r.containers[c.c.ID] = c
 	r.started = append(r.started, spec)
 	return c.c, nil
+}
+
+// script is how the image's containers behave; a missing image, or one
+// scripted to fail its start, is a start failure. r.mu must be held.
+func (r *Runtime) script(image string) (Script, error) {
+	script, ok := r.images[image]
+	if !ok {
+		return Script{}, runtime.CannotStart(fmt.Sprintf("CannotPullContainerError: image %q not found locally", image),
+			runtime.ErrImageNotFound)
+	}
+	if script.StartError != "" {
+		return Script{}, runtime.CannotStart("CannotStartContainerError: " + script.StartError)
+	}
+	return script, nil
 }
 
 // run starts c as script says; r.mu must be held.
@@ -317,13 +315,7 @@ func (r *Runtime) List(_ context.Context, labels map[string]string) ([]runtime.C
 	defer r.mu.Unlock()
 	var out []runtime.Container
 	for _, c := range r.containers {
-		match := true
-		for k, v := range labels {
-			if got, ok := c.c.Labels[k]; !ok || got != v {
-				match = false
-			}
-		}
-		if match {
+		if c.c.HasLabels(labels) {
 			out = append(out, c.c)
 		}
 	}
@@ -352,16 +344,6 @@ func (r *Runtime) end(c *container, exit *runtime.Exit) {
 	c.c.Running = false
 	close(c.done)
 }
-
-// startError is a Start failure: its message is the status reason; it
-// wraps runtime.ErrCannotStart and possibly runtime.ErrImageNotFound.
-type startError struct {
-	msg   string
-	cause []error
-}
-
-func (e *startError) Error() string   { return e.msg }
-func (e *startError) Unwrap() []error { return e.cause }
 
 // get finds a container by ID or name.
 func (r *Runtime) get(id string) (*container, error) {

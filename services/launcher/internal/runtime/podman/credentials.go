@@ -25,7 +25,7 @@ import (
 // be local.
 func (r *Runtime) registryCredentials(ctx context.Context, p runtime.Pull) (user, pass string, err error) {
 	fail := func(format string, args ...any) (string, string, error) {
-		return "", "", cannotStart("CannotPullContainerError: repositoryCredentials.credentialsParameter "+
+		return "", "", runtime.CannotStart("CannotPullContainerError: repositoryCredentials.credentialsParameter "+
 			p.CredentialsParameter+": "+fmt.Sprintf(format, args...), runtime.ErrImageNotFound)
 	}
 	for _, name := range p.CredentialSecrets {

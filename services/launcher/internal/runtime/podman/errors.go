@@ -6,26 +6,7 @@ import (
 	"strings"
 
 	"github.com/containers/podman/v5/pkg/errorhandling"
-
-	"github.com/batchd/batchd/services/launcher/internal/runtime"
 )
-
-// startError is a start failure that retrying will not fix. Its message is
-// meant for the job's status reason; it wraps runtime.ErrCannotStart and
-// possibly a more specific cause.
-type startError struct {
-	msg   string
-	cause []error
-}
-
-func (e *startError) Error() string   { return e.msg }
-func (e *startError) Unwrap() []error { return e.cause }
-
-// cannotStart returns a startError with the given message, wrapping
-// runtime.ErrCannotStart and the extra causes.
-func cannotStart(msg string, causes ...error) error {
-	return &startError{msg: msg, cause: append([]error{runtime.ErrCannotStart}, causes...)}
-}
 
 // userFaultMarkers are fragments of the messages the engine (Podman, runc)
 // gives when the job's own spec makes it impossible to run: a command that

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
-	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	entities "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/specgen"
@@ -22,7 +21,7 @@ import (
 // with the containers that mount them (Create).
 func (r *Runtime) CreatePod(ctx context.Context, s runtime.PodSpec) (runtime.Pod, error) {
 	if s.Name == "" {
-		return runtime.Pod{}, cannotStart("CannotStartContainerError: pod name is empty")
+		return runtime.Pod{}, runtime.CannotStart("CannotStartContainerError: pod name is empty")
 	}
 	defer r.names.lock(s.Name)()
 	if p, found, err := r.existingPod(ctx, s.Name); err != nil || found {
@@ -46,7 +45,7 @@ func (r *Runtime) CreatePod(ctx context.Context, s runtime.PodSpec) (runtime.Pod
 	case "bridge", "":
 		g.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
 	default:
-		return runtime.Pod{}, cannotStart(fmt.Sprintf("CannotStartContainerError: unknown network mode %q", s.Network))
+		return runtime.Pod{}, runtime.CannotStart(fmt.Sprintf("CannotStartContainerError: unknown network mode %q", s.Network))
 	}
 	cctx, span := tracer.Start(ctx, "podman.pod.create", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("pod.name", s.Name)))
@@ -57,7 +56,7 @@ func (r *Runtime) CreatePod(ctx context.Context, s runtime.PodSpec) (runtime.Pod
 			return p, err2
 		}
 		if isUserFault(err) {
-			return runtime.Pod{}, cannotStart("CannotStartContainerError: " + err.Error())
+			return runtime.Pod{}, runtime.CannotStart("CannotStartContainerError: " + err.Error())
 		}
 		return runtime.Pod{}, fmt.Errorf("podman pod create %s: %w", s.Name, err)
 	}
@@ -82,23 +81,17 @@ func (r *Runtime) existingPod(ctx context.Context, name string) (runtime.Pod, bo
 // already has spec.Name (in its state).
 func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (runtime.Container, error) {
 	if s.Name == "" {
-		return runtime.Container{}, cannotStart("CannotStartContainerError: container name is empty")
+		return runtime.Container{}, runtime.CannotStart("CannotStartContainerError: container name is empty")
 	}
 	defer r.names.lock(s.Name)()
-	gen, err := r.SpecGenerator(ctx, s)
+	gen, err := r.prepare(ctx, s)
 	if err != nil {
 		return runtime.Container{}, err
 	}
-	if err := r.createVolumes(ctx, s.Settings); err != nil {
-		return runtime.Container{}, fmt.Errorf("podman volume create for %s: %w", s.Name, err)
-	}
-	cctx, span := tracer.Start(ctx, "podman.create", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
-	created, err := containers.CreateWithSpec(r.bind(cctx), gen, nil)
-	endSpan(span, err)
+	id, err := r.create(ctx, gen, s)
 	if err == nil {
-		r.noteVolumes(created.ID, s.Settings)
-		return runtime.Container{ID: created.ID, Name: s.Name, Labels: s.Labels, Created: true}, nil
+		r.noteVolumes(id, s.Settings)
+		return runtime.Container{ID: id, Name: s.Name, Labels: s.Labels, Created: true}, nil
 	}
 	if c, found, err2 := r.inspectState(ctx, s.Name); err2 != nil || found {
 		if found {
@@ -106,18 +99,15 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (runtime.Container
 		}
 		return c, err2
 	}
-	ok, err2 := images.Exists(r.bind(ctx), s.Image, nil)
+	ok, err2 := r.imageExists(ctx, s.Image)
 	if err2 != nil {
-		return runtime.Container{}, fmt.Errorf("podman image exists %s: %w", s.Image, err2)
+		return runtime.Container{}, err2
 	}
 	if !ok {
-		return runtime.Container{}, cannotStart(fmt.Sprintf("CannotPullContainerError: image %q not found locally", s.Image),
+		return runtime.Container{}, runtime.CannotStart(fmt.Sprintf("CannotPullContainerError: image %q not found locally", s.Image),
 			runtime.ErrImageNotFound)
 	}
-	if isUserFault(err) {
-		return runtime.Container{}, cannotStart(startReason(err, s))
-	}
-	return runtime.Container{}, fmt.Errorf("podman create %s: %w", s.Name, err)
+	return runtime.Container{}, createFailure(s, err)
 }
 
 // inspectState finds the container named name, without changing it.

@@ -109,7 +109,7 @@ func (r *Runtime) pullOnce(ctx context.Context, s runtime.Spec) error {
 		if ctx.Err() != nil && !isUserFault(err) {
 			err = fmt.Errorf("%w (no answer within %v)", err, pullTimeout)
 		}
-		return cannotStart("CannotPullContainerError: pull "+s.Image+": "+pullMessage(err), runtime.ErrImageNotFound)
+		return runtime.CannotStart("CannotPullContainerError: pull "+s.Image+": "+pullMessage(err), runtime.ErrImageNotFound)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func applySettings(g *specgen.SpecGenerator, s runtime.Settings, secretNames map
 func applyResources(g *specgen.SpecGenerator, s runtime.Spec) error {
 	var res spec.LinuxResources
 	if s.VCPUs < 0 || s.MemoryMiB < 0 {
-		return cannotStart("CannotStartContainerError: negative resource requirement")
+		return runtime.CannotStart("CannotStartContainerError: negative resource requirement")
 	}
 	if s.VCPUs > 0 {
 		switch s.Settings.CPULimit {
@@ -81,7 +81,7 @@ func applyResources(g *specgen.SpecGenerator, s runtime.Spec) error {
 			period := uint64(cpuPeriod)
 			res.CPU = &spec.LinuxCPU{Quota: &quota, Period: &period}
 		default:
-			return cannotStart(fmt.Sprintf("CannotStartContainerError: unknown CPU limit kind %q", s.Settings.CPULimit))
+			return runtime.CannotStart(fmt.Sprintf("CannotStartContainerError: unknown CPU limit kind %q", s.Settings.CPULimit))
 		}
 	}
 	if s.MemoryMiB > 0 {
@@ -126,7 +126,7 @@ func (r *Runtime) resolveSecrets(ctx context.Context, list []runtime.Secret) (ma
 			break
 		}
 		if _, ok := out[s.Env]; !ok {
-			return nil, cannotStart(fmt.Sprintf("CannotStartContainerError: secret %s: no Podman secret named %s on this host (valueFrom %s)",
+			return nil, runtime.CannotStart(fmt.Sprintf("CannotStartContainerError: secret %s: no Podman secret named %s on this host (valueFrom %s)",
 				s.Env, strings.Join(s.Names, " or "), s.ValueFrom))
 		}
 	}
@@ -145,7 +145,7 @@ func (r *Runtime) prepareBindSources(mounts []runtime.Mount) error {
 		}
 		if _, err := os.Stat(m.Source); errors.Is(err, os.ErrNotExist) {
 			if err := os.MkdirAll(m.Source, 0o755); err != nil {
-				return cannotStart(fmt.Sprintf("CannotStartContainerError: create host folder %s for %s: %v", m.Source, m.Destination, err))
+				return runtime.CannotStart(fmt.Sprintf("CannotStartContainerError: create host folder %s for %s: %v", m.Source, m.Destination, err))
 			}
 		}
 	}

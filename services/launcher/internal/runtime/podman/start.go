@@ -55,10 +55,10 @@ const cpuPeriod = 100000
 // the winner's.
 func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container, error) {
 	if s.Name == "" {
-		return runtime.Container{}, cannotStart("CannotStartContainerError: container name is empty")
+		return runtime.Container{}, runtime.CannotStart("CannotStartContainerError: container name is empty")
 	}
 	defer r.names.lock(s.Name)()
-	gen, err := r.SpecGenerator(ctx, s)
+	gen, err := r.prepare(ctx, s)
 	if err != nil {
 		return runtime.Container{}, err
 	}
@@ -66,21 +66,15 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 	// is it asked why: a container of that name already exists (a launcher
 	// restarted mid-start, or lost the race to another one), the image is
 	// missing, or the spec is refused.
-	if err := r.createVolumes(ctx, s.Settings); err != nil {
-		return runtime.Container{}, fmt.Errorf("podman volume create for %s: %w", s.Name, err)
-	}
-	cctx, span := tracer.Start(ctx, "podman.create", trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
-	created, err := containers.CreateWithSpec(r.bind(cctx), gen, nil)
-	endSpan(span, err)
+	id, err := r.create(ctx, gen, s)
 	var pulled *runtime.ImagePull
 	if err != nil {
 		if c, found, err2 := r.existing(ctx, s); err2 != nil || found {
 			return c, err2
 		}
-		ok, err2 := images.Exists(r.bind(ctx), s.Image, nil)
+		ok, err2 := r.imageExists(ctx, s.Image)
 		if err2 != nil {
-			return runtime.Container{}, fmt.Errorf("podman image exists %s: %w", s.Image, err2)
+			return runtime.Container{}, err2
 		}
 		if ok {
 			return runtime.Container{}, createFailure(s, err)
@@ -97,26 +91,55 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 			gen.Labels = map[string]string{}
 		}
 		gen.Labels[labelImagePull] = pullLabel(p)
-		cctx, span := tracer.Start(ctx, "podman.create", trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
-		created, err = containers.CreateWithSpec(r.bind(cctx), gen, nil)
-		endSpan(span, err)
+		id, err = r.create(ctx, gen, s)
 		if err != nil {
 			return runtime.Container{}, createFailure(s, err)
 		}
 	}
-	r.noteVolumes(created.ID, s.Settings)
-	if err := r.start(ctx, created.ID, s); err != nil {
+	r.noteVolumes(id, s.Settings)
+	if err := r.start(ctx, id, s); err != nil {
 		return runtime.Container{}, err
 	}
-	return runtime.Container{ID: created.ID, Name: s.Name, Labels: gen.Labels, Running: true, ImagePull: pulled}, nil
+	return runtime.Container{ID: id, Name: s.Name, Labels: gen.Labels, Running: true, ImagePull: pulled}, nil
+}
+
+// prepare is what Start and Create do before they create the container of
+// s: its Podman spec (SpecGenerator) and its attempt volumes.
+func (r *Runtime) prepare(ctx context.Context, s runtime.Spec) (*specgen.SpecGenerator, error) {
+	gen, err := r.SpecGenerator(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.createVolumes(ctx, s.Settings); err != nil {
+		return nil, fmt.Errorf("podman volume create for %s: %w", s.Name, err)
+	}
+	return gen, nil
+}
+
+// create asks the service to create the container of s (gen its Podman
+// spec) and returns its id; the error is the service's, as it is.
+func (r *Runtime) create(ctx context.Context, gen *specgen.SpecGenerator, s runtime.Spec) (string, error) {
+	cctx, span := tracer.Start(ctx, "podman.create", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("container.name", s.Name), attribute.String("container.image.name", s.Image)))
+	created, err := containers.CreateWithSpec(r.bind(cctx), gen, nil)
+	endSpan(span, err)
+	return created.ID, err
+}
+
+// imageExists says whether the image is present on the host.
+func (r *Runtime) imageExists(ctx context.Context, image string) (bool, error) {
+	ok, err := images.Exists(r.bind(ctx), image, nil)
+	if err != nil {
+		return false, fmt.Errorf("podman image exists %s: %w", image, err)
+	}
+	return ok, nil
 }
 
 // createFailure words why the service refused to create the container of
 // a present image.
 func createFailure(s runtime.Spec, err error) error {
 	if isUserFault(err) {
-		return cannotStart(startReason(err, s))
+		return runtime.CannotStart(startReason(err, s))
 	}
 	return fmt.Errorf("podman create %s: %w", s.Name, err)
 }
@@ -182,9 +205,9 @@ func (r *Runtime) start(ctx context.Context, id string, s runtime.Spec) error {
 		return fmt.Errorf("podman start %s: %w", name, err)
 	}
 	if rmErr := r.Remove(context.WithoutCancel(ctx), id); rmErr != nil {
-		return errors.Join(cannotStart(startReason(err, s)), rmErr)
+		return errors.Join(runtime.CannotStart(startReason(err, s)), rmErr)
 	}
-	return cannotStart(startReason(err, s))
+	return runtime.CannotStart(startReason(err, s))
 }
 
 // startReason words the engine refusing the container.
@@ -233,7 +256,7 @@ func specGenerator(s runtime.Spec, secretNames map[string]string) (*specgen.Spec
 	case s.Network == "bridge", s.Network == "":
 		// The engine's default: the default bridge network for root.
 	default:
-		return nil, cannotStart(fmt.Sprintf("CannotStartContainerError: unknown network mode %q", s.Network))
+		return nil, runtime.CannotStart(fmt.Sprintf("CannotStartContainerError: unknown network mode %q", s.Network))
 	}
 
 	if err := applyResources(g, s); err != nil {

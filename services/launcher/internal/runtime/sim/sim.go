@@ -101,19 +101,16 @@ func (r *Runtime) Create(_ context.Context, spec runtime.Spec) (runtime.Containe
 		return c.snapshot(), nil
 	}
 	if len(r.cfg.Images) > 0 && !slices.Contains(r.cfg.Images, spec.Image) {
-		return runtime.Container{}, &startError{
-			msg:   fmt.Sprintf("image %q not found locally (simulated images: %s)", spec.Image, strings.Join(r.cfg.Images, ", ")),
-			cause: []error{runtime.ErrImageNotFound, runtime.ErrCannotStart},
-		}
+		return runtime.Container{}, runtime.CannotStart(
+			fmt.Sprintf("image %q not found locally (simulated images: %s)", spec.Image, strings.Join(r.cfg.Images, ", ")),
+			runtime.ErrImageNotFound)
 	}
 	if len(spec.Command) > 0 && !known(spec.Command[0]) {
-		return runtime.Container{}, &startError{
-			msg:   fmt.Sprintf("executable file %q not found in $PATH of the simulated image", spec.Command[0]),
-			cause: []error{runtime.ErrCannotStart},
-		}
+		return runtime.Container{}, runtime.CannotStart(
+			fmt.Sprintf("executable file %q not found in $PATH of the simulated image", spec.Command[0]))
 	}
 	if spec.Pod != "" && !r.pods[spec.Pod] {
-		return runtime.Container{}, &startError{msg: "no such pod " + spec.Pod, cause: []error{runtime.ErrCannotStart}}
+		return runtime.Container{}, runtime.CannotStart("no such pod " + spec.Pod)
 	}
 	r.seq++
 	c := &container{
@@ -327,14 +324,7 @@ func (r *Runtime) List(_ context.Context, labels map[string]string) ([]runtime.C
 	var out []runtime.Container
 	for _, c := range cs {
 		s := c.snapshot()
-		match := true
-		for k, v := range labels {
-			if got, ok := s.Labels[k]; !ok || got != v {
-				match = false
-				break
-			}
-		}
-		if match {
+		if s.HasLabels(labels) {
 			out = append(out, s)
 		}
 	}
@@ -408,16 +398,6 @@ func (w *lineWriter) emit(lines []string) {
 	close(w.c.changed)
 	w.c.changed = make(chan struct{})
 }
-
-// startError is a Start failure: its message is the status reason; it
-// wraps runtime.ErrCannotStart and possibly runtime.ErrImageNotFound.
-type startError struct {
-	msg   string
-	cause []error
-}
-
-func (e *startError) Error() string   { return e.msg }
-func (e *startError) Unwrap() []error { return e.cause }
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
