@@ -13,10 +13,7 @@ import (
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/services/api/auth"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // The CloudWatch Logs API of job output (a subset): the protocol is AWS
@@ -189,28 +186,10 @@ func (s *Server) serveLogs(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
-// invoke runs the operation in a server span "Logs/<operation>"; a
-// failure is logged with the span's trace id.
-func (o *logsOperation) invoke(ctx context.Context, log *slog.Logger, body []byte) (_ []byte, err error) {
-	ctx, span := tracer.Start(ctx, "Logs/"+o.name, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", "CloudWatchLogs"),
-			attribute.String("rpc.method", o.name)))
-	defer func() {
-		if err != nil {
-			logFailure(ctx, log, o.name, err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-	}()
-	out, err := o.call(ctx, body)
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s answer: %w", o.name, err)
-	}
-	return data, nil
+// invoke runs the operation in a server span "Logs/<operation>"
+// (runTraced).
+func (o *logsOperation) invoke(ctx context.Context, log *slog.Logger, body []byte) ([]byte, error) {
+	return runTraced(ctx, log, "Logs", "CloudWatchLogs", o.name, body, o.call)
 }
 
 // readBody reads at most limit bytes of a request body.

@@ -119,29 +119,39 @@ func (o *operation) tooLarge(size int) error {
 var tracer = telemetry.Tracer("api")
 
 // invoke runs the operation on a request body and returns the JSON answer,
-// in a server span "Batch/<operation>". A failure is logged (with the
-// span's trace id) and returned for the transport to answer.
-func (o *operation) invoke(ctx context.Context, log *slog.Logger, body []byte) (_ []byte, err error) {
-	ctx, span := tracer.Start(ctx, "Batch/"+o.name, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", "Batch"),
-			attribute.String("rpc.method", o.name)))
+// in a server span "Batch/<operation>" (runTraced).
+func (o *operation) invoke(ctx context.Context, log *slog.Logger, body []byte) ([]byte, error) {
+	return runTraced(ctx, log, "Batch", "Batch", o.name, body, func(ctx context.Context, body []byte) (any, error) {
+		if len(body) > o.maxBody {
+			return nil, o.tooLarge(len(body))
+		}
+		return o.call(ctx, body)
+	})
+}
+
+// runTraced runs an API's operation (call) on a request body and returns
+// the JSON answer, in a server span "<prefix>/<name>" of the RPC service
+// service. A failure is logged (with the span's trace id) and returned for
+// the transport to answer.
+func runTraced(ctx context.Context, log *slog.Logger, prefix, service, name string, body []byte,
+	call func(context.Context, []byte) (any, error)) (_ []byte, err error) {
+	ctx, span := tracer.Start(ctx, prefix+"/"+name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", service),
+			attribute.String("rpc.method", name)))
 	defer func() {
 		if err != nil {
-			logFailure(ctx, log, o.name, err)
+			logFailure(ctx, log, name, err)
 			span.SetStatus(codes.Error, err.Error())
 		}
 		span.End()
 	}()
-	if len(body) > o.maxBody {
-		return nil, o.tooLarge(len(body))
-	}
-	out, err := o.call(ctx, body)
+	out, err := call(ctx, body)
 	if err != nil {
 		return nil, err
 	}
 	data, err := json.Marshal(out)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s answer: %w", o.name, err)
+		return nil, fmt.Errorf("encode %s answer: %w", name, err)
 	}
 	return data, nil
 }
