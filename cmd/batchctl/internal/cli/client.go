@@ -21,23 +21,32 @@ import (
 // batchd without configured keys accepts any signature.
 const dummyKey = "batchctl"
 
-// client returns an AWS SDK Batch client for the endpoint, signing with
-// the credentials the environment or the shared files give (see
-// credentials). AWS_MAX_ATTEMPTS sets the attempts per call. Non-nil
-// options are applied to the client.
-func (a *app) client(options ...func(*batch.Options)) *batch.Client {
-	opts := batch.Options{
+// sdkConfig is what every AWS SDK client of batchctl shares: the endpoint
+// and region, signing with the credentials the environment or the shared
+// files give (see credentials), AWS_MAX_ATTEMPTS attempts per call, and
+// with --debug the requests, answers and retries logged.
+func (a *app) sdkConfig() aws.Config {
+	cfg := aws.Config{
 		Region:       a.region,
 		BaseEndpoint: aws.String(a.endpoint),
 		Credentials:  aws.NewCredentialsCache(aws.CredentialsProviderFunc(a.credentials)),
 	}
 	if n, err := strconv.Atoi(a.env.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
-		opts.RetryMaxAttempts = n
+		cfg.RetryMaxAttempts = n
 	}
 	if a.debug {
-		opts.ClientLogMode = aws.LogRequestWithBody | aws.LogResponseWithBody | aws.LogRetries
-		opts.Logger = logging.NewStandardLogger(a.env.Stderr)
+		cfg.ClientLogMode = aws.LogRequestWithBody | aws.LogResponseWithBody | aws.LogRetries
+		cfg.Logger = logging.NewStandardLogger(a.env.Stderr)
 	}
+	return cfg
+}
+
+// client returns an AWS SDK Batch client for the endpoint (sdkConfig).
+// Non-nil options are applied to the client.
+func (a *app) client(options ...func(*batch.Options)) *batch.Client {
+	cfg := a.sdkConfig()
+	opts := batch.Options{Region: cfg.Region, BaseEndpoint: cfg.BaseEndpoint, Credentials: cfg.Credentials,
+		RetryMaxAttempts: cfg.RetryMaxAttempts, ClientLogMode: cfg.ClientLogMode, Logger: cfg.Logger}
 	for _, o := range options {
 		if o != nil {
 			o(&opts)

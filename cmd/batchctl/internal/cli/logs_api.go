@@ -5,36 +5,24 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	cwl "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/smithy-go/logging"
 	"github.com/batchd/batchd/pkg/events"
 )
 
 // logGroup is the log group of job output on batchd's CloudWatch Logs API.
 const logGroup = "/aws/batch/job"
 
-// logsClient is the CloudWatch Logs client of the endpoint, signing as
-// client does.
+// logsClient is the CloudWatch Logs client of the endpoint, set up as
+// client is (sdkConfig).
 func (a *app) logsClient() *cwl.Client {
-	opts := cwl.Options{
-		Region:       a.region,
-		BaseEndpoint: aws.String(a.endpoint),
-		Credentials:  aws.NewCredentialsCache(aws.CredentialsProviderFunc(a.credentials)),
-	}
-	if n, err := strconv.Atoi(a.env.Getenv("AWS_MAX_ATTEMPTS")); err == nil && n > 0 {
-		opts.RetryMaxAttempts = n
-	}
-	if a.debug {
-		opts.ClientLogMode = aws.LogRequestWithBody | aws.LogResponseWithBody | aws.LogRetries
-		opts.Logger = logging.NewStandardLogger(a.env.Stderr)
-	}
-	return cwl.New(opts)
+	cfg := a.sdkConfig()
+	return cwl.New(cwl.Options{Region: cfg.Region, BaseEndpoint: cfg.BaseEndpoint, Credentials: cfg.Credentials,
+		RetryMaxAttempts: cfg.RetryMaxAttempts, ClientLogMode: cfg.ClientLogMode, Logger: cfg.Logger})
 }
 
 // runLogsAPI prints the job's lines read through the CloudWatch Logs API
