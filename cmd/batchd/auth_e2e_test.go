@@ -5,14 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/aws/smithy-go"
@@ -38,11 +36,7 @@ const authE2ECredentials = `[
 // its operations over NATS, a service cannot publish another's facts, and
 // a forged exit from another host does not end a running job.
 func TestAuthClosedDeployment(t *testing.T) {
-	credsFile := filepath.Join(t.TempDir(), "credentials.json")
-	if err := os.WriteFile(credsFile, []byte(authE2ECredentials), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, "--auth", credsFile, "--runtime", "sim", "--sim-hosts", "2", "--host-vcpus", "2", "--host-memory", "1024")
+	d := startAuthDaemon(t, authE2ECredentials, "--runtime", "sim", "--sim-hosts", "2", "--host-vcpus", "2", "--host-memory", "1024")
 	if !strings.Contains(d.logs(), "the API requires authentication") {
 		t.Errorf("batchd did not log that the API requires authentication:\n%s", d.logs())
 	}
@@ -69,8 +63,7 @@ func TestAuthClosedDeployment(t *testing.T) {
 	}
 
 	// A job runs through every service, each on its own NATS user.
-	admin := batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + d.httpAddr),
-		Credentials: credentials.NewStaticCredentialsProvider("ADMINKEY00000001", "admin-secret-0000000001", "")})
+	admin := d.clientAs("ADMINKEY00000001", "admin-secret-0000000001")
 	setupQueue(t, admin, "auth", 2, "1", "64", "sh", "-c", "sleep 0.2")
 	id := submit(t, admin, &batch.SubmitJobInput{JobName: aws.String("ok"), JobQueue: aws.String("auth-queue"), JobDefinition: aws.String("auth-def")})
 	if j := waitFinal(t, admin, 2*time.Minute, id)[id]; j.Status != types.JobStatusSucceeded {
@@ -189,23 +182,8 @@ const awsCLICredentials = `[
 // installs it): an allowed call, a wrong key, a wrong secret, a denied
 // action, a Deny over an Allow, resource wildcards.
 func TestAuthAWSCLI(t *testing.T) {
-	const aws = "/usr/bin/aws"
-	if out, err := exec.Command(aws, "--version").CombinedOutput(); err != nil {
-		t.Fatalf("aws --version: %v %s (scripts/setup.sh installs Debian's awscli)", err, out)
-	}
-	credsFile := filepath.Join(t.TempDir(), "credentials.json")
-	if err := os.WriteFile(credsFile, []byte(awsCLICredentials), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, "--auth", credsFile, "--runtime", "sim")
-	home := t.TempDir()
-	run := func(key, secret string, args ...string) (string, error) {
-		cmd := exec.Command(aws, append(append([]string{"batch"}, args...), "--endpoint-url", "http://"+d.httpAddr, "--output", "json")...)
-		cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret,
-			"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	d := startAuthDaemon(t, awsCLICredentials, "--runtime", "sim")
+	run := awsCLI(t, "batch", "http://"+d.httpAddr)
 	expect := func(want string, key, secret string, args ...string) {
 		t.Helper()
 		out, err := run(key, secret, args...)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/batchd/batchd/pkg/events"
@@ -301,13 +300,8 @@ func TestDashboardFirstRender(t *testing.T) {
 // access key, sees the overview live, and a job page offers only what the
 // key's policy allows.
 func TestDashboardLogin(t *testing.T) {
-	credsFile := filepath.Join(t.TempDir(), "credentials.json")
-	if err := os.WriteFile(credsFile, []byte(authE2ECredentials), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, "--auth", credsFile, "--runtime", "sim", "--host-vcpus", "2", "--host-memory", "1024")
-	admin := batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + d.httpAddr),
-		Credentials: credentials.NewStaticCredentialsProvider("ADMINKEY00000001", "admin-secret-0000000001", "")})
+	d := startAuthDaemon(t, authE2ECredentials, "--runtime", "sim", "--host-vcpus", "2", "--host-memory", "1024")
+	admin := d.clientAs("ADMINKEY00000001", "admin-secret-0000000001")
 	setupQueue(t, admin, "login", 2, "1", "64", "sh", "-c", "sleep 600")
 	id := submit(t, admin, &batch.SubmitJobInput{JobName: aws.String("long"), JobQueue: aws.String("login-queue"), JobDefinition: aws.String("login-def")})
 

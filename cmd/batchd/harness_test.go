@@ -143,9 +143,47 @@ func (d *daemon) logs() string {
 	return s
 }
 
-func (d *daemon) client() *batch.Client {
+func (d *daemon) client() *batch.Client { return d.clientAs("AKIDEXAMPLE", "secret") }
+
+// clientAs is an AWS SDK Batch client of the daemon signing with the key.
+func (d *daemon) clientAs(key, secret string) *batch.Client {
 	return batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + d.httpAddr),
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", "")})
+		Credentials: credentials.NewStaticCredentialsProvider(key, secret, "")})
+}
+
+// startAuthDaemon starts batchd --auth with the credentials (the JSON of
+// an --auth file) and the extra arguments.
+func startAuthDaemon(t *testing.T, creds string, extra ...string) *daemon {
+	t.Helper()
+	credsFile := filepath.Join(t.TempDir(), "credentials.json")
+	if err := os.WriteFile(credsFile, []byte(creds), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startDaemon(t, append([]string{"--auth", credsFile}, extra...)...)
+}
+
+// awsCLI returns a runner of Debian's AWS CLI (scripts/setup.sh installs
+// it) for the service's commands against endpoint: signed with the key,
+// with a home of its own and no other configuration, JSON output. Its
+// answer is the standard output, with the standard error after it when
+// the command fails.
+func awsCLI(t *testing.T, service, endpoint string) func(key, secret string, args ...string) (string, error) {
+	t.Helper()
+	const aws = "/usr/bin/aws"
+	if out, err := exec.Command(aws, "--version").CombinedOutput(); err != nil {
+		t.Fatalf("aws --version: %v %s (scripts/setup.sh installs Debian's awscli)", err, out)
+	}
+	home := t.TempDir()
+	return func(key, secret string, args ...string) (string, error) {
+		cmd := exec.Command(aws, append(append([]string{service}, args...), "--endpoint-url", endpoint, "--output", "json")...)
+		cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret,
+			"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); ok {
+			out = append(out, ee.Stderr...)
+		}
+		return string(out), err
+	}
 }
 
 func (d *daemon) nats(t *testing.T) *nats.Conn {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,18 +36,9 @@ const logsE2ECredentials = `[
 // filter-log-events, tail) and batchctl logs --api, signed requests allowed and
 // denied by policy.
 func TestLogsAPI(t *testing.T) {
-	const awsCLI = "/usr/bin/aws"
-	if out, err := exec.Command(awsCLI, "--version").CombinedOutput(); err != nil {
-		t.Fatalf("aws --version: %v %s (scripts/setup.sh installs Debian's awscli)", err, out)
-	}
-	credsFile := filepath.Join(t.TempDir(), "credentials.json")
-	if err := os.WriteFile(credsFile, []byte(logsE2ECredentials), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, "--auth", credsFile, "--host-vcpus", "2", "--host-memory", "2048")
+	d := startAuthDaemon(t, logsE2ECredentials, "--host-vcpus", "2", "--host-memory", "2048")
 	endpoint := "http://" + d.httpAddr
-	admin := batch.New(batch.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
-		Credentials: credentials.NewStaticCredentialsProvider("ADMINKEY00000001", "admin-secret-0000000001", "")})
+	admin := d.clientAs("ADMINKEY00000001", "admin-secret-0000000001")
 	logsAs := func(key, secret string) *cwl.Client {
 		return cwl.New(cwl.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
 			Credentials: credentials.NewStaticCredentialsProvider(key, secret, "")})
@@ -150,17 +140,7 @@ func TestLogsAPI(t *testing.T) {
 	}
 
 	// Debian's AWS CLI.
-	home := t.TempDir()
-	cli := func(key, secret string, args ...string) (string, error) {
-		cmd := exec.Command(awsCLI, append(append([]string{"logs"}, args...), "--endpoint-url", endpoint, "--output", "json")...)
-		cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin", "AWS_ACCESS_KEY_ID=" + key, "AWS_SECRET_ACCESS_KEY=" + secret,
-			"AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER="}
-		out, err := cmd.Output()
-		if ee, ok := err.(*exec.ExitError); ok {
-			out = append(out, ee.Stderr...)
-		}
-		return string(out), err
-	}
+	cli := awsCLI(t, "logs", endpoint)
 	out, err := cli("READERKEY0000001", "reader-secret-000000001", "get-log-events", "--log-group-name", "/aws/batch/job",
 		"--log-stream-name", stream, "--start-from-head")
 	if err != nil {
