@@ -80,9 +80,6 @@ func (r *Runtime) existingPod(ctx context.Context, name string) (runtime.Pod, bo
 // Create creates a container without starting it, or returns the one that
 // already has spec.Name (in its state).
 func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (runtime.Container, error) {
-	if s.Name == "" {
-		return runtime.Container{}, runtime.CannotStart("CannotStartContainerError: container name is empty")
-	}
 	defer r.names.lock(s.Name)()
 	gen, err := r.prepare(ctx, s)
 	if err != nil {

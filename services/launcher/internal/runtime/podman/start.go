@@ -54,9 +54,6 @@ const cpuPeriod = 100000
 // processes, a Start that loses the race to create the container returns
 // the winner's.
 func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container, error) {
-	if s.Name == "" {
-		return runtime.Container{}, runtime.CannotStart("CannotStartContainerError: container name is empty")
-	}
 	defer r.names.lock(s.Name)()
 	gen, err := r.prepare(ctx, s)
 	if err != nil {
@@ -104,8 +101,12 @@ func (r *Runtime) Start(ctx context.Context, s runtime.Spec) (runtime.Container,
 }
 
 // prepare is what Start and Create do before they create the container of
-// s: its Podman spec (SpecGenerator) and its attempt volumes.
+// s: a name is required; its Podman spec (SpecGenerator) and its attempt
+// volumes.
 func (r *Runtime) prepare(ctx context.Context, s runtime.Spec) (*specgen.SpecGenerator, error) {
+	if s.Name == "" {
+		return nil, runtime.CannotStart("CannotStartContainerError: container name is empty")
+	}
 	gen, err := r.SpecGenerator(ctx, s)
 	if err != nil {
 		return nil, err
