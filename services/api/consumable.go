@@ -55,6 +55,19 @@ func (s *Server) loadResource(ctx context.Context, ref string) (*resourceRecord,
 	return s.resources.load(ctx, name)
 }
 
+// findResource is the resource a request names (ref, required), or the
+// error that answers it: resourceMissing when there is none.
+func (s *Server) findResource(ctx context.Context, ref string) (*resourceRecord, error) {
+	if ref == "" {
+		return nil, clientErr("consumableResource is required: give the name or ARN of a consumable resource")
+	}
+	r, err := s.loadResource(ctx, ref)
+	if errors.Is(err, errNotFound) {
+		return nil, resourceMissing(ref)
+	}
+	return r, err
+}
+
 // resourceMissing is the error for an unknown resource.
 func resourceMissing(ref string) error {
 	return clientErr("consumable resource %s does not exist: create it with CreateConsumableResource or list them with ListConsumableResources", ref)
@@ -110,13 +123,7 @@ func (s *Server) createConsumableResource(ctx context.Context, in *batch.CreateC
 
 // describeConsumableResource is the DescribeConsumableResource operation.
 func (s *Server) describeConsumableResource(ctx context.Context, in *batch.ConsumableResourceInput) (*batch.ConsumableResourceDetail, error) {
-	if in.ConsumableResource == "" {
-		return nil, clientErr("consumableResource is required: give the name or ARN of a consumable resource")
-	}
-	r, err := s.loadResource(ctx, in.ConsumableResource)
-	if errors.Is(err, errNotFound) {
-		return nil, resourceMissing(in.ConsumableResource)
-	}
+	r, err := s.findResource(ctx, in.ConsumableResource)
 	if err != nil {
 		return nil, err
 	}
@@ -273,13 +280,7 @@ func (s *Server) deleteConsumableResource(ctx context.Context, in *batch.Consuma
 // operation: the jobs that need the resource, oldest first, optionally
 // filtered by JOB_STATUS and JOB_NAME.
 func (s *Server) listJobsByConsumableResource(ctx context.Context, in *batch.ListJobsByConsumableResourceInput) (*batch.ListJobsByConsumableResourceOutput, error) {
-	if in.ConsumableResource == "" {
-		return nil, clientErr("consumableResource is required: give the name or ARN of a consumable resource")
-	}
-	r, err := s.loadResource(ctx, in.ConsumableResource)
-	if errors.Is(err, errNotFound) {
-		return nil, resourceMissing(in.ConsumableResource)
-	}
+	r, err := s.findResource(ctx, in.ConsumableResource)
 	if err != nil {
 		return nil, err
 	}
