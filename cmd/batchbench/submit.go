@@ -7,6 +7,7 @@ import (
 	goruntime "runtime"
 	"time"
 
+	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,12 +80,11 @@ func (b *bench) settle(ctx context.Context) error {
 	}
 	quiet := 0
 	for quiet < 3 {
-		cons, err := js.Consumer(ctx, events.StreamJobs, "monitor")
+		n, consumers, err := bus.Backlog(ctx, js, events.StreamJobs, "monitor-")
 		if err != nil {
-			return fmt.Errorf("monitor consumer: %w", err)
+			return fmt.Errorf("monitor consumers: %w", err)
 		}
-		info := cons.CachedInfo()
-		if info.NumPending == 0 && info.NumAckPending == 0 {
+		if consumers >= events.JobPartitions && n == 0 {
 			quiet++
 		} else {
 			quiet = 0

@@ -101,7 +101,7 @@ func TestAuthClosedDeployment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer apiConn.Close()
-	_ = apiConn.Publish("batch.job.exited.x.y", []byte("{}"))
+	_ = apiConn.Publish(events.ExitedSubject("x", "y"), []byte("{}"))
 	_ = apiConn.Flush()
 	select {
 	case err := <-denied:

@@ -107,9 +107,22 @@ func TestFaults(t *testing.T) {
 		return name + ", the leader of " + events.StreamJobs
 	})
 	phase("monitor", func() string {
+		// Both monitors share the partitions; the one killed holds some.
+		before := partitionHolders(t, js, 2)
+		victim := c.procs["monitor-1"].cmd.Process.Pid
+		if before[victim] == 0 {
+			t.Fatalf("monitor-1 (pid %d) holds no partition: %v", victim, before)
+		}
 		c.kill("monitor-1")
-		defer c.start("monitor-1")
-		return "monitor-1"
+		killed := time.Now()
+		after := partitionHolders(t, js, 1)
+		took := time.Since(killed)
+		if after[victim] != 0 {
+			t.Fatalf("the killed monitor still holds partitions: %v", after)
+		}
+		c.start("monitor-1")
+		return fmt.Sprintf("monitor-1 killed, holding %d partitions; the other monitor holds all %d %.2f s later",
+			before[victim], events.JobPartitions, took.Seconds())
 	})
 
 	// A launcher is lost: kill -9, one of its containers removed, the
@@ -322,12 +335,45 @@ func waitLeaseHolder(t *testing.T, js jetstream.JetStream, not int) int {
 	return 0
 }
 
-// faultReplicas are the processes of each service. One monitor for now:
-// two monitor replicas share one consumer of the jobs stream, so a job's
-// gate and its placement can be applied at once by two of them and the
-// placement lost (the placement finds the record still SUBMITTED); two
-// once the monitor partitions the facts by job (issue 11, step 4).
-var faultReplicas = map[string]int{"monitor": 1, "scheduler": 2, "notifier": 2, "api": 2}
+// faultReplicas are the processes of each service.
+var faultReplicas = map[string]int{"monitor": 2, "scheduler": 2, "notifier": 2, "api": 2}
+
+// partitionHolders waits until every partition of the job facts is held
+// by exactly n monitor processes, and returns how many each (by pid) holds.
+func partitionHolders(t *testing.T, js jetstream.JetStream, n int) map[int]int {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var held map[int]int
+	for time.Now().Before(deadline) {
+		held = map[int]int{}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		kv, err := js.KeyValue(ctx, events.BucketMonitor)
+		for p := 0; err == nil && p < events.JobPartitions; p++ {
+			var e jetstream.KeyValueEntry
+			if e, err = kv.Get(ctx, events.PartitionLeaseKey(p)); err != nil {
+				break
+			}
+			var l events.PartitionLease
+			if json.Unmarshal(e.Value(), &l) == nil {
+				parts := strings.Split(l.Holder, "-")
+				if pid, perr := strconv.Atoi(parts[max(len(parts)-2, 0)]); perr == nil {
+					held[pid]++
+				}
+			}
+		}
+		cancel()
+		total := 0
+		for _, c := range held {
+			total += c
+		}
+		if err == nil && len(held) == n && total == events.JobPartitions {
+			return held
+		}
+		time.Sleep(50 * time.Millisecond) // polling the leases
+	}
+	t.Fatalf("the partitions are not held by %d monitors in a minute: %v", n, held)
+	return nil
+}
 
 // faultCluster is the processes of the deployment.
 type faultCluster struct {
@@ -608,7 +654,7 @@ func (c *faultCluster) exits(t *testing.T, js jetstream.JetStream, id string) []
 	t.Helper()
 	ctx := ctxT(t, 20*time.Second)
 	cons, err := js.OrderedConsumer(ctx, events.StreamJobs, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"batch.job.exited.>"}})
+		FilterSubjects: []string{events.HostFactFilter("exited", "*")}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,8 +41,19 @@ type ConsumerSpec struct {
 	// 500).
 	Pull int
 	// Workers handle messages concurrently (default 1). Events of one key
-	// (events.Keyed: a job) always go to the same worker, in stream order.
+	// (events.Keyed: a job) are handled one after the other, in stream
+	// order; a key whose handler takes long holds one worker and delays
+	// only the events of its own key.
 	Workers int
+	// Bind uses a consumer its caller made (with the same name) instead of
+	// making it: when it is gone, Consume returns ErrConsumerGone rather
+	// than making it again (the caller decides where a new one starts).
+	Bind bool
+	// RedeliveredUpTo counts the deliveries of messages up to this stream
+	// sequence as redelivered (NumDelivered at least 2): for a consumer
+	// made again from an earlier position, whose first messages another
+	// consumer delivered already.
+	RedeliveredUpTo uint64
 	// OnGiveUp runs when the last allowed delivery of a message failed,
 	// before the message is terminated: the place to leave a visible
 	// reason. ev is nil when the message could not be decoded.
@@ -84,6 +95,13 @@ func DefaultBackoff(delivery int) time.Duration {
 	return min(d, 10*time.Second)
 }
 
+// Config is the consumer the spec describes (delivering from the start of
+// the stream), for a caller that makes it itself (Bind).
+func (s ConsumerSpec) Config() jetstream.ConsumerConfig {
+	s.defaults()
+	return s.config()
+}
+
 func (s *ConsumerSpec) config() jetstream.ConsumerConfig {
 	c := jetstream.ConsumerConfig{
 		Durable: s.Durable, Description: s.Description, Metadata: s.Metadata,
@@ -100,6 +118,9 @@ func (s *ConsumerSpec) config() jetstream.ConsumerConfig {
 	}
 	return c
 }
+
+// ErrConsumerGone: the consumer of a ConsumerSpec with Bind is gone.
+var ErrConsumerGone = errors.New("consumer gone")
 
 // ErrPermanent marks a handler error that no redelivery can fix: the
 // message is terminated.
@@ -261,44 +282,35 @@ type item struct {
 func Consume(ctx context.Context, js jetstream.JetStream, spec ConsumerSpec, h *Handlers) error {
 	spec.defaults()
 	c := &consumer{spec: spec, h: h, log: spec.Logger.With("consumer", spec.Durable)}
-	queues := make([]chan item, spec.Workers)
-	var wg sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan item, 64)
-		wg.Go(func() {
-			for it := range queues[i] {
-				c.handle(ctx, it)
-			}
-		})
-	}
-	defer func() {
-		for _, q := range queues {
-			close(q)
+	r := newKeyedRunner(spec.Workers, func(it item) {
+		if ctx.Err() != nil {
+			_ = it.d.Nak(0) // stopping: for whoever consumes next
+			return
 		}
-		wg.Wait()
-	}()
-	var next uint32
+		c.handle(ctx, it)
+	})
+	defer r.wait()
+	var next uint64
 	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 2*time.Second) {
 		err := c.run(ctx, js, func(it item) {
-			q := queues[0]
-			if len(queues) > 1 {
-				if k, ok := it.ev.(events.Keyed); ok {
-					f := fnv.New32a()
-					_, _ = f.Write([]byte(k.Key()))
-					q = queues[f.Sum32()%uint32(len(queues))]
-				} else {
-					next++
-					q = queues[next%uint32(len(queues))]
-				}
+			if spec.Workers == 1 {
+				r.add("", it) // one worker: every event in stream order
+				return
 			}
-			select {
-			case q <- it:
-			case <-ctx.Done():
-				_ = it.d.Nak(0)
+			if k, ok := it.ev.(events.Keyed); ok {
+				r.add(k.Key(), it)
+				return
 			}
+			// Unkeyed events spread over Workers lanes, in order within
+			// each (one worker: in stream order).
+			next++
+			r.add("\x00"+strconv.FormatUint(next%uint64(spec.Workers), 10), it)
 		})
 		if ctx.Err() != nil {
 			return nil
+		}
+		if spec.Bind && errors.Is(err, ErrConsumerGone) {
+			return err
 		}
 		c.log.Warn("consumer stopped; making it again", "err", err, "in", wait)
 		select {
@@ -318,7 +330,16 @@ type consumer struct {
 // run makes the consumer and feeds its messages to dispatch until ctx ends
 // or the consumer is gone.
 func (c *consumer) run(ctx context.Context, js jetstream.JetStream, dispatch func(item)) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.config())
+	var cons jetstream.Consumer
+	var err error
+	if c.spec.Bind {
+		cons, err = js.Consumer(ctx, c.spec.Stream, c.spec.Durable)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			err = fmt.Errorf("%w: %w", ErrConsumerGone, err)
+		}
+	} else {
+		cons, err = js.CreateOrUpdateConsumer(ctx, c.spec.Stream, c.spec.config())
+	}
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", c.spec.Durable, err)
 	}
@@ -336,6 +357,9 @@ func (c *consumer) run(ctx context.Context, js jetstream.JetStream, dispatch fun
 			case ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed):
 				return nil
 			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+				if c.spec.Bind {
+					return fmt.Errorf("%w: %w", ErrConsumerGone, err)
+				}
 				return err
 			}
 			c.log.Debug("next message", "err", err)
@@ -349,6 +373,9 @@ func (c *consumer) decode(msg jetstream.Msg) item {
 	d := &Delivery{Msg: msg, NumDelivered: 1}
 	if md, err := msg.Metadata(); err == nil {
 		d.NumDelivered, d.StreamSeq, d.Timestamp = int(md.NumDelivered), md.Sequence.Stream, md.Timestamp
+		if d.StreamSeq <= c.spec.RedeliveredUpTo {
+			d.NumDelivered = max(d.NumDelivered, 2)
+		}
 	}
 	d.Last = c.spec.MaxDeliver > 0 && d.NumDelivered >= c.spec.MaxDeliver
 	h := c.h.byType[msg.Headers().Get(events.HeaderType)]
@@ -427,4 +454,80 @@ func (c *consumer) handle(ctx context.Context, it item) {
 		log.WarnContext(sctx, "will retry", "err", err, "in", wait)
 		_ = d.Nak(wait)
 	}
+}
+
+// keyedRunner handles items concurrently, in n workers, and those of one
+// key one after the other in the order they were added. Adding never
+// blocks: how many items wait is bounded by the consumer's MaxAckPending,
+// so a key whose handler takes long (an array's expansion) delays only
+// its own key's items, not the consumer.
+type keyedRunner struct {
+	handle func(item)
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	ready  *sync.Cond
+	// queues holds the items of each key that has some; the first is
+	// being handled, or the key waits in keys for a worker.
+	queues map[string][]item
+	keys   []string // keys waiting for a worker, in the order they came
+	closed bool
+}
+
+func newKeyedRunner(n int, handle func(item)) *keyedRunner {
+	r := &keyedRunner{handle: handle, queues: map[string][]item{}}
+	r.ready = sync.NewCond(&r.mu)
+	for range max(n, 1) {
+		r.wg.Go(r.work)
+	}
+	return r
+}
+
+func (r *keyedRunner) add(key string, it item) {
+	r.mu.Lock()
+	q, busy := r.queues[key]
+	r.queues[key] = append(q, it)
+	if !busy {
+		r.keys = append(r.keys, key)
+		r.ready.Signal()
+	}
+	r.mu.Unlock()
+}
+
+// work handles the items of one waiting key after the other.
+func (r *keyedRunner) work() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		for len(r.keys) == 0 {
+			if r.closed {
+				return
+			}
+			r.ready.Wait()
+		}
+		key := r.keys[0]
+		r.keys[0] = ""
+		r.keys = r.keys[1:]
+		for {
+			it := r.queues[key][0]
+			r.mu.Unlock()
+			r.handle(it)
+			r.mu.Lock()
+			q := r.queues[key]
+			q[0] = item{}
+			if len(q) == 1 {
+				delete(r.queues, key)
+				break
+			}
+			r.queues[key] = q[1:]
+		}
+	}
+}
+
+// wait returns once every item added was handled (no more are added).
+func (r *keyedRunner) wait() {
+	r.mu.Lock()
+	r.closed = true
+	r.ready.Broadcast()
+	r.mu.Unlock()
+	r.wg.Wait()
 }

@@ -215,6 +215,54 @@ func TestConsumeWorkersKeepOrderPerKey(t *testing.T) {
 	}
 }
 
+// A job whose handler takes long (an array's expansion) delays only its
+// own events: the other jobs' are handled meanwhile, however many.
+func TestConsumeSlowKeyBlocksOnlyItself(t *testing.T) {
+	r := newConsumeRig(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	handled, slowSeen := 0, []int64{}
+	h := bus.NewHandlers(noop.NewTracerProvider().Tracer(""))
+	bus.On(h, "cancel", func(_ context.Context, ev events.JobCancel, _ *bus.Delivery) error {
+		if ev.JobID == "slow" {
+			if ev.Time == 0 {
+				<-release
+			}
+			mu.Lock()
+			slowSeen = append(slowSeen, ev.Time)
+			mu.Unlock()
+			return nil
+		}
+		mu.Lock()
+		handled++
+		mu.Unlock()
+		return nil
+	})
+	sp := spec("slowkey")
+	sp.Workers = 2
+	r.publish(events.JobCancel{JobID: "slow", Time: 0})
+	r.publish(events.JobCancel{JobID: "slow", Time: 1})
+	const others = 400 // more than any per-worker buffer
+	for i := range others {
+		r.publish(events.JobCancel{JobID: fmt.Sprintf("job%d", i), Time: int64(i)})
+	}
+	r.consume(sp, h)
+	waitFor(t, "the other jobs handled while one is slow", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled == others
+	})
+	close(release)
+	waitFor(t, "the slow job's events handled, in order", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(slowSeen) == 2
+	})
+	if slowSeen[0] != 0 || slowSeen[1] != 1 {
+		t.Fatalf("slow job's events out of order: %v", slowSeen)
+	}
+}
+
 // A message whose payload names another subject than the one it came on is
 // refused: its claims are not what the publisher was allowed to say.
 func TestConsumeRefusesAPayloadOfAnotherSubject(t *testing.T) {

@@ -127,6 +127,8 @@ func streamConfigs(r Retention) []jetstream.StreamConfig {
 		// Per-key TTLs (the scheduler lease) need limit markers.
 		{Bucket: events.BucketScheduler, Storage: jetstream.FileStorage, LimitMarkerTTL: time.Minute,
 			Description: "scheduler lease and fair-share usage (writer: scheduler)"},
+		{Bucket: events.BucketMonitor, Storage: jetstream.FileStorage, LimitMarkerTTL: time.Minute,
+			Description: "monitor partition leases and replicas (writer: monitor)"},
 	}
 	for _, kc := range buckets {
 		streams = append(streams, bucketStream(kc, replicas))

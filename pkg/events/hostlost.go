@@ -24,7 +24,7 @@ type JobHostLost struct {
 func (e JobHostLost) MsgID() string { return fmt.Sprintf("hostlost/%s/%d", e.JobID, e.Attempt) }
 
 // HostLostSubject is where the loss of a job's host is stated.
-func HostLostSubject(jobID string) string { return "batch.job.hostlost." + Token(jobID) }
+func HostLostSubject(jobID string) string { return jobSubject("hostlost", jobID) }
 
 // HostLostReason is the status reason of an attempt whose host was lost,
 // worded as AWS Batch words an instance that went away.

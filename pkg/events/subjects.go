@@ -48,9 +48,9 @@ const (
 // Subject roots and filters.
 const (
 	SubjectJobs         = "batch.job.>"
-	SubjectSubmitAll    = "batch.job.submit.*"
-	SubjectPlacedAll    = "batch.job.placed.>"
-	SubjectGangAll      = "batch.job.gang.*"
+	SubjectSubmitAll    = "batch.job.*.submit.*"
+	SubjectPlacedAll    = "batch.job.*.placed.*.*"
+	SubjectGangAll      = "batch.job.*.gang.*"
 	SubjectEventsAll    = "batch.events.>"
 	SubjectJobEventsAll = "batch.events.job.>"
 	SubjectLogsAll      = "batch.logs.>"
@@ -96,50 +96,44 @@ func JobFromToken(token string) string {
 }
 
 // SubmitSubject is where the api stores a submitted job.
-func SubmitSubject(jobID string) string { return "batch.job.submit." + Token(jobID) }
+func SubmitSubject(jobID string) string { return jobSubject("submit", jobID) }
 
 // GateSubject is where the scheduler moves a job past SUBMITTED/PENDING.
-func GateSubject(jobID string) string { return "batch.job.gate." + Token(jobID) }
+func GateSubject(jobID string) string { return jobSubject("gate", jobID) }
 
 // WaitSubject is where the scheduler says why a RUNNABLE job waits.
-func WaitSubject(jobID string) string { return "batch.job.wait." + Token(jobID) }
+func WaitSubject(jobID string) string { return jobSubject("wait", jobID) }
 
 // PlacedSubject is where the scheduler places a job on a host.
-func PlacedSubject(hostID, jobID string) string {
-	return "batch.job.placed." + hostID + "." + Token(jobID)
-}
+func PlacedSubject(hostID, jobID string) string { return hostSubject("placed", hostID, jobID) }
 
 // PlacedHostFilter is the filter a launcher consumes for its host.
-func PlacedHostFilter(hostID string) string { return "batch.job.placed." + hostID + ".*" }
+func PlacedHostFilter(hostID string) string { return HostFactFilter("placed", hostID) }
 
 // GangSubject is where the scheduler places every node of an attempt of a
 // multi-node job at once (JobNodesPlaced).
-func GangSubject(jobID string) string { return "batch.job.gang." + Token(jobID) }
+func GangSubject(jobID string) string { return jobSubject("gang", jobID) }
 
 // StartedSubject is where the launcher of hostID says a container runs.
 // The host is in the subject so that NATS permissions can limit a
 // launcher to its own host's facts.
-func StartedSubject(hostID, jobID string) string {
-	return "batch.job.started." + hostID + "." + Token(jobID)
-}
+func StartedSubject(hostID, jobID string) string { return hostSubject("started", hostID, jobID) }
 
 // ExitedSubject is where the launcher of hostID says an attempt ended.
-func ExitedSubject(hostID, jobID string) string {
-	return "batch.job.exited." + hostID + "." + Token(jobID)
-}
+func ExitedSubject(hostID, jobID string) string { return hostSubject("exited", hostID, jobID) }
 
 // CancelSubject is where CancelJob (and a time limit) asks to cancel a job.
-func CancelSubject(jobID string) string { return "batch.job.cancel." + Token(jobID) }
+func CancelSubject(jobID string) string { return jobSubject("cancel", jobID) }
 
 // TerminateSubject is where TerminateJob asks to terminate a job.
-func TerminateSubject(jobID string) string { return "batch.job.terminate." + Token(jobID) }
+func TerminateSubject(jobID string) string { return jobSubject("terminate", jobID) }
 
 // StopSubject is where the monitor tells a host's launcher to stop a job's
 // container.
-func StopSubject(hostID, jobID string) string { return "batch.job.stop." + hostID + "." + Token(jobID) }
+func StopSubject(hostID, jobID string) string { return hostSubject("stop", hostID, jobID) }
 
 // StopHostFilter is the filter a launcher consumes its stops with.
-func StopHostFilter(hostID string) string { return "batch.job.stop." + hostID + ".*" }
+func StopHostFilter(hostID string) string { return HostFactFilter("stop", hostID) }
 
 // LogSubject is where the lines of one attempt go.
 func LogSubject(jobID string, attempt int) string {
@@ -167,5 +161,6 @@ func APISubject(operation string) string { return SubjectAPIPrefix + "." + opera
 // JobFactFilters match every fact about one job on BATCH_JOBS (with and
 // without a host token), for purging a forgotten job's history.
 func JobFactFilters(jobID string) []string {
-	return []string{"batch.job.*." + Token(jobID), "batch.job.*.*." + Token(jobID)}
+	p := "batch.job." + partitionTokens[Partition(jobID)]
+	return []string{p + ".*." + Token(jobID), p + ".*.*." + Token(jobID)}
 }

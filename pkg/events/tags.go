@@ -19,7 +19,7 @@ type JobTagged struct {
 func (e JobTagged) MsgID() string { return "tag/" + e.JobID + "/" + e.Request }
 
 // TagSubject is where the api stores a job's tag changes.
-func TagSubject(jobID string) string { return "batch.job.tag." + Token(jobID) }
+func TagSubject(jobID string) string { return jobSubject("tag", jobID) }
 
 // Subject, Type and Key make JobTagged an events.Keyed.
 func (e JobTagged) Subject() string { return TagSubject(e.JobID) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/bus"
+	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -158,21 +159,21 @@ func TestClosedServer(t *testing.T) {
 	}
 
 	// A service cannot publish another's facts or write another's bucket.
-	for _, subj := range []string{"batch.job.exited.h1.job-1", "batch.job.exited.job-1", "$KV.batch_jobs.job-1"} {
+	for _, subj := range []string{events.ExitedSubject("h1", "job-1"), "batch.job.3.exited.job-1", "$KV.batch_jobs.job-1"} {
 		_ = api.Publish(subj, []byte("{}"))
 	}
 	_ = api.Flush()
-	apiV.waitFor(t, "batch.job.exited.h1.job-1")
+	apiV.waitFor(t, events.ExitedSubject("h1", "job-1"))
 	apiV.waitFor(t, "$KV.batch_jobs.job-1")
 	// A launcher publishes only its own host's facts.
 	var lV violations
 	l := connect(t, ns, LauncherUser("h1"), "launcher-pw", &lV)
-	_ = l.Publish("batch.job.exited.h2.job-1", []byte("{}"))
-	_ = l.Publish("batch.job.started.job-1", []byte("{}")) // no host: not its own
+	_ = l.Publish(events.ExitedSubject("h2", "job-1"), []byte("{}"))
+	_ = l.Publish("batch.job.3.started.job-1", []byte("{}")) // no host: not its own
 	_ = l.Publish("$KV.batch_hosts.h2", []byte("{}"))
 	_ = l.Flush()
-	lV.waitFor(t, "batch.job.exited.h2.job-1")
-	lV.waitFor(t, "batch.job.started.job-1")
+	lV.waitFor(t, events.ExitedSubject("h2", "job-1"))
+	lV.waitFor(t, "batch.job.3.started.job-1")
 	lV.waitFor(t, "$KV.batch_hosts.h2")
 	// Only the api creates or changes streams: the others look them up.
 	ljs, err := jetstream.New(l)

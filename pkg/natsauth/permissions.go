@@ -62,7 +62,7 @@ func ServicePermissions(service, hostID string) Permissions {
 	}
 	switch service {
 	case "api":
-		allow("batch.job.submit.*", "batch.job.tag.*", "batch.job.cancel.*", "batch.job.terminate.*",
+		allow(events.FactFilter("submit"), events.FactFilter("tag"), events.FactFilter("cancel"), events.FactFilter("terminate"),
 			"batch.notify.>", // ReplayDeadLetters
 			kv(events.BucketEnvs), kv(events.BucketQueues), kv(events.BucketDefinitions), kv(events.BucketPolicies),
 			kv(events.BucketResources), kv(events.BucketRules), kv(events.BucketSettings))
@@ -72,11 +72,11 @@ func ServicePermissions(service, hostID string) Permissions {
 		p.Subscribe = append(p.Subscribe, events.SubjectAPIPrefix+".>", "$SRV.>")
 		p.AllowResponses = true
 	case "scheduler":
-		allow("batch.job.gate.*", "batch.job.wait.*", events.SubjectPlacedAll, "batch.job.gang.*", "batch.job.hostlost.*",
+		allow(events.FactFilter("gate"), events.FactFilter("wait"), events.SubjectPlacedAll, events.SubjectGangAll, events.FactFilter("hostlost"),
 			kv(events.BucketScheduler))
 	case "monitor":
-		allow("batch.job.cancel.*", "batch.job.terminate.*", "batch.job.stop.>", events.SubjectPlacedAll,
-			events.SubjectEventsAll, kv(events.BucketJobs))
+		allow(events.FactFilter("cancel"), events.FactFilter("terminate"), events.HostFactFilter("stop", "*"), events.SubjectPlacedAll,
+			events.SubjectEventsAll, kv(events.BucketJobs), kv(events.BucketMonitor))
 		undeny("$JS.API.STREAM.PURGE.>") // --job-retention purges old jobs' facts
 	case "notifier":
 		// Notifications and dead letters, and the subjects of NATS

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func (r *rig) next(verb string, within time.Duration) *nats.Msg {
 	for {
 		select {
 		case m := <-r.facts:
-			if m.Subject[len("batch.job."):len("batch.job.")+len(verb)] == verb {
+			if t := strings.Split(m.Subject, "."); len(t) > 3 && t[3] == verb {
 				return m
 			}
 		case <-deadline:

@@ -3,7 +3,6 @@ package launcher
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,7 +113,7 @@ func TestGivenUpAttemptsAreRemoved(t *testing.T) {
 	for {
 		select {
 		case m := <-r.facts:
-			if strings.HasPrefix(m.Subject, "batch.job.exited.") {
+			if m.Header.Get(events.HeaderType) == events.TypeJobExited {
 				t.Fatalf("an abandoned attempt was reported: %s %s", m.Subject, m.Data)
 			}
 		case <-quiet:

@@ -1,6 +1,8 @@
 // Package monitor is the only writer of job records. It consumes every
 // command and fact on the jobs stream (submitted, gated, waiting, placed,
-// started, exited) in stream order, applies each to the job's record in the
+// started, exited) in stream order per partition of the jobs (each
+// partition applied by the one replica holding its lease, partitions.go),
+// applies each to the job's record in the
 // batch_jobs bucket with compare-and-set on its revision, and announces
 // every status change as a "Batch Job State Change" event on
 // batch.events.job.<queue>.<status>.

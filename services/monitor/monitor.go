@@ -2,10 +2,14 @@ package monitor
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
@@ -19,7 +23,8 @@ import (
 
 // Config configures the monitor.
 type Config struct {
-	// Consumer is the durable consumer name shared by all replicas.
+	// Consumer begins the names of the partitions' durable consumers
+	// (events.PartitionConsumer), shared by all replicas.
 	Consumer string
 	// JobRetention is how long the records of finished jobs are kept; 0
 	// keeps them for ever.
@@ -32,15 +37,23 @@ type Config struct {
 	// a "Batch Job Queue Blocked" event announces it (blocked.go); 0
 	// announces none.
 	BlockedAfter time.Duration
-	// Workers apply facts concurrently, those of one job (its Key) always
-	// by the same worker, in stream order (default DefaultWorkers).
+	// Workers apply the facts of one partition concurrently, those of one
+	// job (its Key) always by the same worker, in stream order (default
+	// DefaultWorkers). A replica holding every partition applies
+	// Workers*events.JobPartitions facts at once.
 	Workers int
+	// ReplicaID names this replica in the partition leases (default: host,
+	// process id and a random part).
+	ReplicaID string
 }
 
-// DefaultWorkers is how many facts a monitor applies at once: each waits
-// mostly for JetStream (a read, a compare-and-set, an event), so more
-// workers than cores keep it busy.
-const DefaultWorkers = 32
+// DefaultWorkers is how many facts a monitor applies at once in each
+// partition it holds: each waits mostly for JetStream (a read, a
+// compare-and-set, an event), so more workers than cores keep it busy,
+// and the more facts of a partition are in flight, the more of them each
+// wake-up of its consumer carries (recording 30,000 submits on embedded
+// JetStream: 2 workers 7.3 s and 6.6 s of CPU, 16 workers 2.6 s and 4.7 s).
+const DefaultWorkers = 16
 
 // DefaultConfig returns the configuration used by batchd.
 func DefaultConfig() Config {
@@ -55,14 +68,15 @@ type Deps struct {
 }
 
 type monitor struct {
-	cfg    Config
-	log    *slog.Logger
-	clock  func() time.Time
-	js     jetstream.JetStream
-	jobs   jetstream.KeyValue
-	tracer trace.Tracer
-	arrays *arrayTally
-	view   *jobView
+	cfg     Config
+	replica string
+	log     *slog.Logger
+	clock   func() time.Time
+	js      jetstream.JetStream
+	jobs    jetstream.KeyValue
+	tracer  trace.Tracer
+	arrays  *arrayTally
+	view    *jobView
 	// records caches the records this monitor wrote (records.go).
 	records *recordCache
 	// eventsStream is BATCH_EVENTS, read by the blocked-job scan.
@@ -114,13 +128,25 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	if cfg.BlockedAfter > 0 {
 		go m.watchBlocked(ctx)
 	}
+	m.replica = keySafe.Replace(cfg.ReplicaID)
+	if m.replica == "" {
+		m.replica = replicaID()
+	}
+	m.log = m.log.With("replica", m.replica)
 	m.log.Info("monitor started")
-	return bus.Consume(ctx, js, bus.ConsumerSpec{
-		Stream: events.StreamJobs, Durable: cfg.Consumer, Filters: []string{events.SubjectJobs},
-		MaxAckPending: 20000, Pull: 1000, Workers: max(cfg.Workers, 1), Logger: m.log,
-		OnGiveUp: m.giveUp,
-	}, m.handlers())
+	return m.runPartitions(ctx, m.handlers())
 }
+
+// replicaID names a monitor replica: host, process id and a random part.
+func replicaID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return keySafe.Replace(fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b)))
+}
+
+// keySafe makes a replica name one KV key token.
+var keySafe = strings.NewReplacer(".", "_", "*", "_", ">", "_", " ", "_", "/", "_")
 
 // fact is one delivery of a fact being applied.
 type fact struct {
@@ -168,8 +194,8 @@ func (m *monitor) handlers() *bus.Handlers {
 		job, err := m.update(ctx, f, ev.JobID, func(j *batch.JobDetail) bool { return applyPlaced(j, ev) })
 		if err == nil && placedBeforeGate(job, ev) {
 			// The scheduler places a job it gated RUNNABLE without
-			// waiting for the record; another replica may hold the gate
-			// still: apply the placement after it.
+			// waiting for the record; the gate may be waiting for a
+			// redelivery still: apply the placement after it.
 			return fmt.Errorf("placement of %s attempt %d came before its gate to RUNNABLE", ev.JobID, ev.Attempt)
 		}
 		return err

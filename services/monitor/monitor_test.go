@@ -198,7 +198,7 @@ func TestArrayRecount(t *testing.T) {
 // exit then fails the job with the reason.
 func TestTerminatePublishesStop(t *testing.T) {
 	r := startMonitor(t, DefaultConfig(), nil)
-	stops, err := r.js.Conn().SubscribeSync("batch.job.stop.>")
+	stops, err := r.js.Conn().SubscribeSync(events.HostFactFilter("stop", "*"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"pgregory.net/rapid"
 )
@@ -155,13 +156,11 @@ func (r *monRig) quiesce() {
 	defer cancel()
 	quiet := 0
 	for quiet < 2 {
-		cons, err := r.js.Consumer(ctx, events.StreamJobs, "monitor")
-		if err != nil {
-			quiet = 0 // not made yet
-		} else if info := cons.CachedInfo(); info.NumPending == 0 && info.NumAckPending == 0 {
-			quiet++
+		n, consumers, err := bus.Backlog(ctx, r.js, events.StreamJobs, "monitor-")
+		if err != nil || consumers < events.JobPartitions || n > 0 {
+			quiet = 0 // not made yet, or facts left
 		} else {
-			quiet = 0
+			quiet++
 		}
 		select {
 		case <-ctx.Done():

@@ -129,7 +129,7 @@ func (r *rig) lostWithin(d time.Duration) map[string]int {
 
 func (r *rig) hostLost(subject string, data []byte) (events.JobHostLost, bool) {
 	var f events.JobHostLost
-	if !strings.HasPrefix(subject, "batch.job.hostlost.") {
+	if !strings.HasPrefix(subject, "batch.job.") || !strings.Contains(subject, ".hostlost.") {
 		return f, false
 	}
 	if err := json.Unmarshal(data, &f); err != nil || f.HostID != "h1" || f.Time == 0 {

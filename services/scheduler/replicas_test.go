@@ -89,7 +89,7 @@ func (r *rig) placements(n int, seen map[string]events.JobPlaced) []string {
 	for len(got) < n {
 		select {
 		case m := <-r.facts:
-			if !strings.HasPrefix(m.Subject, "batch.job.placed.") {
+			if m.Header.Get(events.HeaderType) != events.TypeJobPlaced {
 				continue
 			}
 			var p events.JobPlaced
@@ -144,7 +144,7 @@ func TestSchedulerReplicas(t *testing.T) {
 	}
 	select {
 	case m := <-r.facts:
-		if strings.HasPrefix(m.Subject, "batch.job.placed.") {
+		if m.Header.Get(events.HeaderType) == events.TypeJobPlaced {
 			t.Errorf("a placement beyond the host's capacity: %s", m.Subject)
 		}
 	default:
@@ -171,7 +171,7 @@ func TestSchedulerTakeoverAdoptsPlacements(t *testing.T) {
 	}
 	select {
 	case m := <-r.facts:
-		if strings.HasPrefix(m.Subject, "batch.job.placed.") {
+		if m.Header.Get(events.HeaderType) == events.TypeJobPlaced {
 			t.Errorf("placed %s on a host the previous holder filled", m.Subject)
 		}
 	default:

@@ -139,13 +139,13 @@ func (r *rig) collect(placements int, waits []string) (map[string]events.JobPlac
 		select {
 		case m := <-r.facts:
 			switch {
-			case strings.HasPrefix(m.Subject, "batch.job.placed."):
+			case m.Header.Get(events.HeaderType) == events.TypeJobPlaced:
 				var f events.JobPlaced
 				if err := json.Unmarshal(m.Data, &f); err != nil {
 					r.t.Fatal(err)
 				}
 				placed[f.JobID] = f
-			case strings.HasPrefix(m.Subject, "batch.job.wait."):
+			case m.Header.Get(events.HeaderType) == events.TypeJobWaiting:
 				var f events.JobWaiting
 				if err := json.Unmarshal(m.Data, &f); err != nil {
 					r.t.Fatal(err)
