@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -113,8 +114,11 @@ func TestFairShareScheduling(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	// Equal weights: a and b alternate. FIFO would have run a0 a1 a2 first.
-	if len(starting) != 6 || starting[0] != "a0" || starting[1] != "b0" {
-		t.Fatalf("jobs started in the order %v, want a0 b0 first", starting)
+	// a0 and b0 are placed in one pass; which one the monitor records
+	// STARTING first is not decided (their facts are in different
+	// partitions).
+	if len(starting) != 6 || !slices.Contains(starting[:2], "a0") || !slices.Contains(starting[:2], "b0") {
+		t.Fatalf("jobs started in the order %v, want a0 and b0 first", starting)
 	}
 	for i := 2; i < 6; i++ {
 		if starting[i-1][0] == starting[i][0] && starting[i-2][0] == starting[i][0] {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/batchd/batchd/pkg/batch"
 )
@@ -27,7 +28,17 @@ type JobSubmitted struct {
 }
 
 // MsgID is the de-duplication id of the submit.
-func (e JobSubmitted) MsgID() string { return "submit/" + e.Job.JobID }
+func (e JobSubmitted) MsgID() string { return submitMsgIDPrefix + e.Job.JobID }
+
+const submitMsgIDPrefix = "submit/"
+
+// SubmittedJob is the job of a submit's de-duplication id (the
+// Nats-Msg-Id header; what JobSubmitted.MsgID makes), so that a reader of
+// the submits' headers alone knows which job each one is.
+func SubmittedJob(msgID string) (jobID string, ok bool) {
+	jobID, ok = strings.CutPrefix(msgID, submitMsgIDPrefix)
+	return jobID, ok && jobID != ""
+}
 
 // JobGated moves a SUBMITTED or PENDING job to Status (PENDING, RUNNABLE or
 // FAILED when a dependency failed). Reason becomes the record's

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -63,14 +64,20 @@ type scheduler struct {
 	tracer   trace.Tracer
 	loss     *hostLoss
 	hosts    jetstream.KeyValue
+	// order holds back the records of jobs submitted after one not
+	// recorded yet (horizon.go).
+	order *horizon
 	// snapshots asks the loop, which alone touches state, for the
 	// capacity of the compute environments (the capacity metrics).
 	snapshots chan chan map[string]plan.EnvCapacity
 }
 
+// update is a change of a bucket (a nil entry: the end of its initial
+// values) or a submit heard (bucket submitsFeed).
 type update struct {
 	bucket string
 	entry  jetstream.KeyValueEntry
+	submit *heardSubmitMsg
 }
 
 // Run schedules until ctx ends.
@@ -106,6 +113,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 		state: plan.NewState(), tracer: telemetry.Tracer("scheduler"), snapshots: make(chan chan map[string]plan.EnvCapacity)}
 	s.state.Clock = d.Clock
 	s.loss, s.hosts = newHostLoss(cfg.HostLostAfter), kvs[events.BucketHosts]
+	s.order = newHorizon(RecordLagLimit)
 	reg, err := s.registerMetrics()
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
@@ -125,6 +133,16 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			}
 		}()
 	}
+	go func() {
+		if err := feedSubmits(ctx, js, jobsStream, d.Clock().Add(-RecordLagLimit), updates, s.log); err != nil {
+			// Without it jobs may be placed out of submit order; nothing else.
+			s.log.Error("scheduler: submit order not kept", "err", err)
+			select {
+			case updates <- update{bucket: submitsFeed, submit: &heardSubmitMsg{seq: math.MaxUint64}}:
+			case <-ctx.Done():
+			}
+		}
+	}()
 	// One replica decides at a time: the lease holder.
 	holder := cfg.ReplicaID
 	if holder == "" {
@@ -149,9 +167,10 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 	// No decision before every bucket's current values are in: a pass
 	// over jobs whose queues are not known yet would publish wrong wait
 	// reasons.
-	loading := len(kvs)
+	loading := len(kvs) + 1 // and the submits feed
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	lastRotate := s.clock()
 	var pendingEpoch uint64 // acquired before the buckets were loaded
 	for {
 		select {
@@ -159,6 +178,10 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			return nil
 		case <-tick.C:
 			s.pruneHosts()
+			if now := s.clock(); now.Sub(lastRotate) >= RecordLagLimit {
+				s.order.rotate()
+				lastRotate = now
+			}
 			if s.decides() && s.clock().Sub(s.lastSave) >= UsageSaveInterval {
 				s.saveUsage(ctx)
 			}
@@ -186,6 +209,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 				}
 			}
 		}
+		s.releaseHeld()
 		if loading > 0 {
 			continue
 		}
@@ -207,6 +231,14 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 // apply folds one bucket change into the state. A nil entry marks the end
 // of a watcher's initial values; apply reports it.
 func (s *scheduler) apply(u update) (loaded bool) {
+	if u.bucket == submitsFeed {
+		if u.submit.job == "" { // caught up
+			s.order.heardUpTo(u.submit.seq)
+			return true
+		}
+		s.order.submitted(u.submit.job, u.submit.seq, s.clock())
+		return false
+	}
 	e := u.entry
 	if e == nil {
 		return true
@@ -219,6 +251,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 	switch u.bucket {
 	case events.BucketJobs:
 		if deleted {
+			s.order.forget(events.JobFromToken(e.Key()))
 			st.Remove(e.Key())
 			return false
 		}
@@ -228,8 +261,14 @@ func (s *scheduler) apply(u update) (loaded bool) {
 			return false
 		}
 		pj := planJob(&rec)
-		st.Upsert(pj)
-		s.loss.job(&pj, s.clock())
+		s.order.recorded(pj.ID)
+		if _, known := st.Jobs[pj.ID]; !known {
+			if s.order.holds(pj.ID) || behind(&pj, s.order.limit()) {
+				s.order.hold(pj)
+				return false
+			}
+		}
+		s.upsert(pj)
 	case events.BucketQueues:
 		if deleted {
 			delete(st.Queues, e.Key())
@@ -350,6 +389,24 @@ func planQueue(q *batch.JobQueueDetail) *plan.Queue {
 		pq.Envs = append(pq.Envs, batch.NameFromRef(batch.KindComputeEnvironment, o.ComputeEnvironment))
 	}
 	return pq
+}
+
+// upsert folds a job record into the plan.
+func (s *scheduler) upsert(pj plan.Job) {
+	s.state.Upsert(pj)
+	s.loss.job(&pj, s.clock())
+}
+
+// releaseHeld folds in the held records that the horizon has passed, in
+// submit order, and logs the submits it stopped waiting for.
+func (s *scheduler) releaseHeld() {
+	for _, e := range s.order.expire(s.clock()) {
+		s.log.Warn("a submitted job has no record yet: the jobs submitted after it no longer wait for it",
+			"job_id", e.job, "sequence", e.seq, "waited", RecordLagLimit)
+	}
+	for _, j := range s.order.release(s.order.limit()) {
+		s.upsert(j)
+	}
 }
 
 // pruneHosts forgets hosts whose launcher stopped sending heartbeats.

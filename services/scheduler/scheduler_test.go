@@ -26,6 +26,7 @@ type rig struct {
 	js    jetstream.JetStream
 	kvs   map[string]jetstream.KeyValue
 	facts chan *nats.Msg
+	seqs  map[string]uint64 // the submit sequence of each job (rig.submit)
 }
 
 func newRig(t *testing.T) *rig {
@@ -36,7 +37,8 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, js: js, kvs: map[string]jetstream.KeyValue{}, facts: make(chan *nats.Msg, 1000)}
+	r := &rig{t: t, js: js, kvs: map[string]jetstream.KeyValue{}, facts: make(chan *nats.Msg, 1000),
+		seqs: map[string]uint64{}}
 	for _, b := range []string{events.BucketJobs, events.BucketQueues, events.BucketEnvs, events.BucketHosts,
 		events.BucketPolicies, events.BucketResources} {
 		kv, err := js.KeyValue(context.Background(), b)
@@ -106,7 +108,14 @@ func (r *rig) start() {
 	})
 }
 
+// job writes a job record as the monitor does. A job with a sequence is
+// submitted first, as the api does (the first time), and its record carries
+// the submit's real sequence: seq only says that it has one (tests write
+// their jobs in submit order). Sequence 0: a record without a submit.
 func (r *rig) job(id, queue string, seq uint64, share string, mutate func(*batch.JobDetail)) {
+	if seq != 0 {
+		seq = r.submit(id)
+	}
 	j := batch.JobDetail{JobID: id, JobName: id, JobQueue: batch.ARN(batch.KindJobQueue, queue), JobQueueName: queue,
 		Status: batch.StatusRunnable, Seq: seq, ShareIdentifier: share, Attempts: []batch.AttemptDetail{},
 		Container: &batch.ContainerDetail{Image: "localhost/batch-sample:latest", Command: []string{"true"},
