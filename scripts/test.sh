@@ -12,7 +12,16 @@ source scripts/env.sh
 sock=/run/podman/podman.sock
 if ! curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1; then
   mkdir -p /run/podman
-  (cd /tmp && nohup podman system service --time=0 "unix://$sock" >/tmp/podman-service.log 2>&1 &)
+  # It outlives this script: it keeps none of the files this script was
+  # given beyond 0-2 (a caller's flock would be held as long as it runs).
+  (
+    cd /tmp
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      if [ "$n" -gt 2 ]; then eval "exec $n>&-" 2>/dev/null || true; fi
+    done
+    nohup podman system service --time=0 "unix://$sock" >/tmp/podman-service.log 2>&1 &
+  )
   for _ in $(seq 1 100); do
     curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break
     sleep 0.2

@@ -2,12 +2,14 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,8 +32,13 @@ func EnsurePodmanService(ctx context.Context, uri string, log *slog.Logger) erro
 	if !ok {
 		return nil // a remote engine is not ours to start
 	}
-	if socketAnswers(path) {
+	switch answers, stale := probeSocket(path); {
+	case answers:
 		return nil
+	case !stale:
+		// A service is there but slow to answer (a loaded machine):
+		// starting another would take the socket from it.
+		return awaitSocket(ctx, path, uri)
 	}
 	if _, err := exec.LookPath("podman"); err != nil {
 		return fmt.Errorf("podman is not installed (run scripts/setup.sh): %w", err)
@@ -40,6 +47,9 @@ func EnsurePodmanService(ctx context.Context, uri string, log *slog.Logger) erro
 		return fmt.Errorf("podman socket dir: %w", err)
 	}
 	_ = os.Remove(path) // a stale socket from a dead service
+	// The service outlives this process: it must not keep open what this
+	// process inherited (a lock, a listener), which only fds 0-2 are for it.
+	closeInheritedOnExec()
 	cmd := exec.Command("podman", "system", "service", "--time=0", uri)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// conmon of Podman 4.3 drops "oom" marker files in the service's
@@ -50,9 +60,14 @@ func EnsurePodmanService(ctx context.Context, uri string, log *slog.Logger) erro
 	}
 	go func() { _ = cmd.Wait() }()
 	log.Info("started the Podman API service", "uri", uri, "pid", cmd.Process.Pid)
+	return awaitSocket(ctx, path, uri)
+}
+
+// awaitSocket waits up to 20 s for the service on path to answer.
+func awaitSocket(ctx context.Context, path, uri string) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		if socketAnswers(path) {
+		if answers, _ := probeSocket(path); answers {
 			return nil
 		}
 		select {
@@ -64,17 +79,33 @@ func EnsurePodmanService(ctx context.Context, uri string, log *slog.Logger) erro
 	return fmt.Errorf("podman system service did not answer on %s within 20s", uri)
 }
 
-func socketAnswers(path string) bool {
+// closeInheritedOnExec marks every file descriptor above 2 close-on-exec
+// (Go opens its own so; inherited ones may not be).
+func closeInheritedOnExec() {
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range fds {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+}
+
+// probeSocket reports whether a Podman service answers on path, and if
+// not, whether none listens there at all (no socket, or refused: stale).
+func probeSocket(path string) (answers, stale bool) {
 	c, err := net.DialTimeout("unix", path, time.Second)
 	if err != nil {
-		return false
+		return false, errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT)
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	if _, err := c.Write([]byte("GET /_ping HTTP/1.0\r\n\r\n")); err != nil {
-		return false
+		return false, false
 	}
 	buf := make([]byte, 12)
 	n, _ := c.Read(buf)
-	return n >= 12 && strings.HasPrefix(string(buf[:n]), "HTTP/1.")
+	return n >= 12 && strings.HasPrefix(string(buf[:n]), "HTTP/1."), false
 }
