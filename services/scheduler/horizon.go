@@ -1,7 +1,9 @@
 package scheduler
 
 import (
+	"cmp"
 	"container/heap"
+	"slices"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
@@ -41,8 +43,14 @@ type horizon struct {
 	// held are records of new jobs behind the horizon, latest per job, with
 	// a heap of their sequences (entries of replaced or forgotten records
 	// are skipped when popped).
-	held  map[string]plan.Job
+	held  map[string]heldJob
 	order seqHeap
+}
+
+// heldJob is a held record and when it was first held.
+type heldJob struct {
+	job   plan.Job
+	since time.Time
 }
 
 // heardSubmit is one submit heard from the stream.
@@ -55,7 +63,7 @@ type heardSubmit struct {
 
 func newHorizon(maxLag time.Duration) *horizon {
 	return &horizon{maxLag: maxLag, byJob: map[string]*heardSubmit{}, seen: map[string]struct{}{},
-		seenBefore: map[string]struct{}{}, held: map[string]plan.Job{}}
+		seenBefore: map[string]struct{}{}, held: map[string]heldJob{}}
 }
 
 // submitted notes a submit heard from the stream.
@@ -144,11 +152,15 @@ func behind(j *plan.Job, limit uint64) bool {
 }
 
 // hold keeps a record behind the horizon (the latest one per job).
-func (h *horizon) hold(j plan.Job) {
-	if old, ok := h.held[j.ID]; !ok || old.Seq != j.Seq {
+func (h *horizon) hold(j plan.Job, now time.Time) {
+	old, ok := h.held[j.ID]
+	if !ok || old.job.Seq != j.Seq {
 		heap.Push(&h.order, seqEntry{seq: j.Seq, job: j.ID})
 	}
-	h.held[j.ID] = j
+	if !ok {
+		old.since = now
+	}
+	h.held[j.ID] = heldJob{job: j, since: old.since}
 }
 
 // forget drops the held record of a job whose record was deleted.
@@ -162,13 +174,29 @@ func (h *horizon) release(limit uint64) []plan.Job {
 	var out []plan.Job
 	for h.order.Len() > 0 && h.order[0].seq <= limit {
 		e := heap.Pop(&h.order).(seqEntry)
-		j, ok := h.held[e.job]
-		if !ok || j.Seq != e.seq {
+		hj, ok := h.held[e.job]
+		if !ok || hj.job.Seq != e.seq {
 			continue // forgotten, or pushed again under another sequence
 		}
 		delete(h.held, e.job)
-		out = append(out, j)
+		out = append(out, hj.job)
 	}
+	return out
+}
+
+// overdue returns, in submit order, the records held for maxLag or longer
+// (the submits were not heard that long: the feed is down), and stops
+// holding them. It walks every held record: the loop calls it once a
+// second, not per change.
+func (h *horizon) overdue(now time.Time) []plan.Job {
+	var out []plan.Job
+	for id, hj := range h.held {
+		if now.Sub(hj.since) >= h.maxLag {
+			delete(h.held, id) // its heap entry is skipped when popped
+			out = append(out, hj.job)
+		}
+	}
+	slices.SortFunc(out, func(a, b plan.Job) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out
 }
 

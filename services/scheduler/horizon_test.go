@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestHorizonHoldsLaterRecords(t *testing.T) {
 		if !behind(&j, h.limit()) {
 			t.Fatalf("%s not behind the horizon %d", j.ID, h.limit())
 		}
-		h.hold(j)
+		h.hold(j, now)
 	}
 	if got := h.release(h.limit()); len(got) != 0 {
 		t.Fatalf("released %v before a's record", ids(got))
@@ -57,6 +58,7 @@ func TestHorizonHoldsLaterRecords(t *testing.T) {
 // A record whose own submit was not heard yet waits: submits before it
 // may not be heard either.
 func TestHorizonWaitsForTheFeed(t *testing.T) {
+	now := time.Unix(1000, 0)
 	h := newHorizon(time.Minute)
 	h.heardUpTo(7)
 	j := runnable("j", 9)
@@ -64,8 +66,8 @@ func TestHorizonWaitsForTheFeed(t *testing.T) {
 	if !behind(&j, h.limit()) {
 		t.Fatal("a record beyond what was heard is not behind")
 	}
-	h.hold(j)
-	h.submitted("j", 9, time.Unix(1000, 0)) // heard after its record
+	h.hold(j, now)
+	h.submitted("j", 9, now) // heard after its record
 	if got := ids(h.release(h.limit())); !slices.Equal(got, []string{"j"}) {
 		t.Fatalf("released %v once its submit was heard, want [j]", got)
 	}
@@ -106,12 +108,12 @@ func TestHorizonLateSubmitsAndUpdates(t *testing.T) {
 	h.submitted("a", 10, now)
 	h.heardUpTo(12) // b's and d's submits heard after their records
 	h.recorded("b")
-	h.hold(runnable("b", 11))
+	h.hold(runnable("b", 11), now)
 	j := runnable("b", 11)
 	j.Attempts = 1
-	h.hold(j)
+	h.hold(j, now)
 	h.recorded("d")
-	h.hold(runnable("d", 12))
+	h.hold(runnable("d", 12), now)
 	h.forget("d")
 	h.recorded("a")
 	got := h.release(h.limit())
@@ -152,5 +154,24 @@ func TestHorizonExpires(t *testing.T) {
 	h.recorded("lost")
 	if got := h.limit(); got != 11 {
 		t.Fatalf("limit %d, want 11", got)
+	}
+}
+
+// Records held because the submits are not heard (the feed is down) go
+// into the plan after maxLag, in submit order.
+func TestHorizonOverdue(t *testing.T) {
+	start := time.Unix(1000, 0)
+	h := newHorizon(time.Minute)
+	h.hold(runnable("late", 12), start.Add(10*time.Second))
+	h.hold(runnable("early", 11), start)
+	h.hold(runnable("early", 11), start.Add(30*time.Second)) // a newer record keeps the first hold time
+	if got := h.overdue(start.Add(59 * time.Second)); len(got) != 0 {
+		t.Fatalf("overdue %v before a minute", ids(got))
+	}
+	if got := ids(h.overdue(start.Add(70 * time.Second))); !slices.Equal(got, []string{"early", "late"}) {
+		t.Fatalf("overdue %v, want [early late]", got)
+	}
+	if got := h.release(math.MaxUint64); len(got) != 0 {
+		t.Fatalf("released %v after they went overdue", ids(got))
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -133,16 +132,7 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			}
 		}()
 	}
-	go func() {
-		if err := feedSubmits(ctx, js, jobsStream, d.Clock().Add(-RecordLagLimit), updates, s.log); err != nil {
-			// Without it jobs may be placed out of submit order; nothing else.
-			s.log.Error("scheduler: submit order not kept", "err", err)
-			select {
-			case updates <- update{bucket: submitsFeed, submit: &heardSubmitMsg{seq: math.MaxUint64}}:
-			case <-ctx.Done():
-			}
-		}
-	}()
+	go feedSubmits(ctx, js, jobsStream, d.Clock().Add(-RecordLagLimit), updates, s.log)
 	// One replica decides at a time: the lease holder.
 	holder := cfg.ReplicaID
 	if holder == "" {
@@ -181,6 +171,13 @@ func Run(ctx context.Context, cfg Config, d Deps) error {
 			if now := s.clock(); now.Sub(lastRotate) >= RecordLagLimit {
 				s.order.rotate()
 				lastRotate = now
+			}
+			if late := s.order.overdue(s.clock()); len(late) > 0 {
+				s.log.Warn("job records held for the submit order too long: placing them without it",
+					"jobs", len(late), "first", late[0].ID, "waited", RecordLagLimit)
+				for _, j := range late {
+					s.upsert(j)
+				}
 			}
 			if s.decides() && s.clock().Sub(s.lastSave) >= UsageSaveInterval {
 				s.saveUsage(ctx)
@@ -264,7 +261,7 @@ func (s *scheduler) apply(u update) (loaded bool) {
 		s.order.recorded(pj.ID)
 		if _, known := st.Jobs[pj.ID]; !known {
 			if s.order.holds(pj.ID) || behind(&pj, s.order.limit()) {
-				s.order.hold(pj)
+				s.order.hold(pj, s.clock())
 				return false
 			}
 		}
