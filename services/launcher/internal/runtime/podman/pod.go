@@ -3,9 +3,7 @@ package podman
 import (
 	"context"
 	"fmt"
-	"strings"
 
-	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/pods"
 	entities "github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/specgen"
@@ -109,15 +107,9 @@ func (r *Runtime) Create(ctx context.Context, s runtime.Spec) (runtime.Container
 
 // inspectState finds the container named name, without changing it.
 func (r *Runtime) inspectState(ctx context.Context, name string) (runtime.Container, bool, error) {
-	data, err := containers.Inspect(r.bind(ctx), name, nil)
-	if isNotFound(err) {
-		return runtime.Container{}, false, nil
-	}
-	if err != nil {
-		return runtime.Container{}, false, fmt.Errorf("podman inspect %s: %w", name, err)
-	}
-	if strings.TrimPrefix(data.Name, "/") != name {
-		return runtime.Container{}, false, nil
+	data, found, err := r.inspectNamed(ctx, name)
+	if err != nil || !found {
+		return runtime.Container{}, false, err
 	}
 	c := runtime.Container{ID: data.ID, Name: name}
 	if data.Config != nil {

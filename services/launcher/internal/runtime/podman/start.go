@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
-	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 	"github.com/containers/podman/v5/pkg/bindings/images"
@@ -149,22 +147,9 @@ func createFailure(s runtime.Spec, err error) error {
 // started, it starts it.
 func (r *Runtime) existing(ctx context.Context, s runtime.Spec) (runtime.Container, bool, error) {
 	name := s.Name
-	data, err := containers.Inspect(r.bind(ctx), name, nil)
-	// Podman 4.3 fails to inspect a container in the instant its process
-	// exits ("read /proc/<pid>/cgroup: no such process"): ask again.
-	for try := 0; err != nil && !isNotFound(err) && strings.Contains(err.Error(), "no such process") && try < 5; try++ {
-		time.Sleep(20 * time.Millisecond)
-		data, err = containers.Inspect(r.bind(ctx), name, nil)
-	}
-	if isNotFound(err) {
-		return runtime.Container{}, false, nil
-	}
-	if err != nil {
-		return runtime.Container{}, false, fmt.Errorf("podman inspect %s: %w", name, err)
-	}
-	if strings.TrimPrefix(data.Name, "/") != name {
-		// Podman also matches ID prefixes: name looked like one.
-		return runtime.Container{}, false, nil
+	data, found, err := r.inspectNamed(ctx, name)
+	if err != nil || !found {
+		return runtime.Container{}, false, err
 	}
 	c := runtime.Container{ID: data.ID, Name: name}
 	r.noteVolumes(data.ID, s.Settings)
