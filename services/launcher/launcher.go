@@ -297,6 +297,7 @@ func (l *launcher) onPlaced(ctx context.Context, p events.JobPlaced, d *bus.Deli
 		case verdict == placementLagging:
 			_ = d.Nak(time.Second) // the monitor has not recorded it yet
 		case verdict == placementTerminated:
+			l.dropUnstartedPod(ctx, p)
 			l.reportNotStarted(ctx, p, rec.StatusReason, d)
 		case verdict == placementRunning:
 			// Not supervised here although recorded RUNNING on this host:
@@ -305,12 +306,29 @@ func (l *launcher) onPlaced(ctx context.Context, p events.JobPlaced, d *bus.Deli
 			l.reportGone(ctx, p, d)
 		case verdict == placementUnwanted:
 			l.log.InfoContext(ctx, "placement no longer wanted", telemetry.LogJobID, p.JobID, "attempt", p.Attempt, "status", rec.Status)
+			l.dropUnstartedPod(ctx, p)
 			_ = d.Ack()
 		default:
 			l.run(ctx, p, run, d, span)
 		}
 	}()
 	return nil
+}
+
+// dropUnstartedPod removes what a launcher that died while creating a
+// task's pod left of it (recoverTasks leaves an incomplete pod to its
+// placement), with the GPUs held for it, once the placement is not to be
+// carried out: nothing here supervises this attempt (onPlaced claimed it).
+func (l *launcher) dropUnstartedPod(ctx context.Context, p events.JobPlaced) {
+	if p.Task == nil {
+		return // a single container never started is removed by recover
+	}
+	if err := l.rt.RemovePod(ctx, containerName(p.JobID, p.Attempt)); err != nil {
+		l.log.WarnContext(ctx, "remove the pod of a placement not carried out", telemetry.LogJobID, p.JobID,
+			"attempt", p.Attempt, "err", err)
+		return
+	}
+	l.gpus.release(attemptKey(p.JobID, p.Attempt))
 }
 
 // giveUp reports an attempt failed when its placement could not be carried
