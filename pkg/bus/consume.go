@@ -404,13 +404,13 @@ func (c *consumer) handle(ctx context.Context, it item) {
 	}
 	// The span ends when the delivery is settled (for a held delivery,
 	// after the handler returned).
-	var attrs []attribute.KeyValue
-	if k, ok := it.ev.(events.Keyed); ok {
-		attrs = append(attrs, telemetry.JobID(k.Key()))
-	}
-	attrs = append(attrs, attribute.Int("messaging.message.delivery_count", d.NumDelivered))
 	sctx, span := ctx, trace.SpanFromContext(ctx)
 	if it.h.span != "" {
+		var attrs []attribute.KeyValue
+		if k, ok := it.ev.(events.Keyed); ok {
+			attrs = append(attrs, telemetry.JobID(k.Key()))
+		}
+		attrs = append(attrs, attribute.Int("messaging.message.delivery_count", d.NumDelivered))
 		sctx, span = StartConsumerSpan(ctx, c.h.tracer, it.h.span, msg.Subject(), msg.Headers(), attrs...)
 		d.span = span
 	}
@@ -429,29 +429,33 @@ func (c *consumer) handle(ctx context.Context, it item) {
 	if held && err == nil {
 		return
 	}
-	log := c.log.With("subject", msg.Subject(), "delivery", d.NumDelivered)
-	if k, ok := it.ev.(events.Keyed); ok {
-		log = log.With(telemetry.LogJobID, k.Key())
+	// The logger is made only for a line to log (not for every message).
+	log := func() *slog.Logger {
+		l := c.log.With("subject", msg.Subject(), "delivery", d.NumDelivered)
+		if k, ok := it.ev.(events.Keyed); ok {
+			l = l.With(telemetry.LogJobID, k.Key())
+		}
+		return l
 	}
 	switch {
 	case err == nil:
 		if aerr := d.Ack(); aerr != nil {
-			log.WarnContext(sctx, "ack", "err", aerr)
+			log().WarnContext(sctx, "ack", "err", aerr)
 		}
 	case errors.Is(err, ErrPermanent):
-		log.ErrorContext(sctx, "dropping a message that cannot be applied", "err", err)
+		log().ErrorContext(sctx, "dropping a message that cannot be applied", "err", err)
 		_ = d.Term(err.Error())
 	case ctx.Err() != nil:
 		_ = d.Nak(0)
 	case d.Last:
-		log.ErrorContext(sctx, "giving up on a message after its last delivery", "err", err)
+		log().ErrorContext(sctx, "giving up on a message after its last delivery", "err", err)
 		if c.spec.OnGiveUp != nil {
 			c.spec.OnGiveUp(sctx, it.ev, d, err)
 		}
 		_ = d.Term("given up: " + err.Error())
 	default:
 		wait := c.spec.Backoff(d.NumDelivered)
-		log.WarnContext(sctx, "will retry", "err", err, "in", wait)
+		log().WarnContext(sctx, "will retry", "err", err, "in", wait)
 		_ = d.Nak(wait)
 	}
 }
