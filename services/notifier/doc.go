@@ -1,5 +1,6 @@
-// Package notifier delivers notifications of job events. It consumes every
-// event on BATCH_EVENTS (durable consumer "notifier", shared by replicas),
+// Package notifier delivers notifications of job events. While rules
+// exist it consumes every event on BATCH_EVENTS (durable consumer
+// "notifier", shared by replicas, from the earliest rule's creation on),
 // matches it against the notification rules of the bucket
 // batch_notification_rules (EventBridge event patterns, pattern.go) and
 // stores one notification per matching rule target on

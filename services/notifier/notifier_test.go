@@ -442,3 +442,44 @@ func TestNotificationHeaders(t *testing.T) {
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// Without rules the router does not consume the events (no consumer
+// exists); the first rule makes it from the rule's creation, so an event
+// right after CreateNotificationRule is delivered and one before it is
+// not; the last rule's deletion deletes it again.
+func TestRouterConsumesOnlyWithRules(t *testing.T) {
+	e := start(t, fastConfig())
+	h := newHook(t, nil)
+	routerExists := func(want bool) func() error {
+		return func() error {
+			_, err := e.js.Consumer(t.Context(), events.StreamEvents, e.cfg.Consumer)
+			if got := err == nil; got != want {
+				return errf("router consumer exists: %v, want %v (%v)", got, want, err)
+			}
+			return nil
+		}
+	}
+	e.announce(t.Context(), job("norule", "q", batch.StatusFailed))
+	time.Sleep(100 * time.Millisecond)
+	if err := routerExists(false)(); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		time.Sleep(20 * time.Millisecond)
+		name := "r" + itoa(round)
+		e.putRule(name, `{"source":["aws.batch"]}`, webhook("w", h.URL, "k"))
+		after := "after" + itoa(round)
+		e.announce(t.Context(), job(after, "q", batch.StatusFailed))
+		if got := h.next(t).event.Detail.JobID; got != after {
+			t.Fatalf("round %d: delivered %s, want %s", round, got, after)
+		}
+		eventually(t, "router consumer made", routerExists(true))
+		if err := e.kv.Delete(t.Context(), name); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "router consumer deleted", routerExists(false))
+		e.announce(t.Context(), job("gone"+itoa(round), "q", batch.StatusFailed))
+	}
+	time.Sleep(300 * time.Millisecond)
+	h.none(t)
+}

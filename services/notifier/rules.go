@@ -121,6 +121,36 @@ func (c *ruleCache) snapshot() []*rule {
 	return out
 }
 
+// earliest returns the creation time of the earliest rule (false: there
+// is none).
+func (c *ruleCache) earliest() (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	first, ok := int64(0), false
+	for _, r := range c.rules {
+		if !ok || r.CreatedAt < first {
+			first, ok = r.CreatedAt, true
+		}
+	}
+	return first, ok
+}
+
+// await returns once the cache holds some rules (some) or none (!some), or
+// ctx's error when it ends first.
+func (c *ruleCache) await(ctx context.Context, some bool) error {
+	stop := context.AfterFunc(ctx, func() { c.mu.Lock(); c.changed.Broadcast(); c.mu.Unlock() })
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for (len(c.rules) > 0) != some {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.changed.Wait()
+	}
+	return nil
+}
+
 // get returns the rule named name.
 func (c *ruleCache) get(name string) (*rule, bool) {
 	c.mu.Lock()
