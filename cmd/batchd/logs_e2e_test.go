@@ -85,7 +85,7 @@ func TestLogsAPI(t *testing.T) {
 	}
 	t.Logf("GetLogEvents from the head: %d lines, first page (10,000 events) in %v, all pages in %v", len(got), firstPage, time.Since(start))
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("GetLogEvents from the head: %d lines, want %d (first %q)", len(got), len(want), got[:min(3, len(got))])
+		t.Fatalf("GetLogEvents from the head: %d lines, want %d; %s", len(got), len(want), firstDifference(got, want))
 	}
 
 	// The latest lines first (the default): the last 10,000.
@@ -177,4 +177,15 @@ func TestLogsAPI(t *testing.T) {
 	if err == nil || !strings.Contains(out, "InvalidSignatureException") {
 		t.Fatalf("aws logs get-log-events with a wrong secret: %v\n%.2000s", err, out)
 	}
+}
+
+// firstDifference says where got first differs from want, with the lines
+// around it.
+func firstDifference(got, want []string) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	lo := max(i-2, 0)
+	return fmt.Sprintf("first difference at line %d: got %q, want %q", i, got[lo:min(i+3, len(got))], want[lo:min(i+3, len(want))])
 }
