@@ -2,6 +2,7 @@ package bus_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -70,10 +71,29 @@ func TestEnsureStreamsReplicas(t *testing.T) {
 	rkv, _ := ojs.KeyValue(ctx, events.BucketJobs)
 	for i := range 200 {
 		v := []byte{byte(i)}
-		if _, err := wkv.Put(ctx, "k", v); err != nil {
+		// A put sent while the bucket's leader changes (the replicas were
+		// just raised) may get no answer: each try has a deadline of its own.
+		var err error
+		for try := 0; try < 5; try++ {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err = wkv.Put(pctx, "k", v)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := rkv.Get(ctx, "k")
+		var e jetstream.KeyValueEntry
+		for try := 0; try < 5; try++ {
+			gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			e, err = rkv.Get(gctx, "k")
+			cancel()
+			if err == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+				break
+			}
+		}
 		if err != nil || e.Value()[0] != byte(i) {
 			t.Fatalf("read after write %d: %v %v", i, e, err)
 		}
