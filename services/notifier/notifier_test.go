@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -459,19 +460,36 @@ func TestRouterConsumesOnlyWithRules(t *testing.T) {
 			return nil
 		}
 	}
+	// The next rule's creation must come after the last event (both in
+	// milliseconds), or that event would be its first.
+	pastLastEvent := func() {
+		t.Helper()
+		last := time.Now().UnixMilli()
+		deadline := time.Now().Add(time.Second)
+		for time.Now().UnixMilli() <= last {
+			if time.Now().After(deadline) {
+				t.Fatal("the clock did not move")
+			}
+			runtime.Gosched()
+		}
+	}
 	e.announce(t.Context(), job("norule", "q", batch.StatusFailed))
-	time.Sleep(100 * time.Millisecond)
 	if err := routerExists(false)(); err != nil {
 		t.Fatal(err)
 	}
-	for round := range 2 {
-		time.Sleep(20 * time.Millisecond)
+	for round := range 3 {
+		pastLastEvent()
 		name := "r" + itoa(round)
 		e.putRule(name, `{"source":["aws.batch"]}`, webhook("w", h.URL, "k"))
 		after := "after" + itoa(round)
 		e.announce(t.Context(), job(after, "q", batch.StatusFailed))
+		// The events before the rule (norule, the last round's gone) were
+		// not delivered: they would have come first.
 		if got := h.next(t).event.Detail.JobID; got != after {
 			t.Fatalf("round %d: delivered %s, want %s", round, got, after)
+		}
+		if round == 2 {
+			break // the last round only shows that gone1 was not delivered
 		}
 		eventually(t, "router consumer made", routerExists(true))
 		if err := e.kv.Delete(t.Context(), name); err != nil {
@@ -480,6 +498,5 @@ func TestRouterConsumesOnlyWithRules(t *testing.T) {
 		eventually(t, "router consumer deleted", routerExists(false))
 		e.announce(t.Context(), job("gone"+itoa(round), "q", batch.StatusFailed))
 	}
-	time.Sleep(300 * time.Millisecond)
 	h.none(t)
 }
