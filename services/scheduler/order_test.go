@@ -1,30 +1,13 @@
 package scheduler
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
-	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 )
-
-// submit stores a job's submit as the api does, once, and returns its
-// sequence.
-func (r *rig) submit(id string) uint64 {
-	r.t.Helper()
-	if seq, ok := r.seqs[id]; ok {
-		return seq
-	}
-	ack, err := bus.Publish(context.Background(), r.js, events.JobSubmitted{Job: batch.JobDetail{JobID: id}})
-	if err != nil {
-		r.t.Fatalf("submit %s: %v", id, err)
-	}
-	r.seqs[id] = ack.Sequence
-	return ack.Sequence
-}
 
 // nextPlaced is the job of the next placement published.
 func (r *rig) nextPlaced() string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/batchd/batchd/pkg/bus"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/pkg/natstest"
 	"github.com/batchd/batchd/services/scheduler/internal/plan"
@@ -106,6 +107,21 @@ func (r *rig) start() {
 			r.t.Errorf("scheduler: %v", err)
 		}
 	})
+}
+
+// submit stores a job's submit as the api does, once, and returns its
+// sequence.
+func (r *rig) submit(id string) uint64 {
+	r.t.Helper()
+	if seq, ok := r.seqs[id]; ok {
+		return seq
+	}
+	ack, err := bus.Publish(context.Background(), r.js, events.JobSubmitted{Job: batch.JobDetail{JobID: id}})
+	if err != nil {
+		r.t.Fatalf("submit %s: %v", id, err)
+	}
+	r.seqs[id] = ack.Sequence
+	return ack.Sequence
 }
 
 // job writes a job record as the monitor does. A job with a sequence is
