@@ -2,10 +2,10 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/encoding/json"
 )
 
 // GetJSON reads key into v and returns its revision.

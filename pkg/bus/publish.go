@@ -2,12 +2,12 @@ package bus
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/encoding/json"
 )
 
 // NewMsg builds the message of an event: its JSON on the event's subject,

@@ -1,11 +1,11 @@
 package events
 
 import (
-	"encoding/json"
 	"strconv"
 	"time"
 
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/segmentio/encoding/json"
 )
 
 // Message types of the notifier and of blocked-job events.

@@ -1,9 +1,10 @@
 package events
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/segmentio/encoding/json"
 )
 
 // RegistryCredentials are how the launcher logs in to the registry of a

@@ -6,6 +6,7 @@ require (
 	github.com/batchd/batchd/pkg v0.0.0-00010101000000-000000000000
 	github.com/nats-io/nats.go v1.55.0
 	github.com/opencontainers/runtime-spec v1.2.1
+	github.com/segmentio/encoding v0.5.4
 	golang.org/x/sys v0.49.0
 )
 
@@ -17,6 +18,7 @@ require (
 	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/segmentio/asm v1.1.3 // indirect
 )
 
 require (

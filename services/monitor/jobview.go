@@ -2,12 +2,12 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/encoding/json"
 )
 
 // jobView is what the periodic tasks (time limits, history retention) know

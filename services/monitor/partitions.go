@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/services/monitor/internal/partition"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/encoding/json"
 )
 
 // The facts of BATCH_JOBS are split into events.JobPartitions partitions

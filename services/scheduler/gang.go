@@ -1,11 +1,10 @@
 package scheduler
 
 import (
-	"encoding/json"
-
 	"github.com/batchd/batchd/pkg/batch"
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/batchd/batchd/services/scheduler/internal/plan"
+	"github.com/segmentio/encoding/json"
 )
 
 // planNodes fills in the multi-node part of a job's planner view: a

@@ -2,13 +2,13 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/batchd/batchd/pkg/events"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/encoding/json"
 )
 
 // One scheduler replica decides at a time: the one holding the lease, a

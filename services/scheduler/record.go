@@ -1,9 +1,8 @@
 package scheduler
 
 import (
-	"encoding/json"
-
 	"github.com/batchd/batchd/pkg/batch"
+	"github.com/segmentio/encoding/json"
 )
 
 // schedRecord is the part of a job record the planner uses (planJob): the
