@@ -48,6 +48,7 @@ type config struct {
 	stopGrace  time.Duration
 	hostLost   time.Duration
 	memLimit   int64 // MiB; 0: none
+	gcPercent  int   // Go GC target (SetGCPercent)
 	retention  time.Duration
 	// authFile is the credentials file of --auth ("" leaves the API open).
 	authFile    string
@@ -95,6 +96,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (off when empty)")
 	fs.DurationVar(&c.retention, "job-retention", 0, "delete the records of jobs finished longer ago than this (0: keep them for ever), e.g. 168h")
 	fs.Int64Var(&c.memLimit, "memory-limit", 900, "soft limit in MiB of batchd's Go heap (the garbage collector works harder near it; GOMEMLIMIT wins when set); 0: none")
+	fs.IntVar(&c.gcPercent, "gc-percent", 200, "Go's garbage collection target: the heap grows by this percentage of the live heap between collections (GOGC wins when set); --memory-limit still bounds it")
 	fs.DurationVar(&c.hostLost, "host-lost-after", scheduler.DefaultHostLostAfter, "a host silent this long (no heartbeat) is lost: its STARTING and RUNNING attempts fail with \"Host EC2 (instance <host>) terminated.\" and are retried per their retry strategy")
 	fs.StringVar(&c.cpuLimit, "cpu-limit", "shares", "how a job's vCPUs limit its container: shares (as AWS: 1024 CPU shares per vCPU, idle CPU may be used) or quota (a hard CFS quota of vCPU cores)")
 	c.efsVolumes = efsFlag{}
@@ -172,6 +174,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.memLimit < 0 {
 		return c, errors.New("--memory-limit must not be negative")
+	}
+	if c.gcPercent < 1 {
+		return c, errors.New("--gc-percent must be at least 1")
 	}
 	if c.hostLost < bus.HostTTL {
 		return c, fmt.Errorf("--host-lost-after must be at least the host heartbeat TTL (%v)", bus.HostTTL)
