@@ -2,7 +2,9 @@ package podman
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -20,34 +22,141 @@ import (
 // Podman 4.3 sends timestamps in whole seconds while it filters on the
 // exact times it logged: resuming with since set to the last line's Time
 // may repeat lines of that second, but never skips any.
+//
+// Podman's live follow of a k8s-file log is not exact: when its reader
+// reaches the end of the file while conmon is still writing a line, it
+// sends the half it read as a whole line (cut short) and drops the rest, or
+// drops the line (about 1 container in 60 that prints 10,000 lines at
+// once). A read after the container exited is exact. So Logs follows a
+// container only once it has run for liveAfter (most jobs' output is then
+// read once, exactly, after their exit), and after the exit it reads the
+// output again to check the lines it followed: a difference is returned as
+// an error (ErrFollowGarbled) naming the first line that differs.
 func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan<- runtime.LogLine) error {
 	defer close(out)
-	// Podman notices the end of a followed container's output late (up to
-	// half a second after it exits). So the follow stops as soon as the
-	// container has exited, and the rest is read without following,
-	// skipping the lines already sent.
-	followCtx, stopFollow := context.WithCancel(ctx)
-	defer stopFollow()
-	go func() {
-		if r.exited(followCtx, id) {
-			stopFollow()
-		}
-	}()
-	sent, err := r.readLogs(followCtx, id, since, true, 0, out)
-	switch {
-	case ctx.Err() != nil:
+	waitCtx, stopWait := context.WithTimeout(ctx, liveAfter)
+	exited := r.exited(waitCtx, id)
+	stopWait()
+	if ctx.Err() != nil {
 		return ctx.Err()
-	case followCtx.Err() == nil:
-		return err // the follow ended by itself, with everything sent
 	}
-	_, err = r.readLogs(ctx, id, since, false, sent, out)
-	return err
+	var check followCheck
+	if !exited {
+		// Podman notices the end of a followed container's output late
+		// (up to half a second after it exits). So the follow stops as
+		// soon as the container has exited, and the whole output is read
+		// again without following: the lines already sent are checked,
+		// the rest sent.
+		followCtx, stopFollow := context.WithCancel(ctx)
+		defer stopFollow()
+		go func() {
+			if r.exited(followCtx, id) {
+				stopFollow()
+			}
+		}()
+		err := r.readLogs(followCtx, id, since, true, func(l runtime.LogLine) bool {
+			if !sendLine(followCtx, out, l) {
+				return false
+			}
+			check.followed(l)
+			return true
+		})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if followCtx.Err() == nil && err != nil {
+			return err
+		}
+	}
+	err := r.readLogs(ctx, id, since, false, func(l runtime.LogLine) bool {
+		return !check.read(l) || sendLine(ctx, out, l)
+	})
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return check.result(id)
 }
 
-// readLogs sends the container's lines after the first skip to out and
-// returns how many lines it has gone through. When ctx ends first it stops
-// without sending an unfinished last line.
-func (r *Runtime) readLogs(ctx context.Context, id string, since time.Time, follow bool, skip int, out chan<- runtime.LogLine) (int, error) {
+// liveAfter is how long Logs waits for a container to exit before it
+// follows its output live.
+const liveAfter = 2 * time.Second
+
+// ErrFollowGarbled says that lines sent from Podman's live follow differ
+// from the container's output read after its exit.
+var ErrFollowGarbled = errors.New("podman's live follow garbled the output")
+
+// followCheck compares the lines a live follow sent with those read after
+// the container's exit (from the same since): hashes of the lines sent,
+// the count read so far, and the first line that differs (-1: none).
+type followCheck struct {
+	sent     []uint64
+	n        int
+	diverged int
+	started  bool
+}
+
+// followed records a line the follow sent.
+func (c *followCheck) followed(l runtime.LogLine) { c.sent = append(c.sent, lineHash(l)) }
+
+// read takes the next line of the read after the exit and says whether it
+// is new (after the lines the follow sent); a line that differs from the
+// one the follow sent in its place is noted.
+func (c *followCheck) read(l runtime.LogLine) bool {
+	if !c.started {
+		c.started, c.diverged = true, -1
+	}
+	i := c.n
+	c.n++
+	if i >= len(c.sent) {
+		return true
+	}
+	if c.diverged < 0 && lineHash(l) != c.sent[i] {
+		c.diverged = i
+	}
+	return false
+}
+
+// result is nil when the follow sent exactly the first lines read after
+// the exit, or an ErrFollowGarbled naming the first that differs.
+func (c *followCheck) result(id string) error {
+	d := -1
+	if c.started {
+		d = c.diverged
+	}
+	if d < 0 && c.n < len(c.sent) {
+		d = c.n
+	}
+	if d < 0 {
+		return nil
+	}
+	return fmt.Errorf("logs of %s: line %d of %d sent differs from the output read after the exit: %w", id, d+1, len(c.sent), ErrFollowGarbled)
+}
+
+func lineHash(l runtime.LogLine) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(l.Stream))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(l.Text))
+	return h.Sum64()
+}
+
+// sendLine sends l to out unless ctx ends first.
+func sendLine(ctx context.Context, out chan<- runtime.LogLine, l runtime.LogLine) bool {
+	select {
+	case out <- l:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// readLogs gives the container's lines to emit, in order, until emit
+// returns false. When ctx ends first it stops without giving an
+// unfinished last line.
+func (r *Runtime) readLogs(ctx context.Context, id string, since time.Time, follow bool, emit func(runtime.LogLine) bool) error {
 	opts := new(containers.LogOptions).
 		WithFollow(follow).WithStdout(true).WithStderr(true).WithTimestamps(true)
 	if !since.IsZero() {
@@ -62,47 +171,31 @@ func (r *Runtime) readLogs(ctx context.Context, id string, since time.Time, foll
 	go func() { done <- containers.Logs(r.bind(ctx), id, opts, stdout, stderr) }()
 
 	var outLine, errLine partialLine
-	n := 0
-	send := func(l runtime.LogLine, ok bool) bool {
-		if !ok {
-			return true
-		}
-		if n < skip {
-			n++
-			return true
-		}
-		select {
-		case out <- l:
-			n++
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	give := func(l runtime.LogLine, ok bool) bool { return !ok || emit(l) }
 	for {
 		var ok bool
 		select {
 		case frame := <-stdout:
-			ok = send(outLine.add("stdout", frame))
+			ok = give(outLine.add("stdout", frame))
 		case frame := <-stderr:
-			ok = send(errLine.add("stderr", frame))
+			ok = give(errLine.add("stderr", frame))
 		case <-ctx.Done():
 			// The bindings notice a cancelled follow only after a while:
 			// do not wait for them.
 			ok = false
 		case err := <-done:
 			if ctx.Err() != nil {
-				return n, ctx.Err()
+				return ctx.Err()
 			}
 			// The bindings return only after their last send, so every
 			// frame has been received. Flush unterminated last lines.
-			if !send(outLine.flush("stdout")) || !send(errLine.flush("stderr")) {
-				return n, ctx.Err()
+			if !give(outLine.flush("stdout")) || !give(errLine.flush("stderr")) {
+				return ctx.Err()
 			}
 			if err != nil {
-				return n, fmt.Errorf("podman logs %s: %w", id, err)
+				return fmt.Errorf("podman logs %s: %w", id, err)
 			}
-			return n, nil
+			return nil
 		}
 		if !ok {
 			// Stop reading but let the bindings' goroutine finish: ctx
@@ -117,7 +210,7 @@ func (r *Runtime) readLogs(ctx context.Context, id string, since time.Time, foll
 					}
 				}
 			}()
-			return n, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
