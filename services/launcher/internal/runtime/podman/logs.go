@@ -34,14 +34,20 @@ import (
 // an error (ErrFollowGarbled) naming the first line that differs.
 func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan<- runtime.LogLine) error {
 	defer close(out)
-	waitCtx, stopWait := context.WithTimeout(ctx, liveAfter)
-	exited := r.exited(waitCtx, id)
-	stopWait()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
+	// One wait for the exit serves both the choice below and the end of
+	// a follow.
+	waitCtx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
+	exitC := make(chan bool, 1)
+	go func() { exitC <- r.exited(waitCtx, id) }()
+	live := time.NewTimer(liveAfter)
+	defer live.Stop()
 	var check followCheck
-	if !exited {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-exitC: // exited (or cannot be waited on): read once below
+	case <-live.C:
 		// Podman notices the end of a followed container's output late
 		// (up to half a second after it exits). So the follow stops as
 		// soon as the container has exited, and the whole output is read
@@ -50,7 +56,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, since time.Time, out chan
 		followCtx, stopFollow := context.WithCancel(ctx)
 		defer stopFollow()
 		go func() {
-			if r.exited(followCtx, id) {
+			if <-exitC {
 				stopFollow()
 			}
 		}()
@@ -90,12 +96,12 @@ var ErrFollowGarbled = errors.New("podman's live follow garbled the output")
 
 // followCheck compares the lines a live follow sent with those read after
 // the container's exit (from the same since): hashes of the lines sent,
-// the count read so far, and the first line that differs (-1: none).
+// the count read so far, and the first line that differs (its index + 1;
+// 0: none).
 type followCheck struct {
 	sent     []uint64
 	n        int
 	diverged int
-	started  bool
 }
 
 // followed records a line the follow sent.
@@ -105,16 +111,13 @@ func (c *followCheck) followed(l runtime.LogLine) { c.sent = append(c.sent, line
 // is new (after the lines the follow sent); a line that differs from the
 // one the follow sent in its place is noted.
 func (c *followCheck) read(l runtime.LogLine) bool {
-	if !c.started {
-		c.started, c.diverged = true, -1
-	}
 	i := c.n
 	c.n++
 	if i >= len(c.sent) {
 		return true
 	}
-	if c.diverged < 0 && lineHash(l) != c.sent[i] {
-		c.diverged = i
+	if c.diverged == 0 && lineHash(l) != c.sent[i] {
+		c.diverged = i + 1
 	}
 	return false
 }
@@ -122,10 +125,7 @@ func (c *followCheck) read(l runtime.LogLine) bool {
 // result is nil when the follow sent exactly the first lines read after
 // the exit, or an ErrFollowGarbled naming the first that differs.
 func (c *followCheck) result(id string) error {
-	d := -1
-	if c.started {
-		d = c.diverged
-	}
+	d := c.diverged - 1
 	if d < 0 && c.n < len(c.sent) {
 		d = c.n
 	}
